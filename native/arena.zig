@@ -1,0 +1,475 @@
+//! The arena: a file mapped MAP_SHARED that plays "physical memory".
+//! Page 0 is the header; physical address = phys_base + file offset.
+//! Preserved blocks are listed in the preserved-memory map at handover; a
+//! successor rebuilds its allocator from that map: listed blocks are held
+//! (handed over) until restored, everything else is free.
+
+const std = @import("std");
+const posix = std.posix;
+const Err = @import("errors.zig").Err;
+const buddy_mod = @import("buddy.zig");
+const Buddy = buddy_mod.Buddy;
+const memmap = @import("memmap.zig");
+
+pub const PAGE_SIZE: u64 = memmap.PAGE_SIZE;
+pub const MAGIC = "KHOARENA";
+pub const VERSION: u32 = 1;
+/// Physical address of file offset 0.
+pub const PHYS_BASE: u64 = 0x1_0000_0000;
+/// Byte pattern written over unpreserved pages in poison mode.
+pub const POISON_BYTE: u8 = 0xa5;
+
+pub const Flags = struct {
+    pub const POISON: u32 = 1;
+    pub const READ_ONLY: u32 = 2;
+    /// Ignore what was handed over: every page but the header is free.
+    pub const DISCARD: u32 = 4;
+    pub const ALL: u32 = POISON | READ_ONLY | DISCARD;
+};
+
+/// Header field offsets (the arena file layout contract).
+pub const Hdr = struct {
+    pub const magic = 0;
+    pub const version = 8;
+    pub const page_size = 12;
+    pub const size = 16;
+    pub const phys_base = 24;
+    pub const fdt_pa = 32;
+    pub const mem_map_pa = 40;
+    pub const handovers = 48;
+    pub const len = 56;
+};
+
+pub const Info = extern struct {
+    size: u64,
+    phys_base: u64,
+    page_size: u64,
+    pages: u64,
+    free_pages: u64,
+    allocated_pages: u64,
+    preserved_pages: u64,
+    preserved_blocks: u64,
+    handed_over_pages: u64,
+    handed_over_blocks: u64,
+    allocations: u64,
+    incoming_fdt_pa: u64,
+    handovers: u64,
+    flags: u64,
+};
+
+pub const Arena = struct {
+    fd: posix.fd_t,
+    mem: []align(std.heap.page_size_min) u8,
+    flags: u32,
+    buddy: Buddy,
+    /// The predecessor's map blocks, held until our own handover replaces them.
+    old_map: std.ArrayListUnmanaged(u32) = .{},
+    /// Map blocks written by our own last handover (offsets), freed by the next one.
+    own_map: std.ArrayListUnmanaged(u64) = .{},
+    /// FDT address published by the predecessor (0: none).
+    incoming_fdt_pa: u64 = 0,
+    gpa: std.mem.Allocator,
+
+    fn phys(self: *const Arena) memmap.Phys {
+        return .{ .mem = self.mem, .base = PHYS_BASE };
+    }
+
+    /// Creates a new arena file of `size` bytes at `path` (mode 0600, must not exist).
+    pub fn create(gpa: std.mem.Allocator, path: []const u8, size: u64, flags: u32) Err!*Arena {
+        if (flags & ~(Flags.POISON) != 0) return Err.Invalid;
+        if (size % PAGE_SIZE != 0 or size < 2 * PAGE_SIZE or size / PAGE_SIZE > buddy_mod.MAX_PAGES) return Err.Invalid;
+        const fd = posix.open(path, .{ .ACCMODE = .RDWR, .CREAT = true, .EXCL = true, .CLOEXEC = true }, 0o600) catch |e| return switch (e) {
+            error.PathAlreadyExists => Err.Exists,
+            error.FileNotFound => Err.NotFound,
+            error.NoSpaceLeft => Err.NoSpace,
+            error.AccessDenied => Err.NotPermitted,
+            else => Err.Io,
+        };
+        var ok = false;
+        defer if (!ok) {
+            posix.close(fd);
+            posix.unlink(path) catch {};
+        };
+        try lock(fd);
+        posix.ftruncate(fd, size) catch |e| return if (e == error.FileTooBig) Err.NoSpace else Err.Io;
+        const self = try mapAndInit(gpa, fd, size, flags);
+        const h = self.mem;
+        @memcpy(h[0..8], MAGIC);
+        std.mem.writeInt(u32, h[Hdr.version..][0..4], VERSION, .little);
+        std.mem.writeInt(u32, h[Hdr.page_size..][0..4], @intCast(PAGE_SIZE), .little);
+        std.mem.writeInt(u64, h[Hdr.size..][0..8], size, .little);
+        std.mem.writeInt(u64, h[Hdr.phys_base..][0..8], PHYS_BASE, .little);
+        self.buddy.addFreeRange(1, self.buddy.npages - 1);
+        ok = true;
+        return self;
+    }
+
+    /// Opens an existing arena; rebuilds the allocator from the handed-over map.
+    pub fn open(gpa: std.mem.Allocator, path: []const u8, flags: u32) Err!*Arena {
+        if (flags & ~Flags.ALL != 0) return Err.Invalid;
+        const ro = flags & Flags.READ_ONLY != 0;
+        const fd = posix.open(path, .{ .ACCMODE = if (ro) .RDONLY else .RDWR, .CLOEXEC = true }, 0) catch |e| return switch (e) {
+            error.FileNotFound => Err.NotFound,
+            error.AccessDenied => Err.NotPermitted,
+            error.IsDir => Err.NotArena,
+            else => Err.Io,
+        };
+        var ok = false;
+        defer if (!ok) posix.close(fd);
+        if (!ro) try lock(fd);
+        const st = posix.fstat(fd) catch return Err.Io;
+        const size: u64 = @intCast(st.size);
+        if (size < Hdr.len) return Err.NotArena;
+        var hdr: [Hdr.len]u8 = undefined;
+        const n = posix.pread(fd, &hdr, 0) catch return Err.Io;
+        if (n != Hdr.len or !std.mem.eql(u8, hdr[0..8], MAGIC)) return Err.NotArena;
+        if (std.mem.readInt(u32, hdr[Hdr.version..][0..4], .little) != VERSION) return Err.Version;
+        if (std.mem.readInt(u32, hdr[Hdr.page_size..][0..4], .little) != PAGE_SIZE) return Err.Corrupt;
+        if (std.mem.readInt(u64, hdr[Hdr.size..][0..8], .little) != size) return Err.Corrupt;
+        if (std.mem.readInt(u64, hdr[Hdr.phys_base..][0..8], .little) != PHYS_BASE) return Err.Corrupt;
+        if (size % PAGE_SIZE != 0 or size < 2 * PAGE_SIZE or size / PAGE_SIZE > buddy_mod.MAX_PAGES) return Err.Corrupt;
+        const self = try mapAndInit(gpa, fd, size, flags);
+        errdefer self.unmapAndFree();
+        if (flags & Flags.DISCARD == 0) try self.rebuildFromMap();
+        try self.freeUncovered();
+        ok = true;
+        return self;
+    }
+
+    fn lock(fd: posix.fd_t) Err!void {
+        posix.flock(fd, posix.LOCK.EX | posix.LOCK.NB) catch |e| return switch (e) {
+            error.WouldBlock => Err.Busy,
+            else => Err.Io,
+        };
+    }
+
+    fn mapAndInit(gpa: std.mem.Allocator, fd: posix.fd_t, size: u64, flags: u32) Err!*Arena {
+        // Read-only opens map privately (copy-on-write): callers may scribble
+        // on their view without a fault, and nothing reaches the file.
+        const ro = flags & Flags.READ_ONLY != 0;
+        const prot: u32 = posix.PROT.READ | posix.PROT.WRITE;
+        const mem = posix.mmap(null, @intCast(size), prot, .{ .TYPE = if (ro) .PRIVATE else .SHARED }, fd, 0) catch return Err.NoMemory;
+        errdefer posix.munmap(mem);
+        var b = try Buddy.init(gpa, size / PAGE_SIZE);
+        errdefer b.deinit();
+        b.setBlock(0, 0, .reserved);
+        const self = gpa.create(Arena) catch return Err.NoMemory;
+        self.* = .{ .fd = fd, .mem = mem, .flags = flags, .buddy = b, .gpa = gpa };
+        return self;
+    }
+
+    fn unmapAndFree(self: *Arena) void {
+        self.old_map.deinit(self.gpa);
+        self.own_map.deinit(self.gpa);
+        self.buddy.deinit();
+        posix.munmap(self.mem);
+        self.gpa.destroy(self);
+    }
+
+    /// Unmaps, unlocks and closes. The file stays.
+    pub fn close(self: *Arena) void {
+        const fd = self.fd;
+        self.unmapAndFree();
+        posix.close(fd);
+    }
+
+    const MapLoader = struct {
+        arena: *Arena,
+        covered: std.DynamicBitSetUnmanaged,
+        blocks: *std.ArrayListUnmanaged(u32),
+
+        pub fn onBlock(self: *MapLoader, off: u64) Err!void {
+            const page: u32 = @intCast(off / PAGE_SIZE);
+            for (self.blocks.items) |b| if (b == page) return Err.Corrupt;
+            self.blocks.append(self.arena.gpa, page) catch return Err.NoMemory;
+        }
+
+        pub fn onEntry(self: *MapLoader, pa: u64, npages: u64) Err!void {
+            const a = self.arena;
+            if (pa < PHYS_BASE or (pa - PHYS_BASE) % PAGE_SIZE != 0) return Err.Corrupt;
+            if (npages == 0 or !std.math.isPowerOfTwo(npages) or npages > Buddy.pagesOf(buddy_mod.MAX_ORDER)) return Err.Corrupt;
+            const first = (pa - PHYS_BASE) / PAGE_SIZE;
+            if (first == 0 or first % npages != 0 or first >= a.buddy.npages or npages > a.buddy.npages - first) return Err.Corrupt;
+            var p = first;
+            while (p < first + npages) : (p += 1) {
+                if (self.covered.isSet(@intCast(p))) return Err.Corrupt;
+                self.covered.set(@intCast(p));
+            }
+            a.buddy.setBlock(@intCast(first), @intCast(std.math.log2_int(u64, npages)), .handed_over);
+        }
+    };
+
+    fn rebuildFromMap(self: *Arena) Err!void {
+        const fdt_pa = self.phys().readU64(Hdr.fdt_pa);
+        if (fdt_pa == 0) return;
+        const map_pa = self.phys().readU64(Hdr.mem_map_pa);
+        var loader = MapLoader{
+            .arena = self,
+            .covered = std.DynamicBitSetUnmanaged.initEmpty(self.gpa, self.buddy.npages) catch return Err.NoMemory,
+            .blocks = &self.old_map,
+        };
+        defer loader.covered.deinit(self.gpa);
+        try memmap.walk(self.phys(), map_pa, self.buddy.npages, &loader);
+        // Every map block and the FDT must be handed-over blocks themselves.
+        for (self.old_map.items) |page| {
+            _ = self.buddy.head(page, .handed_over) catch return Err.Corrupt;
+        }
+        if (fdt_pa < PHYS_BASE or (fdt_pa - PHYS_BASE) % PAGE_SIZE != 0) return Err.Corrupt;
+        _ = self.buddy.head((fdt_pa - PHYS_BASE) / PAGE_SIZE, .handed_over) catch return Err.Corrupt;
+        if (self.flags & Flags.READ_ONLY == 0) {
+            for (self.old_map.items) |page| self.buddy.claim(page);
+        }
+        self.incoming_fdt_pa = fdt_pa;
+    }
+
+    /// Every page not in a block yet becomes free (and poisoned in poison mode).
+    fn freeUncovered(self: *Arena) Err!void {
+        const b = &self.buddy;
+        const poison = self.flags & Flags.POISON != 0 and self.flags & Flags.READ_ONLY == 0;
+        var i: u64 = 1;
+        while (i < b.npages) {
+            if (b.state[@intCast(i)] != .tail) {
+                i += Buddy.pagesOf(b.order[@intCast(i)]);
+                continue;
+            }
+            const start = i;
+            while (i < b.npages and b.state[@intCast(i)] == .tail) : (i += 1) {}
+            b.addFreeRange(@intCast(start), @intCast(i - start));
+            if (poison) @memset(self.mem[@intCast(start * PAGE_SIZE)..@intCast(i * PAGE_SIZE)], POISON_BYTE);
+        }
+    }
+
+    fn writable(self: *const Arena) Err!void {
+        if (self.flags & Flags.READ_ONLY != 0) return Err.NotPermitted;
+    }
+
+    /// Page index of the block head at `pa`; Invalid when unaligned or outside.
+    pub fn pageOf(self: *const Arena, pa: u64) Err!u32 {
+        if (pa < PHYS_BASE or (pa - PHYS_BASE) % PAGE_SIZE != 0) return Err.Invalid;
+        const page = (pa - PHYS_BASE) / PAGE_SIZE;
+        if (page == 0 or page >= self.buddy.npages) return Err.Invalid;
+        return @intCast(page);
+    }
+
+    pub fn paOf(page: u64) u64 {
+        return PHYS_BASE + page * PAGE_SIZE;
+    }
+
+    fn orderForSize(size: u64) Err!u8 {
+        if (size == 0) return Err.Invalid;
+        return Buddy.orderFor(std.math.divCeil(u64, size, PAGE_SIZE) catch unreachable);
+    }
+
+    pub fn alloc(self: *Arena, size: u64) Err!u64 {
+        try self.writable();
+        return paOf(try self.buddy.alloc(try orderForSize(size)));
+    }
+
+    pub fn free(self: *Arena, pa: u64) Err!void {
+        try self.writable();
+        const page = try self.pageOf(pa);
+        const order = self.buddy.order[page];
+        try self.buddy.free(page);
+        self.poisonPages(page, order);
+    }
+
+    fn poisonPages(self: *Arena, page: u32, order: u8) void {
+        if (self.flags & Flags.POISON == 0) return;
+        const start: usize = @intCast(page * PAGE_SIZE);
+        @memset(self.mem[start..][0..@intCast(Buddy.pagesOf(order) * PAGE_SIZE)], POISON_BYTE);
+    }
+
+    /// Checks that `size` fits the block at `page` (and is not absurdly small for it).
+    fn checkSize(self: *const Arena, page: u32, size: u64) Err!void {
+        if (size == 0 or size > Buddy.pagesOf(self.buddy.order[page]) * PAGE_SIZE) return Err.Invalid;
+    }
+
+    pub fn preserve(self: *Arena, pa: u64, size: u64) Err!void {
+        try self.writable();
+        const page = try self.buddy.head(try self.pageOf(pa), .allocated);
+        try self.checkSize(page, size);
+        try self.buddy.setPreserved(page, true);
+    }
+
+    pub fn unpreserve(self: *Arena, pa: u64, size: u64) Err!void {
+        try self.writable();
+        const page = try self.buddy.head(try self.pageOf(pa), .allocated);
+        try self.checkSize(page, size);
+        try self.buddy.setPreserved(page, false);
+    }
+
+    pub fn allocPreserve(self: *Arena, size: u64) Err!u64 {
+        const pa = try self.alloc(size);
+        self.buddy.setPreserved(try self.pageOf(pa), true) catch unreachable;
+        return pa;
+    }
+
+    pub fn unpreserveFree(self: *Arena, pa: u64) Err!void {
+        try self.writable();
+        const page = try self.buddy.head(try self.pageOf(pa), .allocated);
+        try self.buddy.setPreserved(page, false);
+        self.free(pa) catch unreachable;
+    }
+
+    /// Claims a handed-over block; returns its size in pages.
+    pub fn restore(self: *Arena, pa: u64) Err!u64 {
+        try self.writable();
+        const page = try self.buddy.head(try self.pageOf(pa), .handed_over);
+        self.buddy.claim(page);
+        return Buddy.pagesOf(self.buddy.order[page]);
+    }
+
+    /// Frees a handed-over block, claimed or not (a preserved one is Busy).
+    pub fn restoreFree(self: *Arena, pa: u64) Err!void {
+        try self.writable();
+        const page = try self.pageOf(pa);
+        const s = self.buddy.state[page];
+        if (s != .handed_over and s != .allocated) return Err.NotFound;
+        try self.free(pa);
+    }
+
+    /// Writes the preserved-memory map and publishes `root_pa` (a preserved
+    /// block, or 0 for nothing). Crash-safe order: unpublish, write and flush
+    /// the map, then publish the header fields with fdt_pa last.
+    /// Blocks handed over by the predecessor that nobody restored are freed.
+    pub fn handover(self: *Arena, root_pa: u64) Err!void {
+        try self.writable();
+        if (root_pa != 0) {
+            const page = try self.buddy.head(try self.pageOf(root_pa), .allocated);
+            if (!self.buddy.preserved[page]) return Err.Invalid;
+        }
+        const ph = self.phys();
+        if (self.own_map.items.len > 0) {
+            // A second handover from this process replaces the first one's map.
+            @atomicStore(u64, self.headerField(Hdr.fdt_pa), 0, .seq_cst);
+            self.sync(0, PAGE_SIZE);
+            for (self.own_map.items) |off| self.unpreserveFree(PHYS_BASE + off) catch unreachable;
+            self.own_map.clearRetainingCapacity();
+        }
+        self.own_map.ensureTotalCapacity(self.gpa, nblocksFor(self, root_pa)) catch return Err.NoMemory;
+        const nblocks = nblocksFor(self, root_pa);
+        const blocks = self.gpa.alloc(u64, nblocks) catch return Err.NoMemory;
+        defer self.gpa.free(blocks);
+        var got: usize = 0;
+        errdefer for (blocks[0..got]) |off| self.unpreserveFree(PHYS_BASE + off) catch unreachable;
+        while (got < nblocks) : (got += 1) blocks[got] = try self.allocPreserve(PAGE_SIZE) - PHYS_BASE;
+        // Point of no return: nothing below can fail.
+        @atomicStore(u64, self.headerField(Hdr.fdt_pa), 0, .seq_cst);
+        self.sync(0, PAGE_SIZE);
+        if (nblocks > 0) {
+            var w = memmap.Writer{ .phys = ph, .blocks = blocks };
+            var i: u64 = 1;
+            while (self.buddy.nextBlock(i, .allocated, true)) |page| : (i = page + Buddy.pagesOf(self.buddy.order[page])) {
+                w.add(paOf(page), Buddy.pagesOf(self.buddy.order[page])) catch unreachable;
+            }
+            w.finish() catch unreachable;
+        }
+        self.sync(0, self.mem.len);
+        const map_pa = if (nblocks > 0) PHYS_BASE + blocks[0] else 0;
+        @atomicStore(u64, self.headerField(Hdr.mem_map_pa), map_pa, .seq_cst);
+        @atomicStore(u64, self.headerField(Hdr.handovers), ph.readU64(Hdr.handovers) + 1, .seq_cst);
+        self.sync(0, PAGE_SIZE);
+        @atomicStore(u64, self.headerField(Hdr.fdt_pa), root_pa, .seq_cst);
+        self.sync(0, PAGE_SIZE);
+        self.own_map.appendSliceAssumeCapacity(blocks);
+        self.dropIncoming();
+    }
+
+    fn nblocksFor(self: *const Arena, root_pa: u64) usize {
+        return if (root_pa == 0) 0 else @intCast(memmap.blocksNeeded(self.buddy.stats.preserved_blocks));
+    }
+
+    fn dropIncoming(self: *Arena) void {
+        for (self.old_map.items) |page| self.free(paOf(page)) catch {};
+        self.old_map.clearRetainingCapacity();
+        while (self.buddy.nextBlock(1, .handed_over, false)) |page| {
+            self.free(paOf(page)) catch unreachable;
+        }
+        self.incoming_fdt_pa = 0;
+    }
+
+    fn headerField(self: *Arena, off: usize) *u64 {
+        return @ptrCast(@alignCast(&self.mem[off]));
+    }
+
+    fn sync(self: *Arena, off: u64, len: u64) void {
+        const slice: []align(std.heap.page_size_min) u8 = @alignCast(self.mem[@intCast(off)..][0..@intCast(len)]);
+        posix.msync(slice, posix.MSF.SYNC) catch {};
+    }
+
+    pub fn info(self: *const Arena) Info {
+        const s = self.buddy.stats;
+        return .{
+            .size = self.mem.len,
+            .phys_base = PHYS_BASE,
+            .page_size = PAGE_SIZE,
+            .pages = self.buddy.npages,
+            .free_pages = s.free_pages,
+            .allocated_pages = s.allocated_pages,
+            .preserved_pages = s.preserved_pages,
+            .preserved_blocks = s.preserved_blocks,
+            .handed_over_pages = s.handed_over_pages,
+            .handed_over_blocks = s.handed_over_blocks,
+            .allocations = s.allocations,
+            .incoming_fdt_pa = self.incoming_fdt_pa,
+            .handovers = self.phys().readU64(Hdr.handovers),
+            .flags = self.flags,
+        };
+    }
+};
+
+const testing = std.testing;
+
+fn tmpPath(buf: []u8, name: []const u8) ![]const u8 {
+    return std.fmt.bufPrint(buf, "/tmp/kho-zig-test-{d}-{s}.arena", .{ std.os.linux.getpid(), name });
+}
+
+test "create, allocate, hand over, reopen: preserved blocks are held, the rest is free" {
+    var buf: [128]u8 = undefined;
+    const path = try tmpPath(&buf, "handover");
+    posix.unlink(path) catch {};
+    defer posix.unlink(path) catch {};
+    const a = try Arena.create(testing.allocator, path, 256 * PAGE_SIZE, Flags.POISON);
+    const p1 = try a.allocPreserve(3 * PAGE_SIZE);
+    const p2 = try a.allocPreserve(1);
+    const scratch = try a.alloc(PAGE_SIZE);
+    try testing.expectError(Err.Busy, Arena.open(testing.allocator, path, 0));
+    a.mem[@intCast(p1 - PHYS_BASE)] = 42;
+    a.mem[@intCast(scratch - PHYS_BASE)] = 7;
+    try a.handover(p2);
+    a.close();
+
+    const b = try Arena.open(testing.allocator, path, Flags.POISON);
+    defer b.close();
+    try testing.expectEqual(p2, b.incoming_fdt_pa);
+    try testing.expectEqual(@as(u64, 1), b.info().handovers);
+    try testing.expectEqual(@as(u64, 2), b.info().handed_over_blocks);
+    try testing.expectEqual(@as(u64, 4), try b.restore(p1));
+    try testing.expectEqual(@as(u8, 42), b.mem[@intCast(p1 - PHYS_BASE)]);
+    try testing.expectEqual(POISON_BYTE, b.mem[@intCast(scratch - PHYS_BASE)]);
+    try testing.expectError(Err.NotFound, b.restore(p1));
+    try testing.expectError(Err.Invalid, b.restore(scratch + 1));
+    try b.restoreFree(p1);
+    try b.restoreFree(p2);
+    // Everything but the header page and the map block (held until our handover) is free.
+    try testing.expectEqual(@as(u64, 256 - 2), b.info().free_pages);
+    try b.handover(0);
+    try testing.expectEqual(@as(u64, 255), b.info().free_pages);
+}
+
+test "a damaged map is reported, not trusted" {
+    var buf: [128]u8 = undefined;
+    const path = try tmpPath(&buf, "corrupt");
+    posix.unlink(path) catch {};
+    defer posix.unlink(path) catch {};
+    const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
+    const root = try a.allocPreserve(PAGE_SIZE);
+    try a.handover(root);
+    const map_off = a.phys().readU64(Hdr.mem_map_pa) - PHYS_BASE;
+    a.phys().writeU64(map_off + 8, 999); // count over capacity
+    a.close();
+    try testing.expectError(Err.Corrupt, Arena.open(testing.allocator, path, 0));
+    const c = try Arena.open(testing.allocator, path, Flags.DISCARD);
+    defer c.close();
+    try testing.expectEqual(@as(u64, 63), c.info().free_pages);
+}

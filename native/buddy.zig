@@ -1,0 +1,351 @@
+//! Buddy page allocator over page indices 0..npages.
+//!
+//! Blocks are power-of-two runs of pages ("orders"), aligned to their size.
+//! Allocation and free are O(MAX_ORDER): free lists are intrusive doubly
+//! linked lists over per-page metadata, so no call ever scans pages.
+//! The metadata lives in process memory, never in the arena: a successor
+//! rebuilds it from the preserved-memory map.
+
+const std = @import("std");
+const Err = @import("errors.zig").Err;
+
+/// Largest block: 2^MAX_ORDER pages (4 TiB of 4 KiB pages).
+pub const MAX_ORDER: u5 = 30;
+/// Largest arena the allocator indexes, in pages.
+pub const MAX_PAGES: u64 = 1 << 31;
+const NIL: u32 = std.math.maxInt(u32);
+
+pub const State = enum(u8) {
+    /// Not the first page of a block.
+    tail,
+    /// First page of a free block.
+    free,
+    /// First page of a block owned by this process.
+    allocated,
+    /// First page of a block handed over by the predecessor and not claimed yet.
+    handed_over,
+    /// Never handed out (page 0: the arena header).
+    reserved,
+};
+
+pub const Stats = struct {
+    free_pages: u64 = 0,
+    allocated_pages: u64 = 0,
+    preserved_pages: u64 = 0,
+    preserved_blocks: u64 = 0,
+    handed_over_pages: u64 = 0,
+    handed_over_blocks: u64 = 0,
+    allocations: u64 = 0,
+};
+
+pub const Buddy = struct {
+    npages: u32,
+    state: []State,
+    order: []u8,
+    preserved: []bool,
+    next: []u32,
+    prev: []u32,
+    free_head: [MAX_ORDER + 1]u32 = [_]u32{NIL} ** (MAX_ORDER + 1),
+    stats: Stats = .{},
+    /// Fault injection: the allocation with this 1-based number fails (0 = off).
+    fail_at: u64 = 0,
+    gpa: std.mem.Allocator,
+
+    /// Creates metadata for `npages` pages, all marked `tail` (unusable) until
+    /// `addFreeRange` or `reserve*` calls say otherwise.
+    pub fn init(gpa: std.mem.Allocator, npages: u64) Err!Buddy {
+        if (npages < 2 or npages > MAX_PAGES) return Err.Invalid;
+        const n: usize = @intCast(npages);
+        const state = gpa.alloc(State, n) catch return Err.NoMemory;
+        errdefer gpa.free(state);
+        const order = gpa.alloc(u8, n) catch return Err.NoMemory;
+        errdefer gpa.free(order);
+        const preserved = gpa.alloc(bool, n) catch return Err.NoMemory;
+        errdefer gpa.free(preserved);
+        const next = gpa.alloc(u32, n) catch return Err.NoMemory;
+        errdefer gpa.free(next);
+        const prev = gpa.alloc(u32, n) catch return Err.NoMemory;
+        @memset(state, .tail);
+        @memset(order, 0);
+        @memset(preserved, false);
+        return .{ .npages = @intCast(n), .state = state, .order = order, .preserved = preserved, .next = next, .prev = prev, .gpa = gpa };
+    }
+
+    pub fn deinit(self: *Buddy) void {
+        self.gpa.free(self.state);
+        self.gpa.free(self.order);
+        self.gpa.free(self.preserved);
+        self.gpa.free(self.next);
+        self.gpa.free(self.prev);
+        self.* = undefined;
+    }
+
+    /// Number of pages in a block of `order`.
+    pub fn pagesOf(order: u8) u64 {
+        return @as(u64, 1) << @intCast(order);
+    }
+
+    /// Smallest order whose block holds `npages` pages.
+    pub fn orderFor(npages: u64) Err!u8 {
+        if (npages == 0 or npages > pagesOf(MAX_ORDER)) return Err.Invalid;
+        const o = std.math.log2_int_ceil(u64, npages);
+        return @intCast(o);
+    }
+
+    fn listPush(self: *Buddy, i: u32, order: u8) void {
+        const first = self.free_head[order];
+        self.next[i] = first;
+        self.prev[i] = NIL;
+        if (first != NIL) self.prev[first] = i;
+        self.free_head[order] = i;
+        self.state[i] = .free;
+        self.order[i] = order;
+        self.stats.free_pages += pagesOf(order);
+    }
+
+    fn listRemove(self: *Buddy, i: u32) void {
+        std.debug.assert(self.state[i] == .free);
+        const order = self.order[i];
+        const n = self.next[i];
+        const p = self.prev[i];
+        if (p != NIL) self.next[p] = n else self.free_head[order] = n;
+        if (n != NIL) self.prev[n] = p;
+        self.state[i] = .tail;
+        self.stats.free_pages -= pagesOf(order);
+    }
+
+    /// Marks [first, first+count) free, carving it into maximal aligned blocks.
+    /// The range must not overlap any block already known.
+    pub fn addFreeRange(self: *Buddy, first: u32, count: u32) void {
+        var i: u64 = first;
+        const end: u64 = @as(u64, first) + count;
+        std.debug.assert(end <= self.npages);
+        while (i < end) {
+            var k: u8 = 0;
+            while (k < MAX_ORDER) : (k += 1) {
+                const size = pagesOf(k + 1);
+                if (i % size != 0 or i + size > end) break;
+            }
+            self.listPush(@intCast(i), k);
+            i += pagesOf(k);
+        }
+    }
+
+    /// Marks a block as present with the given state (used to rebuild after a
+    /// handover). The caller guarantees the range was validated and is unused.
+    pub fn setBlock(self: *Buddy, first: u32, order: u8, state: State) void {
+        std.debug.assert(state != .free and state != .tail);
+        self.state[first] = state;
+        self.order[first] = order;
+        self.preserved[first] = false;
+        const pages = pagesOf(order);
+        switch (state) {
+            .allocated => self.stats.allocated_pages += pages,
+            .handed_over => {
+                self.stats.handed_over_pages += pages;
+                self.stats.handed_over_blocks += 1;
+            },
+            else => {},
+        }
+    }
+
+    /// Allocates a block of `order`. Fails with NoMemory when no block is
+    /// large enough or when fault injection says so.
+    pub fn alloc(self: *Buddy, order: u8) Err!u32 {
+        if (order > MAX_ORDER) return Err.Invalid;
+        self.stats.allocations += 1;
+        if (self.fail_at != 0 and self.stats.allocations == self.fail_at) return Err.NoMemory;
+        var k: u8 = order;
+        while (k <= MAX_ORDER and self.free_head[k] == NIL) : (k += 1) {}
+        if (k > MAX_ORDER) return Err.NoMemory;
+        const i = self.free_head[k];
+        self.listRemove(i);
+        while (k > order) {
+            k -= 1;
+            self.listPush(i + @as(u32, @intCast(pagesOf(k))), k);
+        }
+        self.state[i] = .allocated;
+        self.order[i] = order;
+        self.preserved[i] = false;
+        self.stats.allocated_pages += pagesOf(order);
+        return i;
+    }
+
+    /// Returns an allocated (or handed-over) block to the free lists, merging
+    /// with free buddies.
+    pub fn free(self: *Buddy, first: u32) Err!void {
+        if (first >= self.npages) return Err.Invalid;
+        switch (self.state[first]) {
+            .allocated => {
+                if (self.preserved[first]) return Err.Busy;
+                self.stats.allocated_pages -= pagesOf(self.order[first]);
+            },
+            .handed_over => {
+                self.stats.handed_over_pages -= pagesOf(self.order[first]);
+                self.stats.handed_over_blocks -= 1;
+            },
+            else => return Err.Invalid,
+        }
+        var i: u64 = first;
+        var k: u8 = self.order[first];
+        self.state[first] = .tail;
+        while (k < MAX_ORDER) : (k += 1) {
+            const buddy = i ^ pagesOf(k);
+            if (buddy + pagesOf(k) > self.npages) break;
+            const b: u32 = @intCast(buddy);
+            if (self.state[b] != .free or self.order[b] != k) break;
+            self.listRemove(b);
+            i = @min(i, buddy);
+        }
+        self.listPush(@intCast(i), k);
+    }
+
+    /// The head page of the block starting at `first`, validated to be in `want`.
+    pub fn head(self: *const Buddy, first: u64, want: State) Err!u32 {
+        if (first >= self.npages) return Err.Invalid;
+        const i: u32 = @intCast(first);
+        if (self.state[i] != want) return if (self.state[i] == .tail or self.state[i] == .free) Err.Invalid else Err.NotFound;
+        return i;
+    }
+
+    pub fn setPreserved(self: *Buddy, first: u32, on: bool) Err!void {
+        if (self.state[first] != .allocated) return Err.Invalid;
+        if (self.preserved[first] == on) return if (on) Err.Exists else Err.NotFound;
+        self.preserved[first] = on;
+        const pages = pagesOf(self.order[first]);
+        if (on) {
+            self.stats.preserved_pages += pages;
+            self.stats.preserved_blocks += 1;
+        } else {
+            self.stats.preserved_pages -= pages;
+            self.stats.preserved_blocks -= 1;
+        }
+    }
+
+    /// Claims a handed-over block: it becomes allocated (not preserved).
+    pub fn claim(self: *Buddy, first: u32) void {
+        std.debug.assert(self.state[first] == .handed_over);
+        const pages = pagesOf(self.order[first]);
+        self.stats.handed_over_pages -= pages;
+        self.stats.handed_over_blocks -= 1;
+        self.stats.allocated_pages += pages;
+        self.state[first] = .allocated;
+    }
+
+    /// Next block head at or after `from` whose state is `want` (and, for
+    /// `allocated`, whose preserved flag equals `preserved_only` when set).
+    /// Hops block by block: O(blocks), not O(pages).
+    pub fn nextBlock(self: *const Buddy, from: u64, want: State, preserved_only: bool) ?u32 {
+        var i: u64 = from;
+        while (i < self.npages) {
+            const s = self.state[@intCast(i)];
+            if (s == .tail) {
+                i += 1;
+                continue;
+            }
+            if (s == want and (!preserved_only or self.preserved[@intCast(i)])) return @intCast(i);
+            i += pagesOf(self.order[@intCast(i)]);
+        }
+        return null;
+    }
+};
+
+const testing = std.testing;
+
+fn testBuddy(npages: u32) !Buddy {
+    var b = try Buddy.init(testing.allocator, npages);
+    b.setBlock(0, 0, .reserved);
+    b.addFreeRange(1, npages - 1);
+    return b;
+}
+
+test "orders round up to powers of two" {
+    try testing.expectEqual(@as(u8, 0), try Buddy.orderFor(1));
+    try testing.expectEqual(@as(u8, 1), try Buddy.orderFor(2));
+    try testing.expectEqual(@as(u8, 2), try Buddy.orderFor(3));
+    try testing.expectEqual(@as(u8, 10), try Buddy.orderFor(1024));
+    try testing.expectError(Err.Invalid, Buddy.orderFor(0));
+}
+
+test "blocks are aligned to their order and never overlap" {
+    var b = try testBuddy(1024);
+    defer b.deinit();
+    var seen = [_]bool{false} ** 1024;
+    var order: u8 = 0;
+    while (order < 6) : (order += 1) {
+        const i = try b.alloc(order);
+        try testing.expectEqual(@as(u64, 0), i % Buddy.pagesOf(order));
+        for (i..i + Buddy.pagesOf(order)) |p| {
+            try testing.expect(!seen[p]);
+            seen[p] = true;
+        }
+    }
+    try testing.expect(!seen[0]);
+}
+
+test "free merges buddies back to the initial free page count" {
+    var b = try testBuddy(512);
+    defer b.deinit();
+    const before = b.stats.free_pages;
+    var got: [64]u32 = undefined;
+    for (&got, 0..) |*g, n| g.* = try b.alloc(@intCast(n % 3));
+    for (got) |g| try b.free(g);
+    try testing.expectEqual(before, b.stats.free_pages);
+    try testing.expectEqual(@as(u64, 0), b.stats.allocated_pages);
+    // After merging, a 256-page block is available again.
+    _ = try b.alloc(8);
+}
+
+test "exhaustion gives NoMemory and the allocator stays usable" {
+    var b = try testBuddy(16);
+    defer b.deinit();
+    var n: usize = 0;
+    while (b.alloc(0)) |_| n += 1 else |e| try testing.expectEqual(Err.NoMemory, e);
+    try testing.expectEqual(@as(usize, 15), n);
+    try b.free(1);
+    try testing.expectEqual(@as(u32, 1), try b.alloc(0));
+}
+
+test "double free and free of a tail page are rejected" {
+    var b = try testBuddy(64);
+    defer b.deinit();
+    const i = try b.alloc(2);
+    try testing.expectError(Err.Invalid, b.free(i + 1));
+    try b.free(i);
+    try testing.expectError(Err.Invalid, b.free(i));
+}
+
+test "a preserved block cannot be freed until unpreserved" {
+    var b = try testBuddy(64);
+    defer b.deinit();
+    const i = try b.alloc(1);
+    try b.setPreserved(i, true);
+    try testing.expectError(Err.Exists, b.setPreserved(i, true));
+    try testing.expectError(Err.Busy, b.free(i));
+    try b.setPreserved(i, false);
+    try b.free(i);
+}
+
+test "fault injection fails exactly the chosen allocation" {
+    var b = try testBuddy(64);
+    defer b.deinit();
+    b.fail_at = 3;
+    _ = try b.alloc(0);
+    _ = try b.alloc(0);
+    try testing.expectError(Err.NoMemory, b.alloc(0));
+    _ = try b.alloc(0);
+}
+
+test "nextBlock hops over blocks" {
+    var b = try testBuddy(64);
+    defer b.deinit();
+    const a = try b.alloc(3);
+    const c = try b.alloc(0);
+    try b.setPreserved(c, true);
+    // Page 0 is reserved, so the 1-page block lands at page 1, before the 8-page one.
+    try testing.expectEqual(@as(u32, 1), c);
+    try testing.expectEqual(@as(?u32, c), b.nextBlock(0, .allocated, false));
+    try testing.expectEqual(@as(?u32, a), b.nextBlock(c + 1, .allocated, false));
+    try testing.expectEqual(@as(?u32, c), b.nextBlock(0, .allocated, true));
+    try testing.expectEqual(@as(?u32, null), b.nextBlock(c + 1, .allocated, true));
+}

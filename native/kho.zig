@@ -1,0 +1,198 @@
+//! C ABI of the native layer: a fixed table of open arenas addressed by
+//! handles, every entry point validating its arguments and returning 0 or a
+//! negated errno code. Single-threaded: callers serialize their calls.
+
+const std = @import("std");
+const errors = @import("errors.zig");
+const Err = errors.Err;
+const arena_mod = @import("arena.zig");
+const Arena = arena_mod.Arena;
+
+/// ABI version of this library; lib/ffi.ts checks it.
+pub const ABI_VERSION: u32 = 1;
+/// How many arenas one process may hold open at once.
+pub const MAX_ARENAS = 64;
+
+var slots: [MAX_ARENAS]?*Arena = [_]?*Arena{null} ** MAX_ARENAS;
+var generations: [MAX_ARENAS]u32 = [_]u32{0} ** MAX_ARENAS;
+const gpa = std.heap.page_allocator;
+
+/// Handle = generation << 8 | (slot + 1): a stale handle never reaches a reused slot.
+fn lookup(h: u32) Err!*Arena {
+    const idx = h & 0xff;
+    if (idx == 0 or idx > MAX_ARENAS) return Err.BadHandle;
+    const slot = idx - 1;
+    if (generations[slot] != h >> 8) return Err.BadHandle;
+    return slots[slot] orelse Err.BadHandle;
+}
+
+fn install(a: *Arena, out: ?*u32) Err!void {
+    const o = out orelse return Err.Invalid;
+    for (&slots, 0..) |*s, i| if (s.* == null) {
+        s.* = a;
+        generations[i] +%= 1;
+        generations[i] &= 0xffffff;
+        o.* = generations[i] << 8 | @as(u32, @intCast(i + 1));
+        return;
+    };
+    return Err.NoSpace;
+}
+
+fn ret(r: Err!void) i32 {
+    r catch |e| return errors.code(e);
+    return 0;
+}
+
+fn pathOf(ptr: ?[*]const u8, len: usize) Err![]const u8 {
+    const p = ptr orelse return Err.Invalid;
+    if (len == 0 or len > std.fs.max_path_bytes) return Err.Invalid;
+    const s = p[0..len];
+    if (std.mem.indexOfScalar(u8, s, 0) != null) return Err.Invalid;
+    return s;
+}
+
+export fn kho_abi_version() u32 {
+    return ABI_VERSION;
+}
+
+/// An empty call: the cost of crossing the FFI boundary, for benchmarks.
+export fn kho_noop() void {}
+
+export fn kho_create(path: ?[*]const u8, len: usize, size: u64, flags: u32, out: ?*u32) i32 {
+    return ret(blk: {
+        const a = Arena.create(gpa, pathOf(path, len) catch |e| break :blk e, size, flags) catch |e| break :blk e;
+        install(a, out) catch |e| {
+            a.close();
+            break :blk e;
+        };
+    });
+}
+
+export fn kho_open(path: ?[*]const u8, len: usize, flags: u32, out: ?*u32) i32 {
+    return ret(blk: {
+        const a = Arena.open(gpa, pathOf(path, len) catch |e| break :blk e, flags) catch |e| break :blk e;
+        install(a, out) catch |e| {
+            a.close();
+            break :blk e;
+        };
+    });
+}
+
+export fn kho_close(h: u32) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    slots[(h & 0xff) - 1] = null;
+    a.close();
+    return 0;
+}
+
+/// Start of the mapping (physical address phys_base), or null for a bad handle.
+export fn kho_base(h: u32) ?[*]u8 {
+    const a = lookup(h) catch return null;
+    return a.mem.ptr;
+}
+
+export fn kho_info(h: u32, out: ?*arena_mod.Info) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    const o = out orelse return errors.code(Err.Invalid);
+    o.* = a.info();
+    return 0;
+}
+
+/// Virtual address of `pa` in this process, or null when outside the arena.
+export fn kho_phys_to_virt(h: u32, pa: u64) ?[*]u8 {
+    const a = lookup(h) catch return null;
+    if (pa < arena_mod.PHYS_BASE or pa - arena_mod.PHYS_BASE >= a.mem.len) return null;
+    return a.mem.ptr + @as(usize, @intCast(pa - arena_mod.PHYS_BASE));
+}
+
+fn outPa(r: Err!u64, out: ?*u64) i32 {
+    const o = out orelse return errors.code(Err.Invalid);
+    o.* = r catch |e| return errors.code(e);
+    return 0;
+}
+
+export fn kho_alloc(h: u32, size: u64, out: ?*u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    return outPa(a.alloc(size), out);
+}
+
+export fn kho_free(h: u32, pa: u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    return ret(a.free(pa));
+}
+
+export fn kho_alloc_preserve(h: u32, size: u64, out: ?*u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    return outPa(a.allocPreserve(size), out);
+}
+
+export fn kho_unpreserve_free(h: u32, pa: u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    return ret(a.unpreserveFree(pa));
+}
+
+export fn kho_preserve(h: u32, pa: u64, size: u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    return ret(a.preserve(pa, size));
+}
+
+export fn kho_unpreserve(h: u32, pa: u64, size: u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    return ret(a.unpreserve(pa, size));
+}
+
+/// Claims a handed-over block; writes its page count to `out`.
+export fn kho_restore(h: u32, pa: u64, out: ?*u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    return outPa(a.restore(pa), out);
+}
+
+export fn kho_restore_free(h: u32, pa: u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    return ret(a.restoreFree(pa));
+}
+
+export fn kho_handover(h: u32, root_pa: u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    return ret(a.handover(root_pa));
+}
+
+/// Fault injection: the `n`th allocation from now fails with ENOMEM (0 = off).
+export fn kho_fail_alloc_after(h: u32, n: u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    a.buddy.fail_at = if (n == 0) 0 else a.buddy.stats.allocations + n;
+    return 0;
+}
+
+/// Region iterator: the first block at or after `from_pa` of `kind`
+/// (0 = handed over and unclaimed, 1 = preserved, 2 = allocated, preserved or not).
+/// Writes `{pa, npages}` to `out`; ENOENT when there is none.
+export fn kho_next_region(h: u32, from_pa: u64, kind: u32, out: ?*[2]u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    const o = out orelse return errors.code(Err.Invalid);
+    const from = if (from_pa <= arena_mod.PHYS_BASE) 1 else (from_pa - arena_mod.PHYS_BASE + arena_mod.PAGE_SIZE - 1) / arena_mod.PAGE_SIZE;
+    const page = switch (kind) {
+        0 => a.buddy.nextBlock(from, .handed_over, false),
+        1 => a.buddy.nextBlock(from, .allocated, true),
+        2 => a.buddy.nextBlock(from, .allocated, false),
+        else => return errors.code(Err.Invalid),
+    } orelse return errors.code(Err.NotFound);
+    o.* = .{ Arena.paOf(page), @import("buddy.zig").Buddy.pagesOf(a.buddy.order[page]) };
+    return 0;
+}
+
+test {
+    _ = @import("buddy.zig");
+    _ = @import("memmap.zig");
+    _ = @import("arena.zig");
+}
+
+test "handles are validated" {
+    try std.testing.expectEqual(@as(i32, -9), kho_close(0));
+    try std.testing.expectEqual(@as(i32, -9), kho_close(12345));
+    try std.testing.expectEqual(@as(?[*]u8, null), kho_base(1));
+    var out: u32 = 0;
+    try std.testing.expectEqual(@as(i32, -22), kho_open(null, 0, 0, &out));
+    const missing = "/nonexistent/dir/x.arena";
+    try std.testing.expectEqual(@as(i32, -2), kho_open(missing, missing.len, 0, &out));
+}

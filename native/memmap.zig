@@ -1,0 +1,156 @@
+//! The preserved-memory map: a chain of 4096-byte blocks, each
+//! `{ u64 next; u64 count; }` then `count` entries `{ u64 pa; u64 npages; }`.
+//! This file only knows the layout and how to walk and fill it; the arena
+//! decides what the entries mean.
+
+const std = @import("std");
+const Err = @import("errors.zig").Err;
+
+pub const PAGE_SIZE: u64 = 4096;
+pub const HEADER_SIZE: u64 = 16;
+pub const ENTRY_SIZE: u64 = 16;
+/// (4096 - 16) / 16
+pub const ENTRIES_PER_BLOCK: u64 = (PAGE_SIZE - HEADER_SIZE) / ENTRY_SIZE;
+
+comptime {
+    std.debug.assert(ENTRIES_PER_BLOCK == 255);
+}
+
+/// Physical-address view of the arena's bytes.
+pub const Phys = struct {
+    mem: []u8,
+    base: u64,
+
+    /// File offset of `pa` when [pa, pa+len) is inside the arena, else Corrupt.
+    pub fn offset(self: Phys, pa: u64, len: u64) Err!u64 {
+        if (pa < self.base) return Err.Corrupt;
+        const off = pa - self.base;
+        if (off >= self.mem.len or len > self.mem.len - off) return Err.Corrupt;
+        return off;
+    }
+
+    pub fn readU64(self: Phys, off: u64) u64 {
+        return std.mem.readInt(u64, self.mem[@intCast(off)..][0..8], .little);
+    }
+
+    pub fn writeU64(self: Phys, off: u64, v: u64) void {
+        std.mem.writeInt(u64, self.mem[@intCast(off)..][0..8], v, .little);
+    }
+};
+
+/// Walks the chain from `first_pa`, calling `ctx.onBlock(off)` for every
+/// block and `ctx.onEntry(pa, npages)` for every entry. At most `max_blocks`
+/// blocks are visited; `ctx.onBlock` must reject a block it has seen (cycle).
+pub fn walk(phys: Phys, first_pa: u64, max_blocks: u64, ctx: anytype) Err!void {
+    var pa = first_pa;
+    var blocks: u64 = 0;
+    while (pa != 0) : (blocks += 1) {
+        if (blocks >= max_blocks) return Err.Corrupt;
+        if ((pa - phys.base) % PAGE_SIZE != 0 or pa < phys.base) return Err.Corrupt;
+        const off = try phys.offset(pa, PAGE_SIZE);
+        try ctx.onBlock(off);
+        const count = phys.readU64(off + 8);
+        if (count == 0 or count > ENTRIES_PER_BLOCK) return Err.Corrupt;
+        var i: u64 = 0;
+        while (i < count) : (i += 1) {
+            const e = off + HEADER_SIZE + i * ENTRY_SIZE;
+            try ctx.onEntry(phys.readU64(e), phys.readU64(e + 8));
+        }
+        pa = phys.readU64(off);
+    }
+}
+
+/// Fills block pages with entries, in order. `blocks` holds the page offsets
+/// of the blocks to fill; `entries` yields `{pa, npages}` pairs.
+pub const Writer = struct {
+    phys: Phys,
+    blocks: []const u64,
+    block: usize = 0,
+    count: u64 = 0,
+
+    pub fn add(self: *Writer, pa: u64, npages: u64) Err!void {
+        if (self.block >= self.blocks.len) return Err.NoSpace;
+        const off = self.blocks[self.block];
+        if (self.count == 0) @memset(self.phys.mem[@intCast(off)..][0..PAGE_SIZE], 0);
+        const e = off + HEADER_SIZE + self.count * ENTRY_SIZE;
+        self.phys.writeU64(e, pa);
+        self.phys.writeU64(e + 8, npages);
+        self.count += 1;
+        self.phys.writeU64(off + 8, self.count);
+        if (self.count == ENTRIES_PER_BLOCK) {
+            self.block += 1;
+            self.count = 0;
+        }
+    }
+
+    /// Links the blocks; every block must be non-empty.
+    pub fn finish(self: *Writer) Err!void {
+        const used = self.block + @intFromBool(self.count > 0);
+        if (used != self.blocks.len) return Err.Invalid;
+        for (self.blocks, 0..) |off, i| {
+            const next = if (i + 1 < self.blocks.len) self.phys.base + self.blocks[i + 1] else 0;
+            self.phys.writeU64(off, next);
+        }
+    }
+};
+
+/// Number of map blocks needed for `regions` preserved regions when the map
+/// blocks themselves are listed too.
+pub fn blocksNeeded(regions: u64) u64 {
+    if (regions == 0) return 0;
+    // m blocks hold 255*m entries and must list regions + m of them.
+    return std.math.divCeil(u64, regions, ENTRIES_PER_BLOCK - 1) catch unreachable;
+}
+
+const testing = std.testing;
+
+const Collect = struct {
+    seen: std.ArrayList(u64),
+    entries: u64 = 0,
+    pub fn onBlock(self: *Collect, off: u64) Err!void {
+        for (self.seen.items) |s| if (s == off) return Err.Corrupt;
+        self.seen.append(off) catch return Err.NoMemory;
+    }
+    pub fn onEntry(self: *Collect, pa: u64, npages: u64) Err!void {
+        _ = pa;
+        _ = npages;
+        self.entries += 1;
+    }
+};
+
+test "blocksNeeded covers the map's own blocks" {
+    try testing.expectEqual(@as(u64, 0), blocksNeeded(0));
+    try testing.expectEqual(@as(u64, 1), blocksNeeded(1));
+    try testing.expectEqual(@as(u64, 1), blocksNeeded(254));
+    try testing.expectEqual(@as(u64, 2), blocksNeeded(255));
+    var r: u64 = 1;
+    while (r < 5000) : (r += 37) {
+        const m = blocksNeeded(r);
+        try testing.expect(m * ENTRIES_PER_BLOCK >= r + m);
+        try testing.expect((m - 1) * ENTRIES_PER_BLOCK < r + m - 1);
+    }
+}
+
+test "write then walk returns every entry; a cycle is caught" {
+    var mem = [_]u8{0} ** (PAGE_SIZE * 4);
+    const phys = Phys{ .mem = &mem, .base = 0x1000_0000 };
+    const blocks = [_]u64{ PAGE_SIZE, PAGE_SIZE * 3 };
+    var w = Writer{ .phys = phys, .blocks = &blocks };
+    var i: u64 = 0;
+    while (i < 300) : (i += 1) try w.add(phys.base + i * PAGE_SIZE, 1);
+    try w.finish();
+    var c = Collect{ .seen = std.ArrayList(u64).init(testing.allocator) };
+    defer c.seen.deinit();
+    try walk(phys, phys.base + PAGE_SIZE, 16, &c);
+    try testing.expectEqual(@as(u64, 300), c.entries);
+    // Point the second block back at the first.
+    phys.writeU64(PAGE_SIZE * 3, phys.base + PAGE_SIZE);
+    c.seen.clearRetainingCapacity();
+    try testing.expectError(Err.Corrupt, walk(phys, phys.base + PAGE_SIZE, 16, &c));
+    // A zero count is corrupt, and so is an address outside the arena.
+    phys.writeU64(PAGE_SIZE + 8, 0);
+    c.seen.clearRetainingCapacity();
+    try testing.expectError(Err.Corrupt, walk(phys, phys.base + PAGE_SIZE, 16, &c));
+    c.seen.clearRetainingCapacity();
+    try testing.expectError(Err.Corrupt, walk(phys, phys.base + PAGE_SIZE * 9, 16, &c));
+}

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { Arena, PAGE_SIZE, PHYS_BASE } from "../lib/kho.ts";
+import { KhoError } from "../lib/errors.ts";
+import { assertCode, tempArena } from "./helpers.ts";
+
+const MiB = 1 << 20;
+
+Deno.test("blocks are page-aligned and aligned to their power-of-two order", () => {
+  using arena = Arena.create({ size: 4 * MiB });
+  for (const size of [1, 4096, 4097, 8192, 12288, 65536, 100_000]) {
+    const pa = arena.alloc(size);
+    const pages = 2 ** Math.ceil(Math.log2(Math.ceil(size / PAGE_SIZE)));
+    const page = (pa - PHYS_BASE) / BigInt(PAGE_SIZE);
+    assert.equal(page % BigInt(pages), 0n, `size ${size}: page ${page} not aligned to ${pages}`);
+    const region = [...arena.regions("allocated")].find((r) => r.pa === pa);
+    assert.deepEqual(region, { pa, pages });
+  }
+  Deno.removeSync(arena.path);
+});
+
+Deno.test("exhaustion gives ENOMEM and the arena stays usable", () => {
+  using arena = Arena.create({ size: 64 * PAGE_SIZE });
+  const got: bigint[] = [];
+  assertCode(
+    () => {
+      for (let i = 0; i < 1000; i++) got.push(arena.alloc(PAGE_SIZE));
+    },
+    "ENOMEM",
+    /out of arena memory/,
+  );
+  assert.equal(got.length, 63);
+  assert.equal(arena.info().freePages, 0);
+  for (const pa of got) arena.free(pa);
+  assert.equal(arena.info().freePages, 63);
+  // Merged again: a 32-page block fits.
+  arena.alloc(32 * PAGE_SIZE);
+  Deno.removeSync(arena.path);
+});
+
+Deno.test("bad arguments give typed errors naming the call", () => {
+  using arena = Arena.create({ size: 64 * PAGE_SIZE });
+  const pa = arena.alloc(2 * PAGE_SIZE);
+  assertCode(() => arena.free(pa + 1n), "EINVAL", /free 0x/);
+  assertCode(() => arena.free(pa + BigInt(PAGE_SIZE)), "EINVAL");
+  assertCode(() => arena.free(PHYS_BASE), "EINVAL"); // the header page
+  assertCode(() => arena.free(PHYS_BASE + 1000n * BigInt(PAGE_SIZE)), "EINVAL");
+  assertCode(() => arena.alloc(0), "EINVAL");
+  assertCode(() => arena.preserve(pa, 3 * PAGE_SIZE), "EINVAL");
+  arena.free(pa);
+  assertCode(() => arena.free(pa), "EINVAL"); // double free
+  assertCode(() => arena.restore(pa), "EINVAL"); // free block, not handed over
+  const other = arena.alloc(PAGE_SIZE);
+  assertCode(() => arena.restore(other), "ENOENT", /restore/); // allocated, not handed over
+  arena.preserve(other, PAGE_SIZE);
+  assertCode(() => arena.preserve(other, PAGE_SIZE), "EEXIST");
+  assertCode(() => arena.free(other), "EBUSY");
+  assertCode(() => arena.handover(other + 4096n * 8n), "EINVAL");
+  assertCode(() => arena.bytes(PHYS_BASE - 1n, 1), "EINVAL", /outside arena/);
+  assertCode(() => Arena.create({ size: 5000 }), "EINVAL");
+  Deno.removeSync(arena.path);
+});
+
+Deno.test("arena files are created with mode 0600; an existing path is EEXIST", () => {
+  const t = tempArena();
+  try {
+    using arena = Arena.create({ path: t.path, size: 16 * PAGE_SIZE });
+    assert.equal(Deno.statSync(t.path).mode! & 0o777, 0o600);
+    assertCode(() => Arena.create({ path: t.path, size: 16 * PAGE_SIZE }), "EEXIST");
+    arena.close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("a second opener of a live arena gets EBUSY; after close it opens", () => {
+  const t = tempArena();
+  try {
+    const arena = Arena.create({ path: t.path, size: 16 * PAGE_SIZE });
+    assertCode(() => Arena.open(t.path), "EBUSY", /held by a live process/);
+    // A read-only opener does not lock and does not block.
+    Arena.open(t.path, { readOnly: true }).close();
+    arena.close();
+    Arena.open(t.path).close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("the lock of a killed process does not block the next opener", async () => {
+  const t = tempArena();
+  try {
+    Arena.create({ path: t.path, size: 16 * PAGE_SIZE }).close();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { Arena } from ${JSON.stringify(new URL("../lib/kho.ts", import.meta.url).href)};
+         const a = Arena.open(${
+          JSON.stringify(t.path)
+        }); console.log("locked"); await new Promise(() => {});`,
+      ],
+      stdout: "piped",
+    }).spawn();
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    assert.match(new TextDecoder().decode(value), /locked/);
+    assertCode(() => Arena.open(t.path), "EBUSY");
+    child.kill("SIGKILL");
+    await child.status;
+    reader.releaseLock();
+    await child.stdout.cancel();
+    Arena.open(t.path).close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("opening a file that is not an arena, or a missing one, is a typed error", () => {
+  const t = tempArena();
+  try {
+    Deno.writeTextFileSync(t.path, "hello, this is not an arena at all; ".repeat(10));
+    assertCode(() => Arena.open(t.path), "ENOEXEC", /not an arena/);
+    assertCode(() => Arena.open(`${t.dir}/missing.arena`), "ENOENT");
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("a closed arena refuses calls and its views are empty", () => {
+  const arena = Arena.create({ size: 16 * PAGE_SIZE });
+  const pa = arena.alloc(PAGE_SIZE);
+  const view = arena.bytes(pa, PAGE_SIZE);
+  assert.equal(view.length, PAGE_SIZE);
+  arena.close();
+  arena.close();
+  assert.equal(view.length, 0);
+  assert.throws(() => arena.alloc(1), (e) => e instanceof KhoError && e.code === "EBADF");
+  Deno.removeSync(arena.path);
+});
+
+Deno.test("a read-only open never changes the file", () => {
+  const t = tempArena();
+  try {
+    const a = Arena.create({ path: t.path, size: 16 * PAGE_SIZE });
+    const pa = a.allocPreserve(PAGE_SIZE);
+    a.bytes(pa, 4).set([9, 8, 7, 6]);
+    a.handover(pa);
+    a.close();
+    const before = Deno.readFileSync(t.path);
+    const r = Arena.open(t.path, { readOnly: true });
+    assert.equal(r.info().handedOverBlocks, 2); // the root and the map block
+    r.bytes(pa, 4).fill(0);
+    assertCode(() => r.restore(pa), "EPERM");
+    r.close();
+    assert.deepEqual(Deno.readFileSync(t.path), before);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("fault injection fails exactly the chosen allocation", () => {
+  using arena = Arena.create({ size: 16 * PAGE_SIZE });
+  arena.failAllocAfter(2);
+  arena.alloc(1);
+  assertCode(() => arena.alloc(1), "ENOMEM");
+  arena.alloc(1);
+  Deno.removeSync(arena.path);
+});
