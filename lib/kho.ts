@@ -122,6 +122,7 @@ export class Arena {
   #handle: number;
   #buffer: ArrayBuffer;
   #bytes: Uint8Array;
+  #dataView: DataView;
   #out = new BigUint64Array(2);
   #outBytes = new Uint8Array(this.#out.buffer);
   #closed = false;
@@ -137,6 +138,7 @@ export class Arena {
     if (base === null) throw new KhoError("EBADF", `arena ${path}: no mapping`);
     this.#buffer = Deno.UnsafePointerView.getArrayBuffer(base, this.size);
     this.#bytes = new Uint8Array(this.#buffer);
+    this.#dataView = new DataView(this.#buffer);
     finalizer.register(this, { native, handle }, this.#token);
   }
 
@@ -264,6 +266,18 @@ export class Arena {
     check(this.#native.kho_handover(this.#handle, rootPa), `handover of root ${hex(rootPa)}`);
   }
 
+  /**
+   * Declares the predecessor's state consumed: unpublishes it and frees the
+   * native map blocks. `EBUSY` while any handed-over block is unclaimed.
+   */
+  releaseIncoming(): void {
+    this.#live();
+    check(
+      this.#native.kho_release_incoming(this.#handle),
+      `release incoming state of ${this.path}`,
+    );
+  }
+
   /** Fault injection: the `n`th allocation from now fails with `ENOMEM` (0 disables). */
   failAllocAfter(n: number): void {
     this.#live();
@@ -347,6 +361,12 @@ export class Arena {
   get memory(): Uint8Array {
     this.#live();
     return this.#bytes;
+  }
+
+  /** The whole arena as a `DataView` (offset 0 = {@link PHYS_BASE}). */
+  get dataView(): DataView {
+    this.#live();
+    return this.#dataView;
   }
 
   /** The native library's empty call (FFI overhead baseline for benchmarks). */

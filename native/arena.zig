@@ -379,6 +379,20 @@ pub const Arena = struct {
         return if (root_pa == 0) 0 else @intCast(memmap.blocksNeeded(self.buddy.stats.preserved_blocks));
     }
 
+    /// The successor consumed everything it was handed: unpublish the
+    /// predecessor's state and free its map blocks. Busy while any handed-over
+    /// block is still unclaimed.
+    pub fn releaseIncoming(self: *Arena) Err!void {
+        try self.writable();
+        if (self.buddy.stats.handed_over_blocks != 0) return Err.Busy;
+        if (self.own_map.items.len == 0) {
+            @atomicStore(u64, self.headerField(Hdr.fdt_pa), 0, .seq_cst);
+            @atomicStore(u64, self.headerField(Hdr.mem_map_pa), 0, .seq_cst);
+            self.sync(0, PAGE_SIZE);
+        }
+        self.dropIncoming();
+    }
+
     fn dropIncoming(self: *Arena) void {
         for (self.old_map.items) |page| self.free(paOf(page)) catch {};
         self.old_map.clearRetainingCapacity();

@@ -157,6 +157,13 @@ export fn kho_handover(h: u32, root_pa: u64) i32 {
     return ret(a.handover(root_pa));
 }
 
+/// Unpublishes the predecessor's state once every handed-over block was
+/// restored or freed (EBUSY otherwise) and frees its map blocks.
+export fn kho_release_incoming(h: u32) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    return ret(a.releaseIncoming());
+}
+
 /// Fault injection: the `n`th allocation from now fails with ENOMEM (0 = off).
 export fn kho_fail_alloc_after(h: u32, n: u64) i32 {
     const a = lookup(h) catch |e| return errors.code(e);

@@ -1,0 +1,248 @@
+/**
+ * Flattened device tree (DTB) writer and reader: the real format read by
+ * `dtc -I dtb -O dts` and libfdt (big-endian header and tokens, a
+ * structure block and a strings block, version 17).
+ *
+ * u64 property values are stored as 8 little-endian bytes, as the kernel
+ * does on x86-64.
+ *
+ * @module
+ */
+
+import { CorruptImageError } from "./errors.ts";
+
+/** DTB magic number. */
+export const FDT_MAGIC = 0xd00dfeed;
+const FDT_VERSION = 17;
+const FDT_LAST_COMP_VERSION = 16;
+const HEADER_SIZE = 40;
+const RSVMAP_SIZE = 16; // one terminating {0, 0} entry
+const TOKEN = { beginNode: 1, endNode: 2, prop: 3, nop: 4, end: 9 } as const;
+/** Deepest nesting the reader accepts. */
+export const MAX_DEPTH = 16;
+
+/** A device tree node. */
+export interface FdtNode {
+  /** Node name ("" for the root). */
+  name: string;
+  /** Properties by name, raw bytes. */
+  props: Map<string, Uint8Array>;
+  /** Child nodes, in order. */
+  children: FdtNode[];
+}
+
+/** Makes a node. */
+export function node(
+  name: string,
+  props: Record<string, Uint8Array> = {},
+  children: FdtNode[] = [],
+): FdtNode {
+  return { name, props: new Map(Object.entries(props)), children };
+}
+
+/** A NUL-terminated string property value. */
+export function strProp(s: string): Uint8Array {
+  const b = new TextEncoder().encode(s + "\0");
+  return b;
+}
+
+/** A u64 property value: 8 little-endian bytes. */
+export function u64Prop(v: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, v, true);
+  return b;
+}
+
+/** Reads a u64 property written by {@link u64Prop}; `null` when absent or not 8 bytes. */
+export function getU64(n: FdtNode, name: string): bigint | null {
+  const v = n.props.get(name);
+  if (!v || v.length !== 8) return null;
+  return new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0, true);
+}
+
+/** Reads a string property; `null` when absent or not NUL-terminated. */
+export function getString(n: FdtNode, name: string): string | null {
+  const v = n.props.get(name);
+  if (!v || v.length === 0 || v[v.length - 1] !== 0) return null;
+  return new TextDecoder().decode(v.subarray(0, v.indexOf(0)));
+}
+
+/** The child of `n` called `name`, if any. */
+export function child(n: FdtNode, name: string): FdtNode | undefined {
+  return n.children.find((c) => c.name === name);
+}
+
+const pad4 = (n: number) => (n + 3) & ~3;
+
+/** Serializes a tree rooted at `root` into DTB bytes. */
+export function writeFdt(root: FdtNode): Uint8Array {
+  const enc = new TextEncoder();
+  const strings: number[] = [];
+  const stringOff = new Map<string, number>();
+  const struct: number[] = [];
+  const u32 = (v: number) =>
+    struct.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+  const bytes = (b: Uint8Array) => {
+    for (const x of b) struct.push(x);
+    while (struct.length % 4) struct.push(0);
+  };
+  const nameOff = (name: string) => {
+    let off = stringOff.get(name);
+    if (off === undefined) {
+      off = strings.length;
+      stringOff.set(name, off);
+      for (const x of enc.encode(name)) strings.push(x);
+      strings.push(0);
+    }
+    return off;
+  };
+  const emit = (n: FdtNode) => {
+    u32(TOKEN.beginNode);
+    bytes(enc.encode(n.name + "\0"));
+    for (const [name, value] of n.props) {
+      u32(TOKEN.prop);
+      u32(value.length);
+      u32(nameOff(name));
+      bytes(value);
+    }
+    for (const c of n.children) emit(c);
+    u32(TOKEN.endNode);
+  };
+  emit(root);
+  u32(TOKEN.end);
+  const offRsv = HEADER_SIZE;
+  const offStruct = offRsv + RSVMAP_SIZE;
+  const offStrings = offStruct + struct.length;
+  const total = pad4(offStrings + strings.length);
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  const header = [
+    FDT_MAGIC,
+    total,
+    offStruct,
+    offStrings,
+    offRsv,
+    FDT_VERSION,
+    FDT_LAST_COMP_VERSION,
+    0,
+    strings.length,
+    struct.length,
+  ];
+  header.forEach((v, i) => dv.setUint32(i * 4, v));
+  out.set(struct, offStruct);
+  out.set(strings, offStrings);
+  return out;
+}
+
+/**
+ * Parses DTB bytes with full validation. `where` names the blob (e.g. its
+ * physical address) in errors; every error is a {@link CorruptImageError}.
+ */
+export function readFdt(blob: Uint8Array, where: bigint | string): FdtNode {
+  const bad = (msg: string): never => {
+    throw new CorruptImageError(`device tree: ${msg}`, where);
+  };
+  if (blob.length < HEADER_SIZE) bad(`${blob.length} bytes is smaller than the header`);
+  const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const h = (i: number) => dv.getUint32(i * 4);
+  if (h(0) !== FDT_MAGIC) bad(`bad magic 0x${h(0).toString(16)}, want 0x${FDT_MAGIC.toString(16)}`);
+  const [total, offStruct, offStrings, , version, lastComp, , sizeStrings, sizeStruct] = [
+    h(1),
+    h(2),
+    h(3),
+    h(4),
+    h(5),
+    h(6),
+    h(7),
+    h(8),
+    h(9),
+  ];
+  if (total > blob.length || total < HEADER_SIZE) {
+    bad(`totalsize ${total} outside 40..${blob.length}`);
+  }
+  if (version < FDT_LAST_COMP_VERSION || lastComp > FDT_VERSION) {
+    bad(
+      `version ${version} (last compatible ${lastComp}) is not readable; this reader reads 16..17`,
+    );
+  }
+  if (
+    offStruct % 4 || offStruct < HEADER_SIZE || offStruct + sizeStruct > total || sizeStruct % 4
+  ) {
+    bad(`structure block ${offStruct}+${sizeStruct} outside ${total} bytes or unaligned`);
+  }
+  if (offStrings < HEADER_SIZE || offStrings + sizeStrings > total) {
+    bad(`strings block ${offStrings}+${sizeStrings} outside ${total} bytes`);
+  }
+  const dec = new TextDecoder("utf-8", { fatal: true });
+  const strEnd = offStrings + sizeStrings;
+  const readStr = (off: number, end: number, what: string): [string, number] => {
+    const nul = blob.subarray(off, end).indexOf(0);
+    if (nul < 0) bad(`${what} at offset ${off} is not NUL-terminated`);
+    try {
+      return [dec.decode(blob.subarray(off, off + nul)), off + nul + 1];
+    } catch {
+      return bad(`${what} at offset ${off} is not UTF-8`);
+    }
+  };
+  let p = offStruct;
+  const end = offStruct + sizeStruct;
+  const token = () => {
+    if (p + 4 > end) bad(`structure block ends inside a token at offset ${p}`);
+    const t = dv.getUint32(p);
+    p += 4;
+    return t;
+  };
+  const stack: FdtNode[] = [];
+  let root: FdtNode | null = null;
+  // Every iteration consumes at least 4 bytes: the loop is bounded by the block size.
+  for (let guard = 0; guard <= sizeStruct / 4; guard++) {
+    const t = token();
+    if (t === TOKEN.nop) continue;
+    if (t === TOKEN.beginNode) {
+      if (root && stack.length === 0) bad(`second root node at offset ${p - 4}`);
+      if (stack.length >= MAX_DEPTH) bad(`nesting deeper than ${MAX_DEPTH} at offset ${p - 4}`);
+      const [name, after] = readStr(p, end, "node name");
+      p = pad4(after - offStruct) + offStruct;
+      const n: FdtNode = { name, props: new Map(), children: [] };
+      if (stack.length) stack[stack.length - 1].children.push(n);
+      else root = n;
+      stack.push(n);
+    } else if (t === TOKEN.prop) {
+      if (!stack.length) bad(`property outside a node at offset ${p - 4}`);
+      const len = token();
+      const nameOff = token();
+      if (len > end - p) {
+        bad(`property of ${len} bytes at offset ${p} runs past the structure block`);
+      }
+      if (nameOff >= sizeStrings) bad(`property name offset ${nameOff} outside the strings block`);
+      const [name] = readStr(offStrings + nameOff, strEnd, "property name");
+      const cur = stack[stack.length - 1];
+      if (cur.props.has(name)) bad(`duplicate property "${name}" in node "${cur.name}"`);
+      cur.props.set(name, blob.slice(p, p + len));
+      p = offStruct + pad4(p + len - offStruct);
+    } else if (t === TOKEN.endNode) {
+      if (!stack.length) bad(`unbalanced end of node at offset ${p - 4}`);
+      stack.pop();
+    } else if (t === TOKEN.end) {
+      if (stack.length || !root) {
+        bad(`end token at offset ${p - 4} with ${stack.length} nodes open`);
+      }
+      return root!;
+    } else {
+      bad(`unknown token 0x${t.toString(16)} at offset ${p - 4}`);
+    }
+  }
+  return bad("structure block has no end token");
+}
+
+/** Size in bytes of the DTB at the start of `blob` (its header's totalsize), validated. */
+export function fdtTotalSize(blob: Uint8Array, where: bigint | string): number {
+  if (blob.length < HEADER_SIZE) {
+    throw new CorruptImageError("device tree: truncated header", where);
+  }
+  const dv = new DataView(blob.buffer, blob.byteOffset, HEADER_SIZE);
+  if (dv.getUint32(0) !== FDT_MAGIC) {
+    throw new CorruptImageError(`device tree: bad magic 0x${dv.getUint32(0).toString(16)}`, where);
+  }
+  return dv.getUint32(4);
+}

@@ -1,0 +1,263 @@
+/**
+ * The handed-over image: the KHO root FDT, the LUO FDT and the session and
+ * file block chains. {@link writeRoots} builds the device trees;
+ * {@link readImage} validates everything and returns plain records, either
+ * claiming and freeing the metadata pages (a successor) or touching nothing
+ * (inspection).
+ *
+ * @module
+ */
+
+import {
+  COMPAT,
+  FDT_NAMES,
+  FILE_CHAIN,
+  FILE_SER,
+  MAX_NAME_BYTES,
+  readCString,
+  SESSION_CHAIN,
+  SESSION_FORMATS,
+  SESSION_SER,
+} from "./abi.ts";
+import { BlockChain, claimBlock } from "./block.ts";
+import { CorruptImageError } from "./errors.ts";
+import {
+  child,
+  type FdtNode,
+  fdtTotalSize,
+  getString,
+  getU64,
+  node,
+  readFdt,
+  strProp,
+  u64Prop,
+  writeFdt,
+} from "./fdt.ts";
+import type { FileRecord } from "./file.ts";
+import { type Arena, PAGE_SIZE } from "./kho.ts";
+import { readV3Sessions } from "./v3.ts";
+
+/** One handed-over session as read from the image. */
+export interface SessionRecord {
+  name: string;
+  /** Where its `luo_session_ser` entry is. */
+  pa: bigint;
+  /** Physical address of its first file block. */
+  filesPa: bigint;
+  files: FileRecord[];
+  /** Entries per file block, in chain order. */
+  fileBlocks: number[];
+}
+
+/** Everything read from a handed-over image. */
+export interface Image {
+  khoRoot: bigint;
+  luoFdt: bigint;
+  liveupdateNumber: bigint;
+  /** Session format found (`luo-session-v4` or `luo-session-v3`). */
+  format: string;
+  sessionHeader: bigint;
+  /** Entries per session block, in chain order. */
+  sessionBlocks: number[];
+  sessions: SessionRecord[];
+  /** The decoded device trees. */
+  kho: FdtNode;
+  luo: FdtNode;
+}
+
+/** Options of {@link readImage}. */
+export interface ReadOptions {
+  /** Claim the metadata pages and free them after reading (false: read only). */
+  claim: boolean;
+  /** Block cap per chain. */
+  maxBlocks: number;
+  /** Whether a file's compatible string is known. */
+  known: (compatible: string) => boolean;
+}
+
+/** Pages of the power-of-two block that holds `bytes`. */
+export function blockPages(bytes: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(bytes / PAGE_SIZE))));
+}
+
+/** Builds the LUO FDT. */
+export function luoFdt(liveupdateNumber: bigint, sessionHeader: bigint): Uint8Array {
+  return writeFdt(
+    node("", {
+      compatible: strProp(COMPAT.luo),
+      [FDT_NAMES.liveupdateNumber]: u64Prop(liveupdateNumber),
+    }, [
+      node(FDT_NAMES.sessionNode, {
+        compatible: strProp(COMPAT.sessionV4),
+        [FDT_NAMES.sessionHeader]: u64Prop(sessionHeader),
+      }),
+    ]),
+  );
+}
+
+/** Builds the KHO root FDT pointing at the LUO FDT. */
+export function khoFdt(luoPa: bigint): Uint8Array {
+  return writeFdt(
+    node("", { compatible: strProp(COMPAT.kho) }, [
+      node(FDT_NAMES.luoNode, { [FDT_NAMES.fdtProp]: u64Prop(luoPa) }),
+    ]),
+  );
+}
+
+/** Reads (and with `claim`, claims then frees) the FDT at `pa`. */
+function loadFdt(arena: Arena, pa: bigint, what: string, claim: boolean): FdtNode {
+  if (!arena.contains(pa, PAGE_SIZE)) {
+    throw new CorruptImageError(`${what} is outside the arena`, pa);
+  }
+  const total = fdtTotalSize(arena.bytes(pa, Math.min(40, arena.size - arena.offsetOf(pa, 0))), pa);
+  if (!arena.contains(pa, total)) {
+    throw new CorruptImageError(`${what}: totalsize ${total} runs past the arena`, pa);
+  }
+  if (claim) claimBlock(arena, pa, blockPages(total) * PAGE_SIZE, what);
+  try {
+    return readFdt(arena.bytes(pa, total).slice(), pa);
+  } finally {
+    if (claim) arena.free(pa);
+  }
+}
+
+function compatOf(n: FdtNode, what: string, where: bigint, want: readonly string[]): string {
+  const c = getString(n, FDT_NAMES.compatible);
+  if (c === null) throw new CorruptImageError(`${what}: no compatible property`, where);
+  if (!want.includes(c)) {
+    throw new CorruptImageError(
+      `${what}: compatible "${c}" is not supported; this build reads ${want.join(", ")}`,
+      where,
+      "EPROTO",
+    );
+  }
+  return c;
+}
+
+/** Reads and validates the image published at `root`. */
+export function readImage(arena: Arena, root: bigint, opts: ReadOptions): Image {
+  const kho = loadFdt(arena, root, "KHO root FDT", opts.claim);
+  compatOf(kho, "KHO root FDT", root, [COMPAT.kho]);
+  const luoNode = child(kho, FDT_NAMES.luoNode);
+  if (!luoNode) {
+    throw new CorruptImageError(`KHO root FDT has no "${FDT_NAMES.luoNode}" node`, root);
+  }
+  const luoPa = getU64(luoNode, FDT_NAMES.fdtProp);
+  if (luoPa === null) throw new CorruptImageError(`KHO node "LUO" has no u64 "fdt" property`, root);
+  const luo = loadFdt(arena, luoPa, "LUO FDT", opts.claim);
+  compatOf(luo, "LUO FDT", luoPa, [COMPAT.luo]);
+  const liveupdateNumber = getU64(luo, FDT_NAMES.liveupdateNumber);
+  if (liveupdateNumber === null) {
+    throw new CorruptImageError(`LUO FDT has no u64 "liveupdate-number"`, luoPa);
+  }
+  const sessNode = child(luo, FDT_NAMES.sessionNode);
+  if (!sessNode) {
+    throw new CorruptImageError(`LUO FDT has no "${FDT_NAMES.sessionNode}" node`, luoPa);
+  }
+  const format = compatOf(sessNode, `LUO node "${FDT_NAMES.sessionNode}"`, luoPa, SESSION_FORMATS);
+  const sessionHeader = getU64(sessNode, FDT_NAMES.sessionHeader);
+  if (sessionHeader === null) {
+    throw new CorruptImageError(`LUO session node has no u64 "luo-session-header"`, luoPa);
+  }
+  const base = { khoRoot: root, luoFdt: luoPa, liveupdateNumber, format, sessionHeader, kho, luo };
+  if (format === COMPAT.sessionV3) {
+    const v3 = readV3Sessions(arena, sessionHeader, opts);
+    return { ...base, sessionBlocks: [v3.length], sessions: v3 };
+  }
+  const sessions: SessionRecord[] = [];
+  const names = new Set<string>();
+  const blocks = BlockChain.restore(
+    arena,
+    SESSION_CHAIN,
+    sessionHeader,
+    { maxBlocks: opts.maxBlocks, claim: opts.claim, what: "session chain" },
+    (dv, bytes, off, i, pa) => {
+      const name = readSessionName(bytes, off, i, pa, names);
+      const filesPa = dv.getBigUint64(off + SESSION_SER.files, true);
+      const count = dv.getBigUint64(off + SESSION_SER.count, true);
+      sessions.push({ name, pa, filesPa, files: [], fileBlocks: [] });
+      if (count > BigInt(opts.maxBlocks * FILE_CHAIN.perBlock)) {
+        throw new CorruptImageError(
+          `session "${name}": file count ${count} is over the cap`,
+          pa + BigInt(SESSION_SER.count),
+          "ENOSPC",
+        );
+      }
+      const s = sessions[sessions.length - 1];
+      s.fileBlocks = readFiles(arena, s, Number(count), opts).map((b) => b.count);
+    },
+  );
+  return { ...base, sessionBlocks: blocks.map((b) => b.count), sessions };
+}
+
+/** Validates a session name field (NUL-terminated, non-empty, unique). */
+export function readSessionName(
+  bytes: Uint8Array,
+  off: number,
+  i: number,
+  pa: bigint,
+  names: Set<string>,
+): string {
+  const name = readCString(bytes, off + SESSION_SER.name, SESSION_SER.nameLen);
+  if (name === null) {
+    throw new CorruptImageError(
+      `session ${i}: name has no NUL within 64 bytes or is not UTF-8`,
+      pa,
+    );
+  }
+  if (name.length === 0 || new TextEncoder().encode(name).length > MAX_NAME_BYTES) {
+    throw new CorruptImageError(`session ${i}: empty name`, pa);
+  }
+  if (names.has(name)) throw new CorruptImageError(`session ${i}: duplicate name "${name}"`, pa);
+  names.add(name);
+  return name;
+}
+
+/** Validates one file entry and appends it to `s.files` (tokens unique per session). */
+export function readFileEntry(
+  dv: DataView,
+  bytes: Uint8Array,
+  off: number,
+  i: number,
+  pa: bigint,
+  s: SessionRecord,
+  tokens: Set<bigint>,
+  opts: ReadOptions,
+): void {
+  const compatible = readCString(bytes, off + FILE_SER.compatible, FILE_SER.compatibleLen);
+  const where = `session "${s.name}" file ${i}`;
+  if (compatible === null || compatible.length === 0) {
+    throw new CorruptImageError(`${where}: compatible has no NUL within 48 bytes`, pa);
+  }
+  if (!opts.known(compatible)) {
+    throw new CorruptImageError(`${where}: unknown compatible "${compatible}"`, pa);
+  }
+  const token = dv.getBigUint64(off + FILE_SER.token, true);
+  if (tokens.has(token)) {
+    throw new CorruptImageError(`${where}: duplicate token ${token}`, pa + BigInt(FILE_SER.token));
+  }
+  tokens.add(token);
+  s.files.push({ compatible, data: dv.getBigUint64(off + FILE_SER.data, true), token });
+}
+
+function readFiles(arena: Arena, s: SessionRecord, count: number, opts: ReadOptions) {
+  if (count === 0 && s.filesPa !== 0n) {
+    throw new CorruptImageError(
+      `session "${s.name}": no files but a file block pointer`,
+      s.pa + BigInt(SESSION_SER.files),
+    );
+  }
+  const tokens = new Set<bigint>();
+  return BlockChain.restore(
+    arena,
+    FILE_CHAIN,
+    s.filesPa,
+    {
+      expected: count,
+      maxBlocks: opts.maxBlocks,
+      claim: opts.claim,
+      what: `file chain of session "${s.name}"`,
+    },
+    (dv, bytes, off, i, pa) => readFileEntry(dv, bytes, off, i, pa, s, tokens, opts),
+  );
+}
