@@ -1,11 +1,15 @@
 // Command line of the project; run through ./luo.
 import { parseArgs } from "node:util";
 import { Arena } from "./lib/kho.ts";
+import { LiveUpdateError } from "./lib/errors.ts";
+import { UsageError } from "./cli/errors.ts";
+import { runStress } from "./cli/stress.ts";
 
 const USAGE = `usage: ./luo <command> [options]
 
 commands:
   demo      preserve regions, hand over to a separate process, verify there
+  stress    stage1|stage2: the kernel's two-stage stress test
   test      run every check (handled by ./luo)
   bench     run the benchmarks (handled by ./luo)
 
@@ -69,6 +73,22 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case "demo":
       return await demo(rest);
+    case "stress": {
+      const r = runStress(rest);
+      if (!r) return 0;
+      if (rest.includes("--json")) console.log(JSON.stringify(r));
+      else {
+        console.log(
+          `${r.stage}: ${r.sessions} sessions, ${r.files} files, ${
+            r.seconds.toFixed(2)
+          } s, liveupdate-number ${r.liveupdateNumber}` +
+            (r.mismatches !== undefined
+              ? `, mismatches ${r.mismatches}, pages in use ${r.pagesInUse}`
+              : ""),
+        );
+      }
+      return r.mismatches ? 1 : 0;
+    }
     case "__demo_successor":
       return demoSuccessor(rest[0], rest[1]);
     case undefined:
@@ -82,4 +102,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-Deno.exit(await main(Deno.args));
+try {
+  Deno.exit(await main(Deno.args));
+} catch (e) {
+  const debug = Deno.args.includes("--debug");
+  if (debug) console.error(e);
+  else if (e instanceof UsageError) console.error(`luo: ${e.message}`);
+  else if (e instanceof LiveUpdateError) console.error(`luo: ${e.message}`);
+  else if (e instanceof Error) console.error(`luo: ${e.name}: ${e.message}`);
+  else console.error(`luo: ${String(e)}`);
+  Deno.exit(e instanceof UsageError ? 2 : 1);
+}

@@ -37,7 +37,18 @@ export {
 } from "./lib/errors.ts";
 export { type HandoverSummary, LiveUpdate, type LiveUpdateOptions } from "./lib/luo.ts";
 export { IncomingSession, OutgoingSession } from "./lib/session.ts";
-export { type FileHandler, type HandlerContext, HandlerRegistry } from "./lib/handler.ts";
+export {
+  type AnyFileHandler,
+  type FileHandler,
+  type HandlerContext,
+  HandlerRegistry,
+} from "./lib/handler.ts";
 export { memfdHandler, MemFile } from "./lib/handlers/memfd.ts";
 export { type Token } from "./lib/file.ts";
-export { COMPAT, DEFAULT_MAX_BLOCKS, FILE_CHAIN, SESSION_CHAIN } from "./lib/abi.ts";
+export {
+  type ChainLayout,
+  COMPAT,
+  DEFAULT_MAX_BLOCKS,
+  FILE_CHAIN,
+  SESSION_CHAIN,
+} from "./lib/abi.ts";

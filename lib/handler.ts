@@ -45,6 +45,10 @@ export interface FileHandler<T = unknown> {
   finish(ctx: HandlerContext, obj: T | undefined, data: bigint): void;
 }
 
+/** A handler of any object type (for lists of handlers). */
+// deno-lint-ignore no-explicit-any
+export type AnyFileHandler = FileHandler<any>;
+
 const OPS = [
   "canPreserve",
   "preserve",

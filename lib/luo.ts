@@ -10,7 +10,7 @@ import { DEFAULT_MAX_BLOCKS, SESSION_CHAIN, SESSION_SER, writeCString } from "./
 import { BlockChain } from "./block.ts";
 import { LiveUpdateError, LuoError } from "./errors.ts";
 import type { FileSetContext } from "./file.ts";
-import { type FileHandler, HandlerRegistry } from "./handler.ts";
+import { type AnyFileHandler, type FileHandler, HandlerRegistry } from "./handler.ts";
 import { memfdHandler } from "./handlers/memfd.ts";
 import { blockPages, type Image, khoFdt, luoFdt, readImage } from "./image.ts";
 import { Arena, type CreateOptions, type OpenOptions, PAGE_SIZE } from "./kho.ts";
@@ -21,15 +21,16 @@ export interface LiveUpdateOptions {
   /** Safety cap on the blocks of one chain (default {@link DEFAULT_MAX_BLOCKS}). */
   maxBlocks?: number;
   /** Handlers to register besides the built-in ones, before anything is read. */
-  // deno-lint-ignore no-explicit-any
-  handlers?: FileHandler<any>[];
+  handlers?: AnyFileHandler[];
 }
 
 /** What a handover did. */
 export interface HandoverSummary {
   /** The number this handover carries (`liveupdate-number`). */
   liveupdateNumber: bigint;
+  /** Sessions handed over. */
   sessions: number;
+  /** Files handed over, in all sessions. */
   files: number;
   /** Physical address of the KHO root FDT. */
   root: bigint;

@@ -176,7 +176,7 @@ export class MemFile {
   }
 
   /** Copies `len` bytes from `at` into a new array. */
-  read(at = 0, len = this.#size - at): Uint8Array {
+  read(at: number = 0, len: number = this.#size - at): Uint8Array {
     this.#live();
     if (at < 0 || len < 0 || at + len > this.#size) {
       throw new LuoError("EINVAL", `read ${at}+${len} outside memfd of ${this.#size} bytes`);

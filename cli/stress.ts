@@ -1,0 +1,163 @@
+/**
+ * `./luo stress stage1|stage2`: the two-stage shape of the kernel's stress
+ * selftests. Sessions `stress-<i>` (i < S), each with F memfd files of
+ * tokens j < F holding the ASCII text `file-data-<i>-<j>`. stage1 preserves
+ * and hands over; stage2 (a new process) retrieves, verifies byte for byte,
+ * finishes, and checks that no page is left in use.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { LiveUpdate } from "../lib/luo.ts";
+import { MemFile } from "../lib/handlers/memfd.ts";
+import { PAGE_SIZE } from "../lib/kho.ts";
+import { Progress } from "./progress.ts";
+import { positiveInt, UsageError } from "./errors.ts";
+
+export const STRESS_HELP =
+  `usage: ./luo stress stage1|stage2 --arena PATH [--sessions S] [--files F] [--json] [--quiet]
+
+  stage1   create sessions stress-<i> with F memfd files each (tokens 0..F-1,
+           contents "file-data-<i>-<j>"), preserve them and hand over
+  stage2   in a new process: retrieve every session and file, verify every
+           byte, finish them all, check that no page is left in use
+
+  --arena PATH     the arena file (stage1 creates it; it must not exist)
+  --sessions S     number of sessions (default 10)
+  --files F        files per session (default 10)
+  --json           print the result as JSON
+  --quiet          no progress on stderr
+  --poison         stage2: poison every page that was not preserved`;
+
+/** Result of a stage. */
+export interface StressResult {
+  stage: string;
+  sessions: number;
+  files: number;
+  seconds: number;
+  liveupdateNumber: string;
+  pagesInUse?: number;
+  mismatches?: number;
+}
+
+const enc = new TextEncoder();
+
+/** Contents of file j of session i. */
+export function stressData(i: number, j: number): Uint8Array {
+  return enc.encode(`file-data-${i}-${j}`);
+}
+
+/** Arena size for S sessions of F files: a data page, a descriptor, an extent block per file, plus blocks. */
+export function stressArenaSize(sessions: number, files: number): number {
+  const pages = sessions * files * 3 + sessions * (2 * Math.ceil(files / 127) + 1) + 4096;
+  return 2 ** Math.ceil(Math.log2(pages * PAGE_SIZE));
+}
+
+/** Runs a stage; returns the result (mismatches > 0 means failure). */
+export function runStress(args: string[]): StressResult | null {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      arena: { type: "string" },
+      sessions: { type: "string" },
+      files: { type: "string" },
+      json: { type: "boolean" },
+      quiet: { type: "boolean" },
+      poison: { type: "boolean" },
+      help: { type: "boolean" },
+      debug: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    console.log(STRESS_HELP);
+    return null;
+  }
+  const stage = positionals[0];
+  if (stage !== "stage1" && stage !== "stage2") {
+    throw new UsageError(`stress: stage must be stage1 or stage2, got "${stage ?? ""}"`);
+  }
+  if (!values.arena) throw new UsageError("stress: --arena PATH is required");
+  const S = positiveInt("sessions", values.sessions, 10, 0);
+  const F = positiveInt("files", values.files, 10, 0);
+  const t0 = performance.now();
+  const result = stage === "stage1"
+    ? stage1(values.arena, S, F, !!values.quiet)
+    : stage2(values.arena, S, F, !!values.quiet, !!values.poison);
+  result.seconds = (performance.now() - t0) / 1000;
+  return result;
+}
+
+function stage1(path: string, S: number, F: number, quiet: boolean): StressResult {
+  const luo = LiveUpdate.create({ path, size: stressArenaSize(S, F) });
+  const p = new Progress("stage1: preserve", S, quiet);
+  for (let i = 0; i < S; i++) {
+    const s = luo.createSession(`stress-${i}`);
+    for (let j = 0; j < F; j++) s.preserve(MemFile.from(luo.arena, stressData(i, j)), BigInt(j));
+    p.tick(i + 1);
+  }
+  p.done();
+  const summary = luo.handover();
+  return {
+    stage: "stage1",
+    sessions: S,
+    files: S * F,
+    seconds: 0,
+    liveupdateNumber: String(summary.liveupdateNumber),
+  };
+}
+
+function stage2(path: string, S: number, F: number, quiet: boolean, poison: boolean): StressResult {
+  using luo = LiveUpdate.open(path, { poison });
+  let mismatches = 0;
+  const report = (msg: string) => {
+    if (mismatches++ < 10) console.error(`stage2: ${msg}`);
+  };
+  const names = new Set(luo.incomingSessions());
+  if (names.size !== S) report(`${names.size} incoming sessions, want ${S}`);
+  const p = new Progress("stage2: verify", S, quiet);
+  for (let i = 0; i < S; i++) {
+    const name = `stress-${i}`;
+    if (!names.has(name)) {
+      report(`session ${name} missing`);
+      continue;
+    }
+    const s = luo.retrieveSession(name);
+    if (s.fileCount !== F) report(`${name}: ${s.fileCount} files, want ${F}`);
+    const tokens = new Set(s.tokens());
+    for (let j = 0; j < F; j++) {
+      if (!tokens.has(BigInt(j))) {
+        report(`${name} token ${j}: missing`);
+        continue;
+      }
+      const f = s.retrieve(BigInt(j)) as MemFile;
+      const want = stressData(i, j);
+      const got = f.bytes();
+      if (got.length !== want.length || !got.every((b, k) => b === want[k])) {
+        report(
+          `${name} token ${j}: "${new TextDecoder().decode(got)}" != "${
+            new TextDecoder().decode(want)
+          }"`,
+        );
+      }
+      f.close();
+    }
+    s.finish();
+    p.tick(i + 1);
+  }
+  p.done();
+  const number = luo.incomingNumber;
+  const info = luo.arena.info();
+  const pagesInUse = info.allocatedPages + info.handedOverPages;
+  if (pagesInUse !== 0) report(`${pagesInUse} pages still in use after finishing everything`);
+  return {
+    stage: "stage2",
+    sessions: S,
+    files: S * F,
+    seconds: 0,
+    liveupdateNumber: String(number),
+    pagesInUse,
+    mismatches,
+  };
+}
