@@ -21,6 +21,7 @@ export const POISON_BYTE = 0xa5;
 const FLAG_POISON = 1;
 const FLAG_READ_ONLY = 2;
 const FLAG_DISCARD = 4;
+const FLAG_SYNC = 8;
 
 /** Options common to creating and opening an arena. */
 export interface ArenaOptions {
@@ -28,6 +29,12 @@ export interface ArenaOptions {
   library?: string;
   /** Fill pages that are freed or were not preserved with {@link POISON_BYTE}. */
   poison?: boolean;
+  /**
+   * msync the map and the header at handover so that the handover also
+   * survives a host crash (default off: a live update survives the exit of
+   * the predecessor, which needs no flush).
+   */
+  sync?: boolean;
 }
 
 /** Options of {@link Arena.create}. */
@@ -94,8 +101,17 @@ const finalizer = new FinalizationRegistry<{ native: Native; handle: number }>((
   h.native.kho_close(h.handle);
 });
 
+/** Default arena directory: $LUO_ARENA_DIR, else /dev/shm when present, else $TMPDIR or /tmp. */
 function tempArenaPath(): string {
-  const dir = Deno.env.get("TMPDIR") ?? "/tmp";
+  let dir = Deno.env.get("LUO_ARENA_DIR");
+  if (!dir) {
+    try {
+      dir = Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : undefined;
+    } catch {
+      dir = undefined;
+    }
+  }
+  dir ??= Deno.env.get("TMPDIR") ?? "/tmp";
   return `${dir}/luo-${Deno.pid}-${crypto.randomUUID()}.arena`;
 }
 
@@ -153,7 +169,7 @@ export class Arena {
       p,
       BigInt(p.length),
       BigInt(size),
-      options.poison ? FLAG_POISON : 0,
+      (options.poison ? FLAG_POISON : 0) | (options.sync ? FLAG_SYNC : 0),
       out,
     );
     check(rc, `create arena ${path} of ${size} bytes`);
@@ -168,7 +184,7 @@ export class Arena {
   static open(path: string, options: OpenOptions = {}): Arena {
     const native = loadNative(options.library);
     const flags = (options.poison ? FLAG_POISON : 0) | (options.readOnly ? FLAG_READ_ONLY : 0) |
-      (options.discard ? FLAG_DISCARD : 0);
+      (options.discard ? FLAG_DISCARD : 0) | (options.sync ? FLAG_SYNC : 0);
     const out = new Uint32Array(1);
     const p = new TextEncoder().encode(path);
     check(native.kho_open(p, BigInt(p.length), flags, out), `open arena ${path}`);
@@ -276,6 +292,12 @@ export class Arena {
       this.#native.kho_release_incoming(this.#handle),
       `release incoming state of ${this.path}`,
     );
+  }
+
+  /** Native memcpy of `len` bytes inside the arena (a benchmark baseline). */
+  copy(dst: bigint, src: bigint, len: number): void {
+    this.#live();
+    check(this.#native.kho_copy(this.#handle, dst, src, BigInt(len)), `copy ${len} bytes`);
   }
 
   /** Fault injection: the `n`th allocation from now fails with `ENOMEM` (0 disables). */

@@ -24,7 +24,11 @@ pub const Flags = struct {
     pub const READ_ONLY: u32 = 2;
     /// Ignore what was handed over: every page but the header is free.
     pub const DISCARD: u32 = 4;
-    pub const ALL: u32 = POISON | READ_ONLY | DISCARD;
+    /// msync the map and the header at handover (survive a host crash, not
+    /// only a process crash; off by default: like KHO, a live update
+    /// survives the predecessor's exit, not a power loss).
+    pub const SYNC: u32 = 8;
+    pub const ALL: u32 = POISON | READ_ONLY | DISCARD | SYNC;
 };
 
 /// Header field offsets (the arena file layout contract).
@@ -76,7 +80,7 @@ pub const Arena = struct {
 
     /// Creates a new arena file of `size` bytes at `path` (mode 0600, must not exist).
     pub fn create(gpa: std.mem.Allocator, path: []const u8, size: u64, flags: u32) Err!*Arena {
-        if (flags & ~(Flags.POISON) != 0) return Err.Invalid;
+        if (flags & ~(Flags.POISON | Flags.SYNC) != 0) return Err.Invalid;
         if (size % PAGE_SIZE != 0 or size < 2 * PAGE_SIZE or size / PAGE_SIZE > buddy_mod.MAX_PAGES) return Err.Invalid;
         const fd = posix.open(path, .{ .ACCMODE = .RDWR, .CREAT = true, .EXCL = true, .CLOEXEC = true }, 0o600) catch |e| return switch (e) {
             error.PathAlreadyExists => Err.Exists,
@@ -406,7 +410,11 @@ pub const Arena = struct {
         return @ptrCast(@alignCast(&self.mem[off]));
     }
 
+    /// Flushes [off, off+len) to the file when the SYNC flag is set. Stores
+    /// to a MAP_SHARED mapping are visible to the next opener without it;
+    /// the order of the header stores is what keeps a crash consistent.
     fn sync(self: *Arena, off: u64, len: u64) void {
+        if (self.flags & Flags.SYNC == 0) return;
         const slice: []align(std.heap.page_size_min) u8 = @alignCast(self.mem[@intCast(off)..][0..@intCast(len)]);
         posix.msync(slice, posix.MSF.SYNC) catch {};
     }

@@ -164,6 +164,20 @@ export fn kho_release_incoming(h: u32) i32 {
     return ret(a.releaseIncoming());
 }
 
+/// Copies `len` bytes from `src_pa` to `dst_pa` (memcpy baseline for benchmarks).
+export fn kho_copy(h: u32, dst_pa: u64, src_pa: u64, len: u64) i32 {
+    const a = lookup(h) catch |e| return errors.code(e);
+    const base = arena_mod.PHYS_BASE;
+    const size = a.mem.len;
+    if (dst_pa < base or src_pa < base) return errors.code(Err.Invalid);
+    const d = dst_pa - base;
+    const s = src_pa - base;
+    if (d > size or s > size or len > size - d or len > size - s) return errors.code(Err.Invalid);
+    if ((d < s and d + len > s) or (s < d and s + len > d)) return errors.code(Err.Invalid);
+    @memcpy(a.mem[@intCast(d)..][0..@intCast(len)], a.mem[@intCast(s)..][0..@intCast(len)]);
+    return 0;
+}
+
 /// Fault injection: the `n`th allocation from now fails with ENOMEM (0 = off).
 export fn kho_fail_alloc_after(h: u32, n: u64) i32 {
     const a = lookup(h) catch |e| return errors.code(e);
