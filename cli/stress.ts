@@ -161,3 +161,20 @@ function stage2(path: string, S: number, F: number, quiet: boolean, poison: bool
     mismatches,
   };
 }
+
+/** `./luo stress`: runs a stage and prints its result; returns the exit code. */
+export function printStress(args: string[]): number {
+  const r = runStress(args);
+  if (!r) return 0;
+  if (args.includes("--json")) console.log(JSON.stringify(r));
+  else {
+    const extra = r.mismatches !== undefined
+      ? `, mismatches ${r.mismatches}, pages in use ${r.pagesInUse}`
+      : "";
+    console.log(
+      `${r.stage}: ${r.sessions} sessions, ${r.files} files, ${r.seconds.toFixed(2)} s, ` +
+        `liveupdate-number ${r.liveupdateNumber}${extra}`,
+    );
+  }
+  return r.mismatches ? 1 : 0;
+}

@@ -246,3 +246,28 @@ export function fdtTotalSize(blob: Uint8Array, where: bigint | string): number {
   }
   return dv.getUint32(4);
 }
+
+function isPrintableString(v: Uint8Array): boolean {
+  if (v.length === 0 || v[v.length - 1] !== 0) return false;
+  for (let i = 0; i < v.length - 1; i++) if (v[i] < 0x20 || v[i] > 0x7e) return false;
+  return true;
+}
+
+/** Renders a tree as device tree source text (strings quoted, other values as bytes). */
+export function toDts(root: FdtNode, indent = ""): string {
+  const lines = [`${indent}${root.name || "/"} {`];
+  for (const [name, v] of root.props) {
+    const value = isPrintableString(v)
+      ? `"${new TextDecoder().decode(v.subarray(0, v.length - 1))}"`
+      : `[${[...v].map((b) => b.toString(16).padStart(2, "0")).join(" ")}]` +
+        (v.length === 8
+          ? ` /* u64 0x${
+            new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0, true).toString(16)
+          } */`
+          : "");
+    lines.push(`${indent}\t${name} = ${value};`);
+  }
+  for (const c of root.children) lines.push(toDts(c, indent + "\t"));
+  lines.push(`${indent}};`);
+  return lines.join("\n");
+}

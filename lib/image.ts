@@ -45,8 +45,8 @@ export interface SessionRecord {
   /** Physical address of its first file block. */
   filesPa: bigint;
   files: FileRecord[];
-  /** Entries per file block, in chain order. */
-  fileBlocks: number[];
+  /** File blocks with their entry counts, in chain order. */
+  fileBlocks: { pa: bigint; count: number }[];
 }
 
 /** Everything read from a handed-over image. */
@@ -57,8 +57,8 @@ export interface Image {
   /** Session format found (`luo-session-v4` or `luo-session-v3`). */
   format: string;
   sessionHeader: bigint;
-  /** Entries per session block, in chain order. */
-  sessionBlocks: number[];
+  /** Session blocks with their entry counts, in chain order. */
+  sessionBlocks: { pa: bigint; count: number }[];
   sessions: SessionRecord[];
   /** The decoded device trees. */
   kho: FdtNode;
@@ -162,7 +162,11 @@ export function readImage(arena: Arena, root: bigint, opts: ReadOptions): Image 
   const base = { khoRoot: root, luoFdt: luoPa, liveupdateNumber, format, sessionHeader, kho, luo };
   if (format === COMPAT.sessionV3) {
     const v3 = readV3Sessions(arena, sessionHeader, opts);
-    return { ...base, sessionBlocks: [v3.length], sessions: v3 };
+    return {
+      ...base,
+      sessionBlocks: sessionHeader ? [{ pa: sessionHeader, count: v3.length }] : [],
+      sessions: v3,
+    };
   }
   const sessions: SessionRecord[] = [];
   const names = new Set<string>();
@@ -184,10 +188,10 @@ export function readImage(arena: Arena, root: bigint, opts: ReadOptions): Image 
         );
       }
       const s = sessions[sessions.length - 1];
-      s.fileBlocks = readFiles(arena, s, Number(count), opts).map((b) => b.count);
+      s.fileBlocks = readFiles(arena, s, Number(count), opts);
     },
   );
-  return { ...base, sessionBlocks: blocks.map((b) => b.count), sessions };
+  return { ...base, sessionBlocks: blocks, sessions };
 }
 
 /** Validates a session name field (NUL-terminated, non-empty, unique). */

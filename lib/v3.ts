@@ -67,7 +67,7 @@ export function readV3Sessions(arena: Arena, header: bigint, opts: ReadOptions):
           const fe = foff + k * FILE_SER.size;
           readFileEntry(dv, bytes, fe, k, filesPa + BigInt(k * FILE_SER.size), s, tokens, opts);
         }
-        s.fileBlocks = [Number(n)];
+        s.fileBlocks = [{ pa: filesPa, count: Number(n) }];
       } else if (filesPa !== 0n) {
         throw new CorruptImageError(`v3 session "${name}": no files but a file array pointer`, pa);
       }

@@ -1,0 +1,143 @@
+// Every command of the command line, run as a subprocess, with its error cases.
+import assert from "node:assert/strict";
+import { runDeno, runOk, tempArena } from "./helpers.ts";
+import { PHYS_BASE } from "../lib/kho.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url);
+
+Deno.test("cli: --help on every command", async () => {
+  for (
+    const cmd of [[], ["--help"], ["demo", "--help"], ["inspect", "--help"], ["stress", "--help"]]
+  ) {
+    const r = await runOk(CLI, cmd);
+    assert.match(r.stdout, /usage: \.\/luo/, cmd.join(" "));
+  }
+});
+
+Deno.test("cli: demo hands over to a separate process and reports zero mismatches and leaks", async () => {
+  const t = tempArena();
+  try {
+    const r = await runOk(CLI, ["demo", "--json", "--keep", "--arena", t.path]);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.sessions, 4);
+    assert.equal(out.files, 8);
+    assert.ok(out.bytesHandedOver >= 64 << 20);
+    assert.equal(out.bytesVerified, out.bytesHandedOver);
+    assert.equal(out.mismatches, 0);
+    assert.equal(out.pagesLeaked, 0);
+    assert.equal(out.liveupdateNumber, "1");
+    assert.notEqual(out.predecessorPid, undefined);
+
+    // inspect the kept arena: the successor handed the same files over again.
+    const j = JSON.parse((await runOk(CLI, ["inspect", t.path, "--json"])).stdout);
+    assert.equal(j.liveupdateNumber, "2");
+    assert.deepEqual(j.sessions.map((s: { name: string }) => s.name), [
+      "cache",
+      "sessions",
+      "index",
+      "empty",
+    ]);
+    assert.equal(j.sessions[0].files[0].size, 64 << 20);
+    assert.equal(j.sessions[0].files[0].compatible, "memfd-v1");
+    assert.deepEqual(j.sessions[1].fileBlocks, [4]);
+    assert.deepEqual(j.unclaimed, []);
+    assert.match(j.khoFdt, /compatible = "kho-v1"/);
+    const tree = (await runOk(CLI, ["inspect", t.path])).stdout;
+    assert.match(tree, /cache: 3 files, file chain: 1 block \[3\]/);
+    assert.match(tree, /token 0\s+memfd-v1\s+67108864 bytes/);
+    assert.match(tree, /unclaimed regions \(0\)/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("cli: errors are one line with a non-zero exit; a stack only with --debug", async () => {
+  const t = tempArena();
+  try {
+    Deno.writeTextFileSync(`${t.dir}/text.arena`, "not an arena, just text\n".repeat(200));
+    const cases: [string[], number, RegExp][] = [
+      [
+        ["inspect", `${t.dir}/missing.arena`],
+        1,
+        /^luo: ENOENT: open arena .*missing\.arena failed \(no such file or region\)\n$/,
+      ],
+      [["inspect", `${t.dir}/text.arena`], 1, /^luo: ENOEXEC: open arena .*text\.arena failed \(not an arena file/],
+      [["inspect"], 2, /^luo: inspect: give exactly one ARENA path\n$/],
+      [["inspect", "a", "--bogus"], 2, /^luo: Unknown option '--bogus'/],
+      [["nope"], 2, /^luo: unknown command "nope"/],
+      [
+        ["stress", "stage1", "--arena", t.path, "--sessions", "abc"],
+        2,
+        /^luo: --sessions must be an integer >= 0, got "abc"\n$/,
+      ],
+      [["stress", "stage3", "--arena", t.path], 2, /stage must be stage1 or stage2/],
+      [["stress", "stage1"], 2, /--arena PATH is required/],
+      [["stress", "stage2", "--arena", `${t.dir}/missing.arena`], 1, /^luo: ENOENT: open arena/],
+      [["demo", "--arena", `${t.dir}/text.arena`], 2, /already exists/],
+    ];
+    for (const [args, code, pattern] of cases) {
+      const r = await runDeno(CLI, args);
+      assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, pattern, args.join(" "));
+      assert.doesNotMatch(r.stderr, /    at /, `no stack trace: ${args.join(" ")}`);
+    }
+    const dbg = await runDeno(CLI, ["inspect", `${t.dir}/missing.arena`, "--debug"]);
+    assert.equal(dbg.code, 1);
+    assert.match(dbg.stderr, /    at /);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("cli: inspect of a damaged arena prints what it could read and the typed error", async () => {
+  const t = tempArena();
+  try {
+    await runOk(CLI, [
+      "stress",
+      "stage1",
+      "--arena",
+      t.path,
+      "--sessions",
+      "3",
+      "--files",
+      "2",
+      "--quiet",
+    ]);
+    const j = JSON.parse((await runOk(CLI, ["inspect", t.path, "--json"])).stdout);
+    assert.equal(j.sessions.length, 3);
+    // Zero the count of the session block: the chain is now invalid.
+    const luoFdt = j.regions.find((r: { what?: string }) => r.what === "session block").pa;
+    const off = Number(BigInt(luoFdt) - PHYS_BASE) + 8;
+    const f = Deno.openSync(t.path, { write: true });
+    f.seekSync(off, Deno.SeekMode.Start);
+    f.writeSync(new Uint8Array(8));
+    f.close();
+    const r = await runDeno(CLI, ["inspect", t.path]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /header: KHOARENA v1/);
+    assert.match(r.stdout, /handed-over regions/);
+    assert.match(
+      r.stdout,
+      /error: EBADMSG: session chain: block 0 has count 0, want 1\.\.102 \(at 0x[0-9a-f]+\)/,
+    );
+    assert.match(r.stderr, /^luo: inspect: EBADMSG: session chain/);
+    // The damaged arena can still be opened for writing and its pages released.
+    const s2 = await runDeno(CLI, [
+      "stress",
+      "stage2",
+      "--arena",
+      t.path,
+      "--sessions",
+      "3",
+      "--files",
+      "2",
+    ]);
+    assert.equal(s2.code, 1);
+    assert.match(
+      s2.stderr,
+      /^luo: EIO: incoming state of .* could not be restored: EBADMSG: session chain/,
+    );
+  } finally {
+    t.cleanup();
+  }
+});
