@@ -4,7 +4,7 @@ import { LiveUpdateError } from "./lib/errors.ts";
 import { UsageError } from "./cli/errors.ts";
 import { demo, DEMO_HELP, demoSuccessor } from "./cli/demo.ts";
 import { inspect, INSPECT_HELP } from "./cli/inspect.ts";
-import { printStress, runStress, STRESS_HELP } from "./cli/stress.ts";
+import { printStress, STRESS_HELP } from "./cli/stress.ts";
 
 const COMMANDS: Record<
   string,

@@ -61,7 +61,11 @@ Deno.test("cli: errors are one line with a non-zero exit; a stack only with --de
         1,
         /^luo: ENOENT: open arena .*missing\.arena failed \(no such file or region\)\n$/,
       ],
-      [["inspect", `${t.dir}/text.arena`], 1, /^luo: ENOEXEC: open arena .*text\.arena failed \(not an arena file/],
+      [
+        ["inspect", `${t.dir}/text.arena`],
+        1,
+        /^luo: ENOEXEC: open arena .*text\.arena failed \(not an arena file/,
+      ],
       [["inspect"], 2, /^luo: inspect: give exactly one ARENA path\n$/],
       [["inspect", "a", "--bogus"], 2, /^luo: Unknown option '--bogus'/],
       [["nope"], 2, /^luo: unknown command "nope"/],
@@ -79,11 +83,11 @@ Deno.test("cli: errors are one line with a non-zero exit; a stack only with --de
       const r = await runDeno(CLI, args);
       assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, pattern, args.join(" "));
-      assert.doesNotMatch(r.stderr, /    at /, `no stack trace: ${args.join(" ")}`);
+      assert.doesNotMatch(r.stderr, / {4}at /, `no stack trace: ${args.join(" ")}`);
     }
     const dbg = await runDeno(CLI, ["inspect", `${t.dir}/missing.arena`, "--debug"]);
     assert.equal(dbg.code, 1);
-    assert.match(dbg.stderr, /    at /);
+    assert.match(dbg.stderr, / {4}at /);
   } finally {
     t.cleanup();
   }
