@@ -15,6 +15,7 @@ export const ABI_VERSION = 1;
 export const symbols = {
   kho_abi_version: { parameters: [], result: "u32" },
   kho_noop: { parameters: [], result: "void" },
+  kho_last_error: { parameters: ["buffer", "usize"], result: "usize" },
   kho_create: { parameters: ["buffer", "usize", "u64", "u32", "buffer"], result: "i32" },
   kho_open: { parameters: ["buffer", "usize", "u32", "buffer"], result: "i32" },
   kho_close: { parameters: ["u32"], result: "i32" },

@@ -81,6 +81,12 @@ export interface ArenaInfo {
   incomingRoot: bigint;
   /** Handovers this arena file has seen. */
   handovers: number;
+  /**
+   * Pages freed while the predecessor's state is still the published one:
+   * parked (not reusable) until this process hands over or releases that
+   * state, so that a crash before then leaves it intact.
+   */
+  deferredPages: number;
 }
 
 /** A block of pages: its physical address and size in pages. */
@@ -95,7 +101,7 @@ export interface Region {
 export type RegionKind = "handed-over" | "preserved" | "allocated";
 const REGION_KIND: Record<RegionKind, number> = { "handed-over": 0, preserved: 1, allocated: 2 };
 
-const INFO_FIELDS = 14;
+const INFO_FIELDS = 15;
 
 const finalizer = new FinalizationRegistry<{ native: Native; handle: number }>((h) => {
   h.native.kho_close(h.handle);
@@ -183,11 +189,12 @@ export class Arena {
    */
   static open(path: string, options: OpenOptions = {}): Arena {
     const native = loadNative(options.library);
+    lastNative = native;
     const flags = (options.poison ? FLAG_POISON : 0) | (options.readOnly ? FLAG_READ_ONLY : 0) |
       (options.discard ? FLAG_DISCARD : 0) | (options.sync ? FLAG_SYNC : 0);
     const out = new Uint32Array(1);
     const p = new TextEncoder().encode(path);
-    check(native.kho_open(p, BigInt(p.length), flags, out), `open arena ${path}`);
+    check(native.kho_open(p, BigInt(p.length), flags, out), `open arena ${path}`, native);
     return new Arena(native, out[0], path);
   }
 
@@ -325,6 +332,7 @@ export class Arena {
       allocations: n(10),
       incomingRoot: out[11],
       handovers: n(12),
+      deferredPages: n(14),
     };
   }
 
@@ -401,10 +409,18 @@ function hex(pa: bigint): string {
   return "0x" + pa.toString(16);
 }
 
-function check(rc: number, what: string): void {
+let lastNative: Native | null = null;
+
+function check(rc: number, what: string, native: Native | null = lastNative): void {
   if (rc === 0) return;
   const code = codeOfNative(rc);
-  throw new KhoError(code, `${what} failed (${MEANING[code] ?? "native error " + rc})`);
+  let detail = "";
+  if (native && (code === "EBADMSG" || code === "EPROTO")) {
+    const buf = new Uint8Array(256);
+    const n = Number(native.kho_last_error(buf, 256n));
+    if (n > 0) detail = `: ${new TextDecoder().decode(buf.subarray(0, n))}`;
+  }
+  throw new KhoError(code, `${what} failed (${MEANING[code] ?? "native error " + rc})${detail}`);
 }
 
 const MEANING: Partial<Record<string, string>> = {

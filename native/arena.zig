@@ -6,7 +6,8 @@
 
 const std = @import("std");
 const posix = std.posix;
-const Err = @import("errors.zig").Err;
+const errors = @import("errors.zig");
+const Err = errors.Err;
 const buddy_mod = @import("buddy.zig");
 const Buddy = buddy_mod.Buddy;
 const memmap = @import("memmap.zig");
@@ -42,7 +43,13 @@ pub const Hdr = struct {
     pub const mem_map_pa = 40;
     pub const handovers = 48;
     pub const len = 56;
+    /// Journal record { u64 magic; u64 fdt_pa; u64 mem_map_pa; u64 handovers; }
+    /// used to make the update of the three fields above atomic.
+    pub const pending = 64;
 };
+
+/// "KHOPEND1", little-endian: marks a valid pending header record.
+pub const PENDING_MAGIC: u64 = std.mem.readInt(u64, "KHOPEND1", .little);
 
 pub const Info = extern struct {
     size: u64,
@@ -59,6 +66,7 @@ pub const Info = extern struct {
     incoming_fdt_pa: u64,
     handovers: u64,
     flags: u64,
+    deferred_pages: u64,
 };
 
 pub const Arena = struct {
@@ -72,6 +80,10 @@ pub const Arena = struct {
     own_map: std.ArrayListUnmanaged(u64) = .{},
     /// FDT address published by the predecessor (0: none).
     incoming_fdt_pa: u64 = 0,
+    /// Block heads that belong to the predecessor's published state.
+    incoming: std.DynamicBitSetUnmanaged = .{},
+    /// While true, freeing an `incoming` block defers it (see `free`).
+    protect_incoming: bool = false,
     gpa: std.mem.Allocator,
 
     fn phys(self: *const Arena) memmap.Phys {
@@ -127,11 +139,17 @@ pub const Arena = struct {
         var hdr: [Hdr.len]u8 = undefined;
         const n = posix.pread(fd, &hdr, 0) catch return Err.Io;
         if (n != Hdr.len or !std.mem.eql(u8, hdr[0..8], MAGIC)) return Err.NotArena;
-        if (std.mem.readInt(u32, hdr[Hdr.version..][0..4], .little) != VERSION) return Err.Version;
-        if (std.mem.readInt(u32, hdr[Hdr.page_size..][0..4], .little) != PAGE_SIZE) return Err.Corrupt;
-        if (std.mem.readInt(u64, hdr[Hdr.size..][0..8], .little) != size) return Err.Corrupt;
-        if (std.mem.readInt(u64, hdr[Hdr.phys_base..][0..8], .little) != PHYS_BASE) return Err.Corrupt;
-        if (size % PAGE_SIZE != 0 or size < 2 * PAGE_SIZE or size / PAGE_SIZE > buddy_mod.MAX_PAGES) return Err.Corrupt;
+        const version = std.mem.readInt(u32, hdr[Hdr.version..][0..4], .little);
+        if (version != VERSION) return errors.fail(Err.Version, "header: arena version {d}, this build reads version {d}", .{ version, VERSION });
+        const page_size = std.mem.readInt(u32, hdr[Hdr.page_size..][0..4], .little);
+        if (page_size != PAGE_SIZE) return errors.fail(Err.Corrupt, "header: page size {d}, want {d}", .{ page_size, PAGE_SIZE });
+        const hsize = std.mem.readInt(u64, hdr[Hdr.size..][0..8], .little);
+        if (hsize != size) return errors.fail(Err.Corrupt, "header: size {d} but the file has {d} bytes (truncated?)", .{ hsize, size });
+        const base = std.mem.readInt(u64, hdr[Hdr.phys_base..][0..8], .little);
+        if (base != PHYS_BASE) return errors.fail(Err.Corrupt, "header: phys_base 0x{x}, want 0x{x}", .{ base, PHYS_BASE });
+        if (size % PAGE_SIZE != 0 or size < 2 * PAGE_SIZE or size / PAGE_SIZE > buddy_mod.MAX_PAGES) {
+            return errors.fail(Err.Corrupt, "header: size {d} is not a valid arena size", .{size});
+        }
         const self = try mapAndInit(gpa, fd, size, flags);
         errdefer self.unmapAndFree();
         if (flags & Flags.DISCARD == 0) try self.rebuildFromMap();
@@ -157,12 +175,15 @@ pub const Arena = struct {
         var b = try Buddy.init(gpa, size / PAGE_SIZE);
         errdefer b.deinit();
         b.setBlock(0, 0, .reserved);
+        var incoming = std.DynamicBitSetUnmanaged.initEmpty(gpa, @intCast(size / PAGE_SIZE)) catch return Err.NoMemory;
+        errdefer incoming.deinit(gpa);
         const self = gpa.create(Arena) catch return Err.NoMemory;
-        self.* = .{ .fd = fd, .mem = mem, .flags = flags, .buddy = b, .gpa = gpa };
+        self.* = .{ .fd = fd, .mem = mem, .flags = flags, .buddy = b, .incoming = incoming, .gpa = gpa };
         return self;
     }
 
     fn unmapAndFree(self: *Arena) void {
+        self.incoming.deinit(self.gpa);
         self.old_map.deinit(self.gpa);
         self.own_map.deinit(self.gpa);
         self.buddy.deinit();
@@ -184,29 +205,42 @@ pub const Arena = struct {
 
         pub fn onBlock(self: *MapLoader, off: u64) Err!void {
             const page: u32 = @intCast(off / PAGE_SIZE);
-            for (self.blocks.items) |b| if (b == page) return Err.Corrupt;
+            for (self.blocks.items) |b| if (b == page) {
+                return errors.fail(Err.Corrupt, "preserved-memory map: cycle back to the block at 0x{x}", .{paOf(page)});
+            };
             self.blocks.append(self.arena.gpa, page) catch return Err.NoMemory;
         }
 
         pub fn onEntry(self: *MapLoader, pa: u64, npages: u64) Err!void {
             const a = self.arena;
-            if (pa < PHYS_BASE or (pa - PHYS_BASE) % PAGE_SIZE != 0) return Err.Corrupt;
-            if (npages == 0 or !std.math.isPowerOfTwo(npages) or npages > Buddy.pagesOf(buddy_mod.MAX_ORDER)) return Err.Corrupt;
+            if (pa < PHYS_BASE or (pa - PHYS_BASE) % PAGE_SIZE != 0) {
+                return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} is not a page address", .{pa});
+            }
+            if (npages == 0 or !std.math.isPowerOfTwo(npages) or npages > Buddy.pagesOf(buddy_mod.MAX_ORDER)) {
+                return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} has {d} pages, not a power of two", .{ pa, npages });
+            }
             const first = (pa - PHYS_BASE) / PAGE_SIZE;
-            if (first == 0 or first % npages != 0 or first >= a.buddy.npages or npages > a.buddy.npages - first) return Err.Corrupt;
+            if (first == 0 or first % npages != 0 or first >= a.buddy.npages or npages > a.buddy.npages - first) {
+                return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} of {d} pages is outside the arena or unaligned", .{ pa, npages });
+            }
             var p = first;
             while (p < first + npages) : (p += 1) {
-                if (self.covered.isSet(@intCast(p))) return Err.Corrupt;
+                if (self.covered.isSet(@intCast(p))) {
+                    return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} overlaps another at page 0x{x}", .{ pa, paOf(p) });
+                }
                 self.covered.set(@intCast(p));
             }
             a.buddy.setBlock(@intCast(first), @intCast(std.math.log2_int(u64, npages)), .handed_over);
+            a.incoming.set(@intCast(first));
         }
     };
 
     fn rebuildFromMap(self: *Arena) Err!void {
-        const fdt_pa = self.phys().readU64(Hdr.fdt_pa);
+        if (self.flags & Flags.READ_ONLY == 0) self.applyPending();
+        const pub_ = self.published();
+        const fdt_pa = pub_.fdt_pa;
         if (fdt_pa == 0) return;
-        const map_pa = self.phys().readU64(Hdr.mem_map_pa);
+        const map_pa = pub_.mem_map_pa;
         var loader = MapLoader{
             .arena = self,
             .covered = std.DynamicBitSetUnmanaged.initEmpty(self.gpa, self.buddy.npages) catch return Err.NoMemory,
@@ -216,14 +250,19 @@ pub const Arena = struct {
         try memmap.walk(self.phys(), map_pa, self.buddy.npages, &loader);
         // Every map block and the FDT must be handed-over blocks themselves.
         for (self.old_map.items) |page| {
-            _ = self.buddy.head(page, .handed_over) catch return Err.Corrupt;
+            _ = self.buddy.head(page, .handed_over) catch
+                return errors.fail(Err.Corrupt, "preserved-memory map: its block at 0x{x} is not listed in it", .{paOf(page)});
         }
-        if (fdt_pa < PHYS_BASE or (fdt_pa - PHYS_BASE) % PAGE_SIZE != 0) return Err.Corrupt;
-        _ = self.buddy.head((fdt_pa - PHYS_BASE) / PAGE_SIZE, .handed_over) catch return Err.Corrupt;
+        if (fdt_pa < PHYS_BASE or (fdt_pa - PHYS_BASE) % PAGE_SIZE != 0) {
+            return errors.fail(Err.Corrupt, "header: fdt_pa 0x{x} is not a page address", .{fdt_pa});
+        }
+        _ = self.buddy.head((fdt_pa - PHYS_BASE) / PAGE_SIZE, .handed_over) catch
+            return errors.fail(Err.Corrupt, "header: fdt_pa 0x{x} is not a preserved block", .{fdt_pa});
         if (self.flags & Flags.READ_ONLY == 0) {
             for (self.old_map.items) |page| self.buddy.claim(page);
         }
         self.incoming_fdt_pa = fdt_pa;
+        self.protect_incoming = true;
     }
 
     /// Every page not in a block yet becomes free (and poisoned in poison mode).
@@ -269,11 +308,16 @@ pub const Arena = struct {
         return paOf(try self.buddy.alloc(try orderForSize(size)));
     }
 
+    /// Frees a block. While the predecessor's state is still the published
+    /// one, a block that belongs to it is only parked (deferred) so that a
+    /// crash before our own handover leaves that state intact.
     pub fn free(self: *Arena, pa: u64) Err!void {
         try self.writable();
         const page = try self.pageOf(pa);
+        if (self.protect_incoming and self.incoming.isSet(page)) return self.buddy.deferFree(page);
         const order = self.buddy.order[page];
         try self.buddy.free(page);
+        self.incoming.unset(page);
         self.poisonPages(page, order);
     }
 
@@ -333,35 +377,35 @@ pub const Arena = struct {
     }
 
     /// Writes the preserved-memory map and publishes `root_pa` (a preserved
-    /// block, or 0 for nothing). Crash-safe order: unpublish, write and flush
-    /// the map, then publish the header fields with fdt_pa last.
-    /// Blocks handed over by the predecessor that nobody restored are freed.
+    /// block, or 0 for nothing) with a journaled header update: a crash at
+    /// any point leaves either the previous state or this one published.
+    /// Then the predecessor's leftovers (unclaimed blocks, deferred frees,
+    /// its map) are freed.
     pub fn handover(self: *Arena, root_pa: u64) Err!void {
         try self.writable();
         if (root_pa != 0) {
             const page = try self.buddy.head(try self.pageOf(root_pa), .allocated);
             if (!self.buddy.preserved[page]) return Err.Invalid;
         }
-        const ph = self.phys();
-        if (self.own_map.items.len > 0) {
-            // A second handover from this process replaces the first one's map.
-            @atomicStore(u64, self.headerField(Hdr.fdt_pa), 0, .seq_cst);
-            self.sync(0, PAGE_SIZE);
-            for (self.own_map.items) |off| self.unpreserveFree(PHYS_BASE + off) catch unreachable;
-            self.own_map.clearRetainingCapacity();
-        }
-        self.own_map.ensureTotalCapacity(self.gpa, nblocksFor(self, root_pa)) catch return Err.NoMemory;
+        // A second handover from this process replaces the first one's map:
+        // its blocks stay intact (unpreserved, not freed) until the commit.
+        for (self.own_map.items) |off| self.buddy.setPreserved(@intCast(off / PAGE_SIZE), false) catch unreachable;
+        errdefer for (self.own_map.items) |off| self.buddy.setPreserved(@intCast(off / PAGE_SIZE), true) catch unreachable;
         const nblocks = nblocksFor(self, root_pa);
         const blocks = self.gpa.alloc(u64, nblocks) catch return Err.NoMemory;
         defer self.gpa.free(blocks);
         var got: usize = 0;
         errdefer for (blocks[0..got]) |off| self.unpreserveFree(PHYS_BASE + off) catch unreachable;
         while (got < nblocks) : (got += 1) blocks[got] = try self.allocPreserve(PAGE_SIZE) - PHYS_BASE;
+        const old_own = self.own_map.toOwnedSlice(self.gpa) catch return Err.NoMemory;
+        defer self.gpa.free(old_own);
+        self.own_map.appendSlice(self.gpa, blocks) catch {
+            self.own_map = std.ArrayListUnmanaged(u64).fromOwnedSlice(old_own);
+            return Err.NoMemory;
+        };
         // Point of no return: nothing below can fail.
-        @atomicStore(u64, self.headerField(Hdr.fdt_pa), 0, .seq_cst);
-        self.sync(0, PAGE_SIZE);
         if (nblocks > 0) {
-            var w = memmap.Writer{ .phys = ph, .blocks = blocks };
+            var w = memmap.Writer{ .phys = self.phys(), .blocks = blocks };
             var i: u64 = 1;
             while (self.buddy.nextBlock(i, .allocated, true)) |page| : (i = page + Buddy.pagesOf(self.buddy.order[page])) {
                 w.add(paOf(page), Buddy.pagesOf(self.buddy.order[page])) catch unreachable;
@@ -370,12 +414,8 @@ pub const Arena = struct {
         }
         self.sync(0, self.mem.len);
         const map_pa = if (nblocks > 0) PHYS_BASE + blocks[0] else 0;
-        @atomicStore(u64, self.headerField(Hdr.mem_map_pa), map_pa, .seq_cst);
-        @atomicStore(u64, self.headerField(Hdr.handovers), ph.readU64(Hdr.handovers) + 1, .seq_cst);
-        self.sync(0, PAGE_SIZE);
-        @atomicStore(u64, self.headerField(Hdr.fdt_pa), root_pa, .seq_cst);
-        self.sync(0, PAGE_SIZE);
-        self.own_map.appendSliceAssumeCapacity(blocks);
+        self.commit(.{ .fdt_pa = root_pa, .mem_map_pa = map_pa, .handovers = self.phys().readU64(Hdr.handovers) + 1 });
+        for (old_own) |off| self.free(PHYS_BASE + off) catch unreachable;
         self.dropIncoming();
     }
 
@@ -390,20 +430,57 @@ pub const Arena = struct {
         try self.writable();
         if (self.buddy.stats.handed_over_blocks != 0) return Err.Busy;
         if (self.own_map.items.len == 0) {
-            @atomicStore(u64, self.headerField(Hdr.fdt_pa), 0, .seq_cst);
-            @atomicStore(u64, self.headerField(Hdr.mem_map_pa), 0, .seq_cst);
-            self.sync(0, PAGE_SIZE);
+            self.commit(.{ .fdt_pa = 0, .mem_map_pa = 0, .handovers = self.phys().readU64(Hdr.handovers) });
         }
         self.dropIncoming();
     }
 
+    /// Frees what the predecessor's state still holds, once it is no longer published.
     fn dropIncoming(self: *Arena) void {
+        self.protect_incoming = false;
         for (self.old_map.items) |page| self.free(paOf(page)) catch {};
         self.old_map.clearRetainingCapacity();
-        while (self.buddy.nextBlock(1, .handed_over, false)) |page| {
-            self.free(paOf(page)) catch unreachable;
-        }
+        while (self.buddy.nextBlock(1, .handed_over, false)) |page| self.free(paOf(page)) catch unreachable;
+        while (self.buddy.nextBlock(1, .deferred, false)) |page| self.free(paOf(page)) catch unreachable;
         self.incoming_fdt_pa = 0;
+    }
+
+    pub const Published = struct { fdt_pa: u64, mem_map_pa: u64, handovers: u64 };
+
+    /// Journaled header update: write the pending record, mark it valid (the
+    /// commit point), copy it to the header fields, clear it. An opener that
+    /// finds a valid pending record completes the copy (roll forward).
+    fn commit(self: *Arena, p: Published) void {
+        const pend = Hdr.pending;
+        @atomicStore(u64, self.headerField(pend + 8), p.fdt_pa, .seq_cst);
+        @atomicStore(u64, self.headerField(pend + 16), p.mem_map_pa, .seq_cst);
+        @atomicStore(u64, self.headerField(pend + 24), p.handovers, .seq_cst);
+        self.sync(0, PAGE_SIZE);
+        @atomicStore(u64, self.headerField(pend), PENDING_MAGIC, .seq_cst);
+        self.sync(0, PAGE_SIZE);
+        self.applyPending();
+    }
+
+    /// Copies a valid pending record into the header fields and clears it.
+    fn applyPending(self: *Arena) void {
+        const pend = Hdr.pending;
+        if (@atomicLoad(u64, self.headerField(pend), .seq_cst) != PENDING_MAGIC) return;
+        const ph = self.phys();
+        @atomicStore(u64, self.headerField(Hdr.mem_map_pa), ph.readU64(pend + 16), .seq_cst);
+        @atomicStore(u64, self.headerField(Hdr.handovers), ph.readU64(pend + 24), .seq_cst);
+        @atomicStore(u64, self.headerField(Hdr.fdt_pa), ph.readU64(pend + 8), .seq_cst);
+        self.sync(0, PAGE_SIZE);
+        @atomicStore(u64, self.headerField(pend), 0, .seq_cst);
+        self.sync(0, PAGE_SIZE);
+    }
+
+    /// The published header fields, a valid pending record taking precedence.
+    pub fn published(self: *const Arena) Published {
+        const ph = self.phys();
+        const base: usize = if (ph.readU64(Hdr.pending) == PENDING_MAGIC) Hdr.pending + 8 else Hdr.fdt_pa;
+        const map_off: usize = if (base == Hdr.fdt_pa) Hdr.mem_map_pa else Hdr.pending + 16;
+        const ho_off: usize = if (base == Hdr.fdt_pa) Hdr.handovers else Hdr.pending + 24;
+        return .{ .fdt_pa = ph.readU64(base), .mem_map_pa = ph.readU64(map_off), .handovers = ph.readU64(ho_off) };
     }
 
     fn headerField(self: *Arena, off: usize) *u64 {
@@ -434,8 +511,9 @@ pub const Arena = struct {
             .handed_over_blocks = s.handed_over_blocks,
             .allocations = s.allocations,
             .incoming_fdt_pa = self.incoming_fdt_pa,
-            .handovers = self.phys().readU64(Hdr.handovers),
+            .handovers = self.published().handovers,
             .flags = self.flags,
+            .deferred_pages = s.deferred_pages,
         };
     }
 };
@@ -473,10 +551,41 @@ test "create, allocate, hand over, reopen: preserved blocks are held, the rest i
     try testing.expectError(Err.Invalid, b.restore(scratch + 1));
     try b.restoreFree(p1);
     try b.restoreFree(p2);
-    // Everything but the header page and the map block (held until our handover) is free.
-    try testing.expectEqual(@as(u64, 256 - 2), b.info().free_pages);
+    // The predecessor's state stays intact until our handover: its blocks are
+    // deferred, not reusable; the map block is held too.
+    try testing.expectEqual(@as(u64, 5), b.info().deferred_pages);
+    try testing.expectEqual(@as(u64, 256 - 2 - 5), b.info().free_pages);
     try b.handover(0);
+    try testing.expectEqual(@as(u64, 0), b.info().deferred_pages);
     try testing.expectEqual(@as(u64, 255), b.info().free_pages);
+}
+
+test "a pending header record is rolled forward by the next opener" {
+    var buf: [128]u8 = undefined;
+    const path = try tmpPath(&buf, "pending");
+    posix.unlink(path) catch {};
+    defer posix.unlink(path) catch {};
+    const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
+    const root = try a.allocPreserve(PAGE_SIZE);
+    try a.handover(root);
+    const published = a.published();
+    // Simulate a crash right after the commit point of a second handover:
+    // the pending record is valid, the header fields are not updated yet.
+    a.phys().writeU64(Hdr.fdt_pa, 0);
+    a.phys().writeU64(Hdr.mem_map_pa, 0);
+    a.phys().writeU64(Hdr.pending + 8, published.fdt_pa);
+    a.phys().writeU64(Hdr.pending + 16, published.mem_map_pa);
+    a.phys().writeU64(Hdr.pending + 24, published.handovers);
+    a.phys().writeU64(Hdr.pending, PENDING_MAGIC);
+    a.close();
+    const ro = try Arena.open(testing.allocator, path, Flags.READ_ONLY);
+    try testing.expectEqual(root, ro.incoming_fdt_pa);
+    ro.close();
+    const b = try Arena.open(testing.allocator, path, 0);
+    defer b.close();
+    try testing.expectEqual(root, b.incoming_fdt_pa);
+    try testing.expectEqual(root, b.phys().readU64(Hdr.fdt_pa));
+    try testing.expectEqual(@as(u64, 0), b.phys().readU64(Hdr.pending));
 }
 
 test "a damaged map is reported, not trusted" {

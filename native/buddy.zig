@@ -26,6 +26,9 @@ pub const State = enum(u8) {
     handed_over,
     /// Never handed out (page 0: the arena header).
     reserved,
+    /// Freed, but still part of the predecessor's published state: not
+    /// reusable until that state is replaced (crash consistency).
+    deferred,
 };
 
 pub const Stats = struct {
@@ -35,6 +38,7 @@ pub const Stats = struct {
     preserved_blocks: u64 = 0,
     handed_over_pages: u64 = 0,
     handed_over_blocks: u64 = 0,
+    deferred_pages: u64 = 0,
     allocations: u64 = 0,
 };
 
@@ -171,9 +175,9 @@ pub const Buddy = struct {
         return i;
     }
 
-    /// Returns an allocated (or handed-over) block to the free lists, merging
-    /// with free buddies.
-    pub fn free(self: *Buddy, first: u32) Err!void {
+    /// Takes an allocated (not preserved) or handed-over block out of use;
+    /// the caller then frees it or defers it.
+    fn release(self: *Buddy, first: u32) Err!void {
         if (first >= self.npages) return Err.Invalid;
         switch (self.state[first]) {
             .allocated => {
@@ -184,8 +188,24 @@ pub const Buddy = struct {
                 self.stats.handed_over_pages -= pagesOf(self.order[first]);
                 self.stats.handed_over_blocks -= 1;
             },
+            .deferred => self.stats.deferred_pages -= pagesOf(self.order[first]),
             else => return Err.Invalid,
         }
+    }
+
+    /// Like `free`, but the block is only parked (state `deferred`) until
+    /// `free` is called on it again.
+    pub fn deferFree(self: *Buddy, first: u32) Err!void {
+        if (first < self.npages and self.state[first] == .deferred) return Err.Invalid;
+        try self.release(first);
+        self.state[first] = .deferred;
+        self.stats.deferred_pages += pagesOf(self.order[first]);
+    }
+
+    /// Returns an allocated, handed-over or deferred block to the free lists,
+    /// merging with free buddies.
+    pub fn free(self: *Buddy, first: u32) Err!void {
+        try self.release(first);
         var i: u64 = first;
         var k: u8 = self.order[first];
         self.state[first] = .tail;
@@ -334,6 +354,21 @@ test "fault injection fails exactly the chosen allocation" {
     _ = try b.alloc(0);
     try testing.expectError(Err.NoMemory, b.alloc(0));
     _ = try b.alloc(0);
+}
+
+test "a deferred block is out of use until freed for real" {
+    var b = try testBuddy(64);
+    defer b.deinit();
+    const i = try b.alloc(2);
+    const before = b.stats.free_pages;
+    try b.deferFree(i);
+    try testing.expectError(Err.Invalid, b.deferFree(i));
+    try testing.expectEqual(before, b.stats.free_pages);
+    try testing.expectEqual(@as(u64, 4), b.stats.deferred_pages);
+    try testing.expectEqual(@as(u64, 0), b.stats.allocated_pages);
+    try b.free(i);
+    try testing.expectEqual(before + 4, b.stats.free_pages);
+    try testing.expectEqual(@as(u64, 0), b.stats.deferred_pages);
 }
 
 test "nextBlock hops over blocks" {

@@ -45,3 +45,26 @@ pub fn code(e: Err) i32 {
         Err.Corrupt => -74,
     };
 }
+
+const std = @import("std");
+
+/// Detail of the last error that has one (what and where), for callers to
+/// show; cleared at the start of every entry point that sets it.
+var detail_buf: [256]u8 = undefined;
+var detail_len: usize = 0;
+
+/// Records a detail message and returns `e`.
+pub fn fail(e: Err, comptime fmt: []const u8, args: anytype) Err {
+    const msg = std.fmt.bufPrint(&detail_buf, fmt, args) catch detail_buf[0..detail_buf.len];
+    detail_len = msg.len;
+    return e;
+}
+
+pub fn clearDetail() void {
+    detail_len = 0;
+}
+
+/// The last detail message (empty when none).
+pub fn detail() []const u8 {
+    return detail_buf[0..detail_len];
+}

@@ -55,10 +55,21 @@ export fn kho_abi_version() u32 {
     return ABI_VERSION;
 }
 
+/// Copies the detail of the last error (what and where) into `out`;
+/// returns its length (0 when the last error had none).
+export fn kho_last_error(out: ?[*]u8, len: usize) usize {
+    const d = errors.detail();
+    const o = out orelse return d.len;
+    const n = @min(d.len, len);
+    @memcpy(o[0..n], d[0..n]);
+    return n;
+}
+
 /// An empty call: the cost of crossing the FFI boundary, for benchmarks.
 export fn kho_noop() void {}
 
 export fn kho_create(path: ?[*]const u8, len: usize, size: u64, flags: u32, out: ?*u32) i32 {
+    errors.clearDetail();
     return ret(blk: {
         const a = Arena.create(gpa, pathOf(path, len) catch |e| break :blk e, size, flags) catch |e| break :blk e;
         install(a, out) catch |e| {
@@ -69,6 +80,7 @@ export fn kho_create(path: ?[*]const u8, len: usize, size: u64, flags: u32, out:
 }
 
 export fn kho_open(path: ?[*]const u8, len: usize, flags: u32, out: ?*u32) i32 {
+    errors.clearDetail();
     return ret(blk: {
         const a = Arena.open(gpa, pathOf(path, len) catch |e| break :blk e, flags) catch |e| break :blk e;
         install(a, out) catch |e| {
@@ -153,6 +165,7 @@ export fn kho_restore_free(h: u32, pa: u64) i32 {
 }
 
 export fn kho_handover(h: u32, root_pa: u64) i32 {
+    errors.clearDetail();
     const a = lookup(h) catch |e| return errors.code(e);
     return ret(a.handover(root_pa));
 }

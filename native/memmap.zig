@@ -4,7 +4,8 @@
 //! decides what the entries mean.
 
 const std = @import("std");
-const Err = @import("errors.zig").Err;
+const errors = @import("errors.zig");
+const Err = errors.Err;
 
 pub const PAGE_SIZE: u64 = 4096;
 pub const HEADER_SIZE: u64 = 16;
@@ -23,9 +24,11 @@ pub const Phys = struct {
 
     /// File offset of `pa` when [pa, pa+len) is inside the arena, else Corrupt.
     pub fn offset(self: Phys, pa: u64, len: u64) Err!u64 {
-        if (pa < self.base) return Err.Corrupt;
+        if (pa < self.base) return errors.fail(Err.Corrupt, "address 0x{x} is below the arena", .{pa});
         const off = pa - self.base;
-        if (off >= self.mem.len or len > self.mem.len - off) return Err.Corrupt;
+        if (off >= self.mem.len or len > self.mem.len - off) {
+            return errors.fail(Err.Corrupt, "range 0x{x}+{d} is outside the arena", .{ pa, len });
+        }
         return off;
     }
 
@@ -45,12 +48,16 @@ pub fn walk(phys: Phys, first_pa: u64, max_blocks: u64, ctx: anytype) Err!void {
     var pa = first_pa;
     var blocks: u64 = 0;
     while (pa != 0) : (blocks += 1) {
-        if (blocks >= max_blocks) return Err.Corrupt;
-        if ((pa - phys.base) % PAGE_SIZE != 0 or pa < phys.base) return Err.Corrupt;
+        if (blocks >= max_blocks) return errors.fail(Err.Corrupt, "preserved-memory map: more than {d} blocks", .{max_blocks});
+        if (pa < phys.base or (pa - phys.base) % PAGE_SIZE != 0) {
+            return errors.fail(Err.Corrupt, "preserved-memory map: block {d} at 0x{x} is not page-aligned", .{ blocks, pa });
+        }
         const off = try phys.offset(pa, PAGE_SIZE);
         try ctx.onBlock(off);
         const count = phys.readU64(off + 8);
-        if (count == 0 or count > ENTRIES_PER_BLOCK) return Err.Corrupt;
+        if (count == 0 or count > ENTRIES_PER_BLOCK) {
+            return errors.fail(Err.Corrupt, "preserved-memory map: block {d} at 0x{x} has count {d}, want 1..{d}", .{ blocks, pa, count, ENTRIES_PER_BLOCK });
+        }
         var i: u64 = 0;
         while (i < count) : (i += 1) {
             const e = off + HEADER_SIZE + i * ENTRY_SIZE;
