@@ -4,6 +4,7 @@ import { LiveUpdateError } from "./lib/errors.ts";
 import { UsageError } from "./cli/errors.ts";
 import { demo, DEMO_HELP, demoSuccessor } from "./cli/demo.ts";
 import { inspect, INSPECT_HELP } from "./cli/inspect.ts";
+import { fuzz, FUZZ_HELP } from "./cli/fuzz.ts";
 import { printStress, STRESS_HELP } from "./cli/stress.ts";
 
 const COMMANDS: Record<
@@ -13,6 +14,7 @@ const COMMANDS: Record<
   demo: { help: DEMO_HELP, run: demo },
   inspect: { help: INSPECT_HELP, run: inspect },
   stress: { help: STRESS_HELP, run: printStress },
+  fuzz: { help: FUZZ_HELP, run: fuzz },
 };
 
 const USAGE = `usage: ./luo <command> [options]
@@ -21,6 +23,7 @@ commands:
   demo               a live update end to end: hand over, verify in a separate process
   inspect ARENA      show what an arena holds (--json for machines)
   stress stage1|2    the kernel's two-stage stress test (sessions x files)
+  fuzz               corruption fuzzing of handed-over arenas (--cases N --seed S)
   test               every check (handled by ./luo)
   bench              the benchmarks (handled by ./luo)
 

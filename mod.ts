@@ -35,7 +35,12 @@ export {
   LiveUpdateError,
   LuoError,
 } from "./lib/errors.ts";
-export { type HandoverSummary, LiveUpdate, type LiveUpdateOptions } from "./lib/luo.ts";
+export {
+  type HandoverSummary,
+  LiveUpdate,
+  type LiveUpdateOptions,
+  type ReleaseSummary,
+} from "./lib/luo.ts";
 export { IncomingSession, OutgoingSession } from "./lib/session.ts";
 export {
   type AnyFileHandler,

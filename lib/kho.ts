@@ -415,7 +415,7 @@ function check(rc: number, what: string, native: Native | null = lastNative): vo
   if (rc === 0) return;
   const code = codeOfNative(rc);
   let detail = "";
-  if (native && (code === "EBADMSG" || code === "EPROTO")) {
+  if (native && (code === "EBADMSG" || code === "EPROTO" || code === "ENOEXEC")) {
     const buf = new Uint8Array(256);
     const n = Number(native.kho_last_error(buf, 256n));
     if (n > 0) detail = `: ${new TextDecoder().decode(buf.subarray(0, n))}`;
@@ -427,7 +427,7 @@ const MEANING: Partial<Record<string, string>> = {
   EPERM: "not permitted: the arena is open read-only",
   ENOENT: "no such file or region",
   EIO: "I/O error",
-  ENOEXEC: "not an arena file (bad magic)",
+  ENOEXEC: "not an arena file",
   EBADF: "arena handle is not open",
   ENOMEM: "out of arena memory",
   EBUSY: "busy: preserved, or the arena is held by a live process",
@@ -435,5 +435,5 @@ const MEANING: Partial<Record<string, string>> = {
   EINVAL: "invalid argument: unaligned, out of range or wrong state",
   ENOSPC: "no space",
   EPROTO: "unsupported arena version",
-  EBADMSG: "the handed-over preserved-memory map is damaged",
+  EBADMSG: "damaged arena data",
 };

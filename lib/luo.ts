@@ -36,6 +36,18 @@ export interface HandoverSummary {
   root: bigint;
 }
 
+/** What {@link LiveUpdate.releaseUnclaimed} released. */
+export interface ReleaseSummary {
+  /** Incoming sessions discarded because nobody retrieved them. */
+  sessions: string[];
+  /** Handed-over regions freed that no session referenced any more. */
+  regions: number;
+  /** Pages of those regions. */
+  pages: number;
+  /** Errors met while discarding (damaged file data); the pages were freed anyway. */
+  errors: LiveUpdateError[];
+}
+
 type State = "live" | "handed-over" | "closed";
 
 /**
@@ -204,22 +216,31 @@ export class LiveUpdate {
   /**
    * Releases everything handed over that nobody claimed: incoming sessions
    * never retrieved are discarded (their pages freed), then any handed-over
-   * page still unclaimed (also after a damaged image) is freed. Returns the
-   * names of the sessions dropped.
+   * page still unclaimed (also after a damaged image) is freed. Errors of
+   * individual discards (damaged file data) do not stop the release; they
+   * are returned.
    */
-  releaseUnclaimed(): string[] {
+  releaseUnclaimed(): ReleaseSummary {
     this.#live();
-    const dropped: string[] = [];
+    const summary: ReleaseSummary = { sessions: [], regions: 0, pages: 0, errors: [] };
     if (!this.#incomingError && this.#loadIncoming()) {
       for (const name of this.unclaimedSessions()) {
-        const s = this.retrieveSession(name);
-        s.finish();
-        dropped.push(name);
+        try {
+          this.retrieveSession(name).finish();
+        } catch (e) {
+          if (!(e instanceof LiveUpdateError)) throw e;
+          summary.errors.push(e);
+        }
+        summary.sessions.push(name);
       }
     }
-    for (const r of [...this.arena.regions("handed-over")]) this.arena.restoreFree(r.pa);
+    for (const r of [...this.arena.regions("handed-over")]) {
+      this.arena.restoreFree(r.pa);
+      summary.regions++;
+      summary.pages += r.pages;
+    }
     this.#maybeReleaseIncoming();
-    return dropped;
+    return summary;
   }
 
   #maybeReleaseIncoming(): void {

@@ -135,10 +135,13 @@ pub const Arena = struct {
         if (!ro) try lock(fd);
         const st = posix.fstat(fd) catch return Err.Io;
         const size: u64 = @intCast(st.size);
-        if (size < Hdr.len) return Err.NotArena;
+        if (size < Hdr.len) return errors.fail(Err.NotArena, "header: the file has {d} bytes, less than the {d}-byte header", .{ size, Hdr.len });
         var hdr: [Hdr.len]u8 = undefined;
         const n = posix.pread(fd, &hdr, 0) catch return Err.Io;
-        if (n != Hdr.len or !std.mem.eql(u8, hdr[0..8], MAGIC)) return Err.NotArena;
+        if (n != Hdr.len) return errors.fail(Err.NotArena, "header: short read of {d} bytes", .{n});
+        if (!std.mem.eql(u8, hdr[0..8], MAGIC)) {
+            return errors.fail(Err.NotArena, "header: magic {s} at offset 0, want \"{s}\"", .{ std.fmt.fmtSliceEscapeLower(hdr[0..8]), MAGIC });
+        }
         const version = std.mem.readInt(u32, hdr[Hdr.version..][0..4], .little);
         if (version != VERSION) return errors.fail(Err.Version, "header: arena version {d}, this build reads version {d}", .{ version, VERSION });
         const page_size = std.mem.readInt(u32, hdr[Hdr.page_size..][0..4], .little);

@@ -62,7 +62,7 @@ Deno.test("selftest: distinct sessions are handed over and retrieved by name", (
     next.createSession("b");
     b.finish();
     assert.deepEqual(next.incomingSessions(), ["a", "c"]);
-    assert.deepEqual(next.releaseUnclaimed(), ["a", "c"]);
+    assert.deepEqual(next.releaseUnclaimed().sessions, ["a", "c"]);
     // Only the new outgoing session's block (2 pages) is in use.
     assert.equal(next.arena.info().handedOverPages, 0);
     assert.equal(pagesInUse(next), 2);

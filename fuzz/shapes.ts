@@ -1,0 +1,172 @@
+/**
+ * The real handed-over arenas the corruption fuzzer starts from, built the
+ * same way every time (byte for byte), and their layout: where every
+ * structure the mutations aim at lives.
+ *
+ * @module
+ */
+
+import { BlockChain } from "../lib/block.ts";
+import { EXTENT_CHAIN, FILE_CHAIN, MEMFD_SER, SESSION_CHAIN } from "../lib/abi.ts";
+import type { FileHandler } from "../lib/handler.ts";
+import { MemFile } from "../lib/handlers/memfd.ts";
+import { readImage } from "../lib/image.ts";
+import { Arena, PAGE_SIZE } from "../lib/kho.ts";
+import { LiveUpdate } from "../lib/luo.ts";
+
+/** A handler whose data is a plain number (no pages): files cost one entry. */
+export const numberHandler: FileHandler<{ n: bigint }> = {
+  compatible: "fuzz-number-v1",
+  canPreserve: (_c, o) => typeof o === "object" && o !== null && "n" in o,
+  preserve: (_c, o) => o.n,
+  unpreserve: () => {},
+  freeze: () => {},
+  unfreeze: () => {},
+  retrieve: (_c, data) => ({ n: data }),
+  canFinish: () => true,
+  finish: () => {},
+};
+
+/** Names of the shapes. */
+export const SHAPES = ["empty", "one", "files", "sessions"] as const;
+/** A shape name. */
+export type Shape = typeof SHAPES[number];
+
+const ARENA_SIZE = 16 << 20;
+const enc = new TextEncoder();
+
+function build(luo: LiveUpdate, shape: Shape): void {
+  const a = luo.arena;
+  if (shape === "one") {
+    const s = luo.createSession("one");
+    s.preserve(MemFile.create(a), 0n);
+    s.preserve(MemFile.from(a, enc.encode("hello, successor")), 1n);
+    const multi = MemFile.create(a);
+    for (let i = 0; i < 3; i++) multi.write(new Uint8Array(5000 * (i + 1)).fill(i + 1));
+    s.preserve(multi, 2n);
+  } else if (shape === "files") {
+    const s = luo.createSession("files");
+    for (let i = 0; i < 2000; i++) {
+      s.preserve(
+        i % 10 === 0 ? MemFile.from(a, enc.encode(`file ${i}`)) : { n: BigInt(i * 7) },
+        BigInt(i),
+      );
+    }
+  } else if (shape === "sessions") {
+    for (let i = 0; i < 300; i++) {
+      const s = luo.createSession(`session-${i}`);
+      for (let j = 0; j < i % 4; j++) {
+        s.preserve(
+          j === 1 ? MemFile.from(a, enc.encode(`s${i}f${j}`)) : { n: BigInt(i * 100 + j) },
+          BigInt(j),
+        );
+      }
+    }
+  }
+}
+
+/** One chain of the image: its kind, capacity and block addresses in order. */
+export interface ChainInfo {
+  kind: "session" | "file" | "extent" | "map";
+  perBlock: number;
+  entrySize: number;
+  blocks: bigint[];
+}
+
+/** Where the structures of a base arena are. */
+export interface Layout {
+  size: number;
+  khoFdt: bigint;
+  luoFdt: bigint;
+  chains: ChainInfo[];
+  /** Physical addresses of session entries. */
+  sessionEntries: bigint[];
+  /** File entries, grouped per session. */
+  fileEntries: bigint[][];
+  /** memfd descriptor pages. */
+  descriptors: bigint[];
+}
+
+/** A built base arena: its bytes and layout. */
+export interface Base {
+  shape: Shape;
+  bytes: Uint8Array;
+  layout: Layout;
+}
+
+/** Builds the base arena of `shape` in `dir` and reads its layout. */
+export function buildBase(shape: Shape, dir: string): Base {
+  const path = `${dir}/base-${shape}.arena`;
+  const luo = LiveUpdate.create({ path, size: ARENA_SIZE, handlers: [numberHandler] });
+  build(luo, shape);
+  luo.handover();
+  const bytes = Deno.readFileSync(path);
+  const layout = readLayout(path);
+  Deno.removeSync(path);
+  return { shape, bytes, layout };
+}
+
+function readLayout(path: string): Layout {
+  using arena = Arena.open(path, { readOnly: true });
+  const image = readImage(arena, arena.incomingRoot, {
+    claim: false,
+    maxBlocks: 1 << 20,
+    known: () => true,
+  });
+  const dv = arena.dataView;
+  const hdr = (off: number) => dv.getBigUint64(off, true);
+  const chains: ChainInfo[] = [];
+  const walk = (
+    kind: ChainInfo["kind"],
+    layout: { perBlock: number; entrySize: number },
+    first: bigint,
+  ) => {
+    if (first === 0n) return;
+    const l = {
+      what: kind,
+      blockSize: kind === "session" || kind === "file" ? 8192 : PAGE_SIZE,
+      ...layout,
+    };
+    chains.push({
+      kind,
+      ...layout,
+      blocks: BlockChain.walk(arena, l, first, 1 << 20, kind).map((b) => b.pa),
+    });
+  };
+  walk("map", { perBlock: 255, entrySize: 16 }, hdr(40));
+  walk("session", SESSION_CHAIN, image.sessionHeader);
+  const sessionEntries: bigint[] = [];
+  for (const b of image.sessionBlocks) {
+    for (let k = 0; k < b.count; k++) {
+      sessionEntries.push(b.pa + BigInt(16 + k * SESSION_CHAIN.entrySize));
+    }
+  }
+  const fileEntries: bigint[][] = [];
+  const descriptors: bigint[] = [];
+  for (const s of image.sessions) {
+    walk("file", FILE_CHAIN, s.filesPa);
+    const entries: bigint[] = [];
+    for (const b of s.fileBlocks) {
+      for (let k = 0; k < b.count; k++) entries.push(b.pa + BigInt(16 + k * FILE_CHAIN.entrySize));
+    }
+    fileEntries.push(entries);
+    for (const f of s.files) {
+      if (f.compatible !== "memfd-v1") continue;
+      descriptors.push(f.data);
+      walk(
+        "extent",
+        EXTENT_CHAIN,
+        dv.getBigUint64(arena.offsetOf(f.data, 32) + MEMFD_SER.extentsPa, true),
+      );
+    }
+  }
+  return {
+    size: arena.size,
+    khoFdt: image.khoRoot,
+    luoFdt: image.luoFdt,
+    chains,
+    sessionEntries,
+    fileEntries,
+    descriptors,
+  };
+}
