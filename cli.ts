@@ -5,6 +5,7 @@ import { UsageError } from "./cli/errors.ts";
 import { demo, DEMO_HELP, demoSuccessor } from "./cli/demo.ts";
 import { inspect, INSPECT_HELP } from "./cli/inspect.ts";
 import { fuzz, FUZZ_HELP } from "./cli/fuzz.ts";
+import { convert, CONVERT_HELP } from "./cli/convert.ts";
 import { printStress, STRESS_HELP } from "./cli/stress.ts";
 
 const COMMANDS: Record<
@@ -15,6 +16,7 @@ const COMMANDS: Record<
   inspect: { help: INSPECT_HELP, run: inspect },
   stress: { help: STRESS_HELP, run: printStress },
   fuzz: { help: FUZZ_HELP, run: fuzz },
+  convert: { help: CONVERT_HELP, run: convert },
 };
 
 const USAGE = `usage: ./luo <command> [options]
@@ -23,6 +25,7 @@ commands:
   demo               a live update end to end: hand over, verify in a separate process
   inspect ARENA      show what an arena holds (--json for machines)
   stress stage1|2    the kernel's two-stage stress test (sessions x files)
+  convert ARENA      rewrite a luo-session-v3 image as v4, in place, atomically
   fuzz               corruption fuzzing of handed-over arenas (--cases N --seed S)
   test               every check (handled by ./luo)
   bench              the benchmarks (handled by ./luo)

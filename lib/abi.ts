@@ -140,3 +140,31 @@ export function writeCString(bytes: Uint8Array, off: number, len: number, s: Uin
   bytes.set(s, off);
   bytes.fill(0, off + s.length, off + len);
 }
+
+/** Writes one `luo_file_ser` at byte offset `off`. */
+export function writeFileEntry(
+  dv: DataView,
+  bytes: Uint8Array,
+  off: number,
+  compat: Uint8Array,
+  data: bigint,
+  token: bigint,
+): void {
+  writeCString(bytes, off + FILE_SER.compatible, FILE_SER.compatibleLen, compat);
+  dv.setBigUint64(off + FILE_SER.data, data, true);
+  dv.setBigUint64(off + FILE_SER.token, token, true);
+}
+
+/** Writes one `luo_session_ser` at byte offset `off`. */
+export function writeSessionEntry(
+  dv: DataView,
+  bytes: Uint8Array,
+  off: number,
+  name: Uint8Array,
+  files: bigint,
+  count: number,
+): void {
+  writeCString(bytes, off + SESSION_SER.name, SESSION_SER.nameLen, name);
+  dv.setBigUint64(off + SESSION_SER.files, files, true);
+  dv.setBigUint64(off + SESSION_SER.count, BigInt(count), true);
+}

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { FILE_CHAIN, FILE_SER, U64_MAX, utf8, writeCString } from "./abi.ts";
+import { FILE_CHAIN, U64_MAX, utf8, writeFileEntry } from "./abi.ts";
 import { BlockChain } from "./block.ts";
 import { LiveUpdateError, LuoError } from "./errors.ts";
 import type { FileHandler, HandlerContext, HandlerRegistry } from "./handler.ts";
@@ -168,9 +168,7 @@ export class OutgoingFileSet {
     const files = [...this.#files.values()];
     this.#chain.fill(files.length, (dv, bytes, off, i) => {
       const f = files[i];
-      writeCString(bytes, off + FILE_SER.compatible, FILE_SER.compatibleLen, f.compat);
-      dv.setBigUint64(off + FILE_SER.data, f.data, true);
-      dv.setBigUint64(off + FILE_SER.token, f.token, true);
+      writeFileEntry(dv, bytes, off, f.compat, f.data, f.token);
     });
   }
 }

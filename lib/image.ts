@@ -104,6 +104,26 @@ export function khoFdt(luoPa: bigint): Uint8Array {
   );
 }
 
+/**
+ * Places the LUO and KHO device trees in preserved pages (their addresses
+ * are pushed to `pages` so that a failed handover can free them) and
+ * returns the KHO root's physical address.
+ */
+export function placeRoots(
+  arena: Arena,
+  liveupdateNumber: bigint,
+  sessionHeader: bigint,
+  pages: bigint[],
+): bigint {
+  const place = (blob: Uint8Array) => {
+    const pa = arena.allocPreserve(blockPages(blob.length) * PAGE_SIZE);
+    pages.push(pa);
+    arena.bytes(pa, blob.length).set(blob);
+    return pa;
+  };
+  return place(khoFdt(place(luoFdt(liveupdateNumber, sessionHeader))));
+}
+
 /** Reads (and with `claim`, claims then frees) the FDT at `pa`. */
 function loadFdt(arena: Arena, pa: bigint, what: string, claim: boolean): FdtNode {
   if (!arena.contains(pa, PAGE_SIZE)) {

@@ -6,14 +6,14 @@
  * @module
  */
 
-import { DEFAULT_MAX_BLOCKS, SESSION_CHAIN, SESSION_SER, writeCString } from "./abi.ts";
+import { DEFAULT_MAX_BLOCKS, SESSION_CHAIN, writeSessionEntry } from "./abi.ts";
 import { BlockChain } from "./block.ts";
 import { LiveUpdateError, LuoError } from "./errors.ts";
 import type { FileSetContext } from "./file.ts";
 import { type AnyFileHandler, type FileHandler, HandlerRegistry } from "./handler.ts";
 import { memfdHandler } from "./handlers/memfd.ts";
-import { blockPages, type Image, khoFdt, luoFdt, readImage } from "./image.ts";
-import { Arena, type CreateOptions, type OpenOptions, PAGE_SIZE } from "./kho.ts";
+import { type Image, placeRoots, readImage } from "./image.ts";
+import { Arena, type CreateOptions, type OpenOptions } from "./kho.ts";
 import { IncomingSession, OutgoingSession } from "./session.ts";
 
 /** Options shared by {@link LiveUpdate.create} and {@link LiveUpdate.open}. */
@@ -272,12 +272,9 @@ export class LiveUpdate {
       for (const s of sessions) s.files.fill();
       this.#sessionChain.fill(sessions.length, (dv, bytes, off, i) => {
         const s = sessions[i];
-        writeCString(bytes, off + SESSION_SER.name, SESSION_SER.nameLen, s.nameBytes);
-        dv.setBigUint64(off + SESSION_SER.files, s.files.head, true);
-        dv.setBigUint64(off + SESSION_SER.count, BigInt(s.files.count), true);
+        writeSessionEntry(dv, bytes, off, s.nameBytes, s.files.head, s.files.count);
       });
-      const luoPa = this.#publishFdt(luoFdt(number, this.#sessionChain.head), fdtPages);
-      const root = this.#publishFdt(khoFdt(luoPa), fdtPages);
+      const root = placeRoots(this.arena, number, this.#sessionChain.head, fdtPages);
       this.arena.handover(root);
       this.#state = "handed-over";
       this.arena.close();
@@ -293,13 +290,6 @@ export class LiveUpdate {
       for (let i = Math.min(frozen, sessions.length) - 1; i >= 0; i--) sessions[i].files.unfreeze();
       throw e;
     }
-  }
-
-  #publishFdt(blob: Uint8Array, pages: bigint[]): bigint {
-    const pa = this.arena.allocPreserve(blockPages(blob.length) * PAGE_SIZE);
-    pages.push(pa);
-    this.arena.bytes(pa, blob.length).set(blob);
-    return pa;
   }
 
   /** Closes the arena without handing over. Idempotent. */
