@@ -1,7 +1,7 @@
 // The previous format, luo-session-v3: images built byte by byte here,
 // restored directly and after `convert` to v4; unknown formats refused.
 import assert from "node:assert/strict";
-import { Arena, LiveUpdate, MemFile } from "../mod.ts";
+import { Arena, LiveUpdate, type MemFile } from "../mod.ts";
 import { convertArena } from "../lib/convert.ts";
 import { node, strProp, u64Prop, writeFdt } from "../lib/fdt.ts";
 import { khoFdt } from "../lib/image.ts";
