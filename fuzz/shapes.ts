@@ -150,7 +150,7 @@ function readLayout(path: string): Layout {
       for (let k = 0; k < b.count; k++) entries.push(b.pa + BigInt(16 + k * FILE_CHAIN.entrySize));
     }
     fileEntries.push(entries);
-    for (const f of s.files) {
+    for (const f of s.entries.records()) {
       if (f.compatible !== "memfd-v1") continue;
       descriptors.push(f.data);
       walk(

@@ -30,6 +30,12 @@ export type EntryReader = (
   pa: bigint,
 ) => void;
 
+/** One block of a handed-over chain: its address and entry count. */
+export interface ChainBlock {
+  pa: bigint;
+  count: number;
+}
+
 /** A chain of blocks owned by this process. */
 export class BlockChain {
   readonly layout: ChainLayout;
@@ -136,6 +142,29 @@ export class BlockChain {
     }
   }
 
+  /**
+   * Copies `count` serialized entries from `src` (laid out back to back)
+   * into the blocks, one bulk copy per block, and links the blocks.
+   */
+  fillBytes(count: number, src: Uint8Array): void {
+    const { perBlock, entrySize } = this.layout;
+    if (this.blocksFor(count) !== this.#blocks.length || src.length < count * entrySize) {
+      throw new LuoError(
+        "EINVAL",
+        `${this.layout.what} chain: ${count} entries do not match ${this.#blocks.length} blocks`,
+      );
+    }
+    const mem = this.#arena.memory;
+    const dv = this.#arena.dataView;
+    for (let b = 0, i = 0; b < this.#blocks.length; b++, i += perBlock) {
+      const off = this.#arena.offsetOf(this.#blocks[b], this.layout.blockSize);
+      const n = Math.min(perBlock, count - i);
+      dv.setBigUint64(off + BLOCK_HEADER.next, this.#blocks[b + 1] ?? 0n, true);
+      dv.setBigUint64(off + BLOCK_HEADER.count, BigInt(n), true);
+      mem.set(src.subarray(i * entrySize, (i + n) * entrySize), off + BLOCK_HEADER.size);
+    }
+  }
+
   /** Zeroes every block header: nothing readable is left in the chain. */
   clear(): void {
     const dv = this.#arena.dataView;
@@ -166,25 +195,9 @@ export class BlockChain {
     first: bigint,
     options: { expected?: number; maxBlocks: number; claim: boolean; what?: string },
     read: EntryReader,
-  ): { pa: bigint; count: number }[] {
-    const what = options.what ?? `${layout.what} chain`;
-    const blocks = BlockChain.walk(arena, layout, first, options.maxBlocks, what);
-    const counts = blocks.map((b) => b.count);
-    const total = counts.reduce((a, b) => a + b, 0);
-    if (options.expected !== undefined && total !== options.expected) {
-      throw new CorruptImageError(
-        `${what}: ${total} entries in ${blocks.length} blocks, the owner says ${options.expected}`,
-        first,
-      );
-    }
-    const claimed: bigint[] = [];
+  ): ChainBlock[] {
+    const blocks = BlockChain.claimChain(arena, layout, first, options);
     try {
-      if (options.claim) {
-        for (const { pa } of blocks) {
-          claimBlock(arena, pa, layout.blockSize, what);
-          claimed.push(pa);
-        }
-      }
       const mem = arena.memory;
       const dv = arena.dataView;
       let i = 0;
@@ -196,7 +209,41 @@ export class BlockChain {
         }
       }
     } finally {
+      if (options.claim) { for (const { pa } of blocks) arena.free(pa); }
+    }
+    return blocks;
+  }
+
+  /**
+   * Validates a handed-over chain like {@link BlockChain.restore} and, with
+   * `claim`, claims its blocks and leaves them to the caller (who frees them
+   * with `arena.free`). On any failure nothing stays claimed.
+   */
+  static claimChain(
+    arena: Arena,
+    layout: ChainLayout,
+    first: bigint,
+    options: { expected?: number; maxBlocks: number; claim: boolean; what?: string },
+  ): ChainBlock[] {
+    const what = options.what ?? `${layout.what} chain`;
+    const blocks = BlockChain.walk(arena, layout, first, options.maxBlocks, what);
+    const total = blocks.reduce((a, b) => a + b.count, 0);
+    if (options.expected !== undefined && total !== options.expected) {
+      throw new CorruptImageError(
+        `${what}: ${total} entries in ${blocks.length} blocks, the owner says ${options.expected}`,
+        first,
+      );
+    }
+    if (!options.claim) return blocks;
+    const claimed: bigint[] = [];
+    try {
+      for (const { pa } of blocks) {
+        claimBlock(arena, pa, layout.blockSize, what);
+        claimed.push(pa);
+      }
+    } catch (e) {
       for (const pa of claimed) arena.free(pa);
+      throw e;
     }
     return blocks;
   }
@@ -211,8 +258,8 @@ export class BlockChain {
     first: bigint,
     maxBlocks: number,
     what: string,
-  ): { pa: bigint; count: number }[] {
-    const blocks: { pa: bigint; count: number }[] = [];
+  ): ChainBlock[] {
+    const blocks: ChainBlock[] = [];
     const seen = new Set<bigint>();
     const dv = arena.dataView;
     for (let pa = first; pa !== 0n;) {

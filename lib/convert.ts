@@ -57,7 +57,7 @@ export function convertArena(
     from: image.format,
     to: COMPAT.sessionV4,
     sessions: image.sessions.length,
-    files: image.sessions.reduce((a, s) => a + s.files.length, 0),
+    files: image.sessions.reduce((a, s) => a + s.entries.count, 0),
     liveupdateNumber: image.liveupdateNumber,
   };
   if (image.format === COMPAT.sessionV4) return result;
@@ -77,17 +77,18 @@ export function convertArena(
   const sessionChain = new BlockChain(arena, SESSION_CHAIN, maxBlocks);
   sessionChain.reserve(image.sessions.length);
   const fileChains = image.sessions.map((s) => {
+    const files = s.entries.records();
     const chain = new BlockChain(arena, FILE_CHAIN, maxBlocks);
-    chain.reserve(s.files.length);
-    chain.fill(s.files.length, (dv, bytes, off, i) => {
-      const f = s.files[i];
+    chain.reserve(files.length);
+    chain.fill(files.length, (dv, bytes, off, i) => {
+      const f = files[i];
       writeFileEntry(dv, bytes, off, utf8(f.compatible), f.data, f.token);
     });
     return chain;
   });
   sessionChain.fill(image.sessions.length, (dv, bytes, off, i) => {
     const s = image.sessions[i];
-    writeSessionEntry(dv, bytes, off, utf8(s.name), fileChains[i].head, s.files.length);
+    writeSessionEntry(dv, bytes, off, utf8(s.name), fileChains[i].head, s.entries.count);
   });
   const fdtPages: bigint[] = [];
   arena.handover(placeRoots(arena, image.liveupdateNumber, sessionChain.head, fdtPages));

@@ -7,10 +7,12 @@
  * @module
  */
 
-import { FILE_CHAIN, U64_MAX, utf8, writeFileEntry } from "./abi.ts";
+import { FILE_CHAIN, FILE_SER, U64_MAX, utf8 } from "./abi.ts";
 import { BlockChain } from "./block.ts";
 import { LiveUpdateError, LuoError } from "./errors.ts";
+import type { FileEntries } from "./file_entries.ts";
 import type { FileHandler, HandlerContext, HandlerRegistry } from "./handler.ts";
+import { tokenHalves, TokenIndex } from "./token_index.ts";
 
 /** A token as users give it: a non-negative integer below 2^64. */
 export type Token = bigint | number;
@@ -34,20 +36,38 @@ export interface FileSetContext extends HandlerContext {
   readonly maxBlocks: number;
 }
 
-interface OutgoingFile {
-  token: bigint;
-  obj: unknown;
-  handler: FileHandler;
-  compat: Uint8Array;
-  data: bigint;
+const ENTRY = FILE_SER.size;
+
+/** The 48-byte compatible field of a handler, cached. */
+const compatFields = new WeakMap<FileHandler, Uint8Array>();
+function compatField(h: FileHandler): Uint8Array {
+  let f = compatFields.get(h);
+  if (!f) {
+    f = new Uint8Array(FILE_SER.compatibleLen);
+    f.set(utf8(h.compatible));
+    compatFields.set(h, f);
+  }
+  return f;
 }
 
-/** The files of an outgoing session. */
+/**
+ * The files of an outgoing session. Entries are kept serialized, in
+ * preservation order, in a staging buffer laid out exactly as the file
+ * blocks, so that a handover copies them block by block; a token index
+ * gives O(1) lookups. Unpreserved entries leave a hole that is compacted
+ * (in order) before the next handover or when holes outnumber files.
+ */
 export class OutgoingFileSet {
   readonly session: string;
   #ctx: FileSetContext;
-  #files = new Map<bigint, OutgoingFile>();
   #chain: BlockChain;
+  #stage = new Uint8Array(ENTRY * 8);
+  #dv = new DataView(this.#stage.buffer);
+  #objs: unknown[] = [];
+  #handlers: (FileHandler | undefined)[] = [];
+  #index = new TokenIndex();
+  #used = 0; // slots, holes included
+  #live = 0;
   #frozen = 0;
 
   /** An empty set for `session`. */
@@ -59,7 +79,7 @@ export class OutgoingFileSet {
 
   /** Number of files. */
   get count(): number {
-    return this.#files.size;
+    return this.#live;
   }
 
   /** Physical address of the first file block (0n when empty). */
@@ -72,14 +92,25 @@ export class OutgoingFileSet {
     return this.#chain.blocks;
   }
 
+  #tokenAt(slot: number): bigint {
+    return this.#dv.getBigUint64(slot * ENTRY + FILE_SER.token, true);
+  }
+
+  #dataAt(slot: number): bigint {
+    return this.#dv.getBigUint64(slot * ENTRY + FILE_SER.data, true);
+  }
+
   /** Tokens in preservation order. */
   tokens(): bigint[] {
-    return [...this.#files.keys()];
+    const out: bigint[] = [];
+    for (let i = 0; i < this.#used; i++) if (this.#handlers[i]) out.push(this.#tokenAt(i));
+    return out;
   }
 
   /** Whether `token` is used. */
   has(token: Token): boolean {
-    return this.#files.has(toToken(token));
+    const [lo, hi] = tokenHalves(toToken(token));
+    return this.#index.get(lo, hi) >= 0;
   }
 
   /**
@@ -89,9 +120,10 @@ export class OutgoingFileSet {
    */
   preserve(obj: unknown, token: Token): void {
     const t = toToken(token);
+    const [lo, hi] = tokenHalves(t);
     const where = `session "${this.session}" token ${t}`;
-    if (this.#files.has(t)) throw new LuoError("EEXIST", `${where}: token already used`);
-    const n = this.#files.size + 1;
+    if (this.#index.get(lo, hi) >= 0) throw new LuoError("EEXIST", `${where}: token already used`);
+    const n = this.#live + 1;
     if (!this.#chain.fits(n)) {
       throw new LuoError(
         "ENOSPC",
@@ -111,22 +143,68 @@ export class OutgoingFileSet {
     try {
       data = handler.preserve(this.#ctx, obj);
     } catch (e) {
-      this.#chain.shrink(this.#files.size);
+      this.#chain.shrink(this.#live);
       throw wrap(e, `${where}: handler "${handler.compatible}" preserve failed`);
     }
-    this.#files.set(t, { token: t, obj, handler, compat: utf8(handler.compatible), data });
+    const slot = this.#used++;
+    if ((slot + 1) * ENTRY > this.#stage.length) this.#growStage();
+    const off = slot * ENTRY;
+    this.#stage.set(compatField(handler), off);
+    this.#dv.setBigUint64(off + FILE_SER.data, data, true);
+    this.#dv.setUint32(off + FILE_SER.token, lo, true);
+    this.#dv.setUint32(off + FILE_SER.token + 4, hi, true);
+    this.#objs[slot] = obj;
+    this.#handlers[slot] = handler;
+    this.#index.set(lo, hi, slot);
+    this.#live++;
     this.#ctx.preservedObjects.set(obj, this.session);
+  }
+
+  #growStage(): void {
+    const next = new Uint8Array(this.#stage.length * 2);
+    next.set(this.#stage);
+    this.#stage = next;
+    this.#dv = new DataView(next.buffer);
   }
 
   /** Unpreserves the file of `token` (`ENOENT` when absent); the object stays usable. */
   unpreserve(token: Token): void {
     const t = toToken(token);
-    const f = this.#files.get(t);
-    if (!f) throw new LuoError("ENOENT", `session "${this.session}": no file with token ${t}`);
-    f.handler.unpreserve(this.#ctx, f.obj, f.data);
-    this.#files.delete(t);
-    this.#ctx.preservedObjects.delete(f.obj);
-    this.#chain.shrink(this.#files.size);
+    const [lo, hi] = tokenHalves(t);
+    const slot = this.#index.get(lo, hi);
+    if (slot < 0) {
+      throw new LuoError("ENOENT", `session "${this.session}": no file with token ${t}`);
+    }
+    const obj = this.#objs[slot];
+    this.#handlers[slot]!.unpreserve(this.#ctx, obj, this.#dataAt(slot));
+    this.#index.delete(lo, hi);
+    this.#objs[slot] = undefined;
+    this.#handlers[slot] = undefined;
+    this.#live--;
+    this.#ctx.preservedObjects.delete(obj);
+    while (this.#used > 0 && !this.#handlers[this.#used - 1]) this.#used--;
+    if (this.#used - this.#live > Math.max(64, this.#live)) this.#compact();
+    this.#chain.shrink(this.#live);
+  }
+
+  /** Closes the holes left by unpreserve, keeping the order. */
+  #compact(): void {
+    let to = 0;
+    for (let from = 0; from < this.#used; from++) {
+      const h = this.#handlers[from];
+      if (!h) continue;
+      if (to !== from) {
+        this.#stage.copyWithin(to * ENTRY, from * ENTRY, (from + 1) * ENTRY);
+        this.#objs[to] = this.#objs[from];
+        this.#handlers[to] = h;
+        const w = to * ENTRY + FILE_SER.token;
+        this.#index.update(this.#dv.getUint32(w, true), this.#dv.getUint32(w + 4, true), to);
+      }
+      to++;
+    }
+    this.#objs.length = to;
+    this.#handlers.length = to;
+    this.#used = to;
   }
 
   /** Unpreserves every file, newest first, and frees the chain. */
@@ -137,15 +215,19 @@ export class OutgoingFileSet {
 
   /** Freezes every file in order; on a failure unfreezes those frozen and rethrows. */
   freeze(): void {
+    this.#compact();
     this.#frozen = 0;
-    for (const f of this.#files.values()) {
+    for (let i = 0; i < this.#used; i++) {
+      const h = this.#handlers[i]!;
       try {
-        f.handler.freeze(this.#ctx, f.obj, f.data);
+        h.freeze(this.#ctx, this.#objs[i], this.#dataAt(i));
       } catch (e) {
         this.unfreeze();
         throw wrap(
           e,
-          `session "${this.session}" token ${f.token}: handler "${f.handler.compatible}" freeze failed`,
+          `session "${this.session}" token ${
+            this.#tokenAt(i)
+          }: handler "${h.compatible}" freeze failed`,
         );
       }
       this.#frozen++;
@@ -154,78 +236,73 @@ export class OutgoingFileSet {
 
   /** Unfreezes the files frozen by the last {@link freeze} (in order) and clears the blocks. */
   unfreeze(): void {
-    let i = 0;
-    for (const f of this.#files.values()) {
-      if (i++ >= this.#frozen) break;
-      f.handler.unfreeze(this.#ctx, f.obj, f.data);
+    for (let i = 0; i < this.#frozen; i++) {
+      this.#handlers[i]!.unfreeze(this.#ctx, this.#objs[i], this.#dataAt(i));
     }
     this.#frozen = 0;
     this.#chain.clear();
   }
 
-  /** Writes every file entry into the chain (no allocation). */
+  /** Copies the serialized entries into the chain, block by block (no allocation). */
   fill(): void {
-    const files = [...this.#files.values()];
-    this.#chain.fill(files.length, (dv, bytes, off, i) => {
-      const f = files[i];
-      writeFileEntry(dv, bytes, off, f.compat, f.data, f.token);
-    });
+    this.#compact();
+    this.#chain.fillBytes(this.#live, this.#stage);
   }
 }
 
-/** One handed-over file as read from the image. */
-export interface FileRecord {
-  compatible: string;
-  data: bigint;
-  token: bigint;
-}
-
 type IncomingState =
-  | { kind: "pending" }
   | { kind: "retrieved"; obj: unknown }
   | { kind: "failed"; error: unknown }
   | { kind: "finished" };
 
-/** The files of an incoming (handed-over) session. */
+/**
+ * The files of an incoming (handed-over) session, read in place from its
+ * validated entries; per-file state exists only for files touched.
+ */
 export class IncomingFileSet {
   readonly session: string;
   #ctx: FileSetContext;
-  #files = new Map<bigint, { rec: FileRecord; state: IncomingState }>();
+  #entries: FileEntries;
+  #state = new Map<number, IncomingState>();
+  #release: () => void;
 
-  /** A set over records already validated (unique tokens). */
-  constructor(ctx: FileSetContext, session: string, records: FileRecord[]) {
+  /** A set over validated entries; `release` frees their blocks once finished. */
+  constructor(ctx: FileSetContext, session: string, entries: FileEntries, release: () => void) {
     this.#ctx = ctx;
     this.session = session;
-    for (const rec of records) this.#files.set(rec.token, { rec, state: { kind: "pending" } });
+    this.#entries = entries;
+    this.#release = release;
   }
 
   /** Number of files. */
   get count(): number {
-    return this.#files.size;
+    return this.#entries.count;
   }
 
   /** Tokens in preservation order. */
   tokens(): bigint[] {
-    return [...this.#files.keys()];
+    return Array.from({ length: this.#entries.count }, (_, i) => this.#entries.token(i));
   }
 
   /** The compatible string of a file. */
   compatible(token: Token): string {
-    return this.#get(toToken(token)).rec.compatible;
+    return this.#entries.compatible(this.#find(toToken(token)));
   }
 
-  #get(t: bigint) {
-    const f = this.#files.get(t);
-    if (!f) throw new LuoError("ENOENT", `session "${this.session}": no file with token ${t}`);
-    return f;
+  #find(t: bigint): number {
+    const [lo, hi] = tokenHalves(t);
+    const i = this.#entries.find(lo, hi);
+    if (i < 0) throw new LuoError("ENOENT", `session "${this.session}": no file with token ${t}`);
+    return i;
   }
 
-  #handler(rec: FileRecord): FileHandler {
-    const h = this.#ctx.handlers.get(rec.compatible);
+  #handler(i: number): FileHandler {
+    const c = this.#entries.compatible(i);
+    const h = this.#ctx.handlers.get(c);
     if (!h) {
       throw new LuoError(
         "ENOENT",
-        `session "${this.session}" token ${rec.token}: no handler "${rec.compatible}"`,
+        `session "${this.session}" token ${this.#entries.token(i)}: no handler "${c}"`,
       );
     }
     return h;
@@ -236,35 +313,32 @@ export class IncomingFileSet {
    * the same error again after a failure (sticky).
    */
   retrieve(token: Token): unknown {
-    const f = this.#get(toToken(token));
-    switch (f.state.kind) {
-      case "retrieved":
-        return f.state.obj;
-      case "failed":
-        throw f.state.error;
-      case "finished":
-        throw new LuoError(
-          "EINVAL",
-          `session "${this.session}" token ${f.rec.token}: already finished`,
-        );
+    const t = toToken(token);
+    const i = this.#find(t);
+    const st = this.#state.get(i);
+    if (st?.kind === "retrieved") return st.obj;
+    if (st?.kind === "failed") throw st.error;
+    if (st?.kind === "finished") {
+      throw new LuoError("EINVAL", `session "${this.session}" token ${t}: already finished`);
     }
     try {
-      const obj = this.#handler(f.rec).retrieve(this.#ctx, f.rec.data);
-      f.state = { kind: "retrieved", obj };
+      const obj = this.#handler(i).retrieve(this.#ctx, this.#entries.data(i));
+      this.#state.set(i, { kind: "retrieved", obj });
       return obj;
     } catch (e) {
-      const error = wrap(e, `session "${this.session}" token ${f.rec.token}: retrieve failed`);
-      f.state = { kind: "failed", error };
+      const error = wrap(e, `session "${this.session}" token ${t}: retrieve failed`);
+      this.#state.set(i, { kind: "failed", error });
       throw error;
     }
   }
 
   /** Whether every file's handler agrees to finish now. */
   canFinish(): boolean {
-    for (const f of this.#files.values()) {
-      if (f.state.kind === "finished" || f.state.kind === "failed") continue;
-      const obj = f.state.kind === "retrieved" ? f.state.obj : undefined;
-      if (!this.#handler(f.rec).canFinish(this.#ctx, obj, f.rec.data)) return false;
+    for (let i = 0; i < this.#entries.count; i++) {
+      const st = this.#state.get(i);
+      if (st?.kind === "finished" || st?.kind === "failed") continue;
+      const obj = st?.kind === "retrieved" ? st.obj : undefined;
+      if (!this.#handler(i).canFinish(this.#ctx, obj, this.#entries.data(i))) return false;
     }
     return true;
   }
@@ -272,25 +346,29 @@ export class IncomingFileSet {
   /**
    * Finishes every file, newest first: retrieved ones are left to their
    * users, the others are discarded (their pages freed). Files whose
-   * retrieve failed are skipped. Throws the first handler error after
-   * trying every file.
+   * retrieve failed are skipped. Then the file blocks are freed. Throws the
+   * first handler error after trying every file.
    */
   finish(): void {
     let first: unknown;
-    for (const f of [...this.#files.values()].reverse()) {
-      const st = f.state;
-      if (st.kind === "finished" || st.kind === "failed") continue;
+    for (let i = this.#entries.count - 1; i >= 0; i--) {
+      const st = this.#state.get(i);
+      if (st?.kind === "finished" || st?.kind === "failed") continue;
       try {
-        this.#handler(f.rec).finish(
+        this.#handler(i).finish(
           this.#ctx,
-          st.kind === "retrieved" ? st.obj : undefined,
-          f.rec.data,
+          st?.kind === "retrieved" ? st.obj : undefined,
+          this.#entries.data(i),
         );
       } catch (e) {
-        first ??= wrap(e, `session "${this.session}" token ${f.rec.token}: finish failed`);
+        first ??= wrap(
+          e,
+          `session "${this.session}" token ${this.#entries.token(i)}: finish failed`,
+        );
       }
-      f.state = { kind: "finished" };
+      this.#state.set(i, { kind: "finished" });
     }
+    this.#release();
     if (first) throw first;
   }
 }

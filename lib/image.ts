@@ -9,17 +9,17 @@
  */
 
 import {
+  BLOCK_HEADER,
   COMPAT,
   FDT_NAMES,
   FILE_CHAIN,
-  FILE_SER,
   MAX_NAME_BYTES,
   readCString,
   SESSION_CHAIN,
   SESSION_FORMATS,
   SESSION_SER,
 } from "./abi.ts";
-import { BlockChain, claimBlock } from "./block.ts";
+import { BlockChain, type ChainBlock, claimBlock } from "./block.ts";
 import { CorruptImageError } from "./errors.ts";
 import {
   child,
@@ -33,7 +33,7 @@ import {
   u64Prop,
   writeFdt,
 } from "./fdt.ts";
-import type { FileRecord } from "./file.ts";
+import { FileEntries } from "./file_entries.ts";
 import { type Arena, PAGE_SIZE } from "./kho.ts";
 import { readV3Sessions } from "./v3.ts";
 
@@ -44,9 +44,10 @@ export interface SessionRecord {
   pa: bigint;
   /** Physical address of its first file block. */
   filesPa: bigint;
-  files: FileRecord[];
-  /** File blocks with their entry counts, in chain order. */
-  fileBlocks: { pa: bigint; count: number }[];
+  /** Its validated file entries, read in place. */
+  entries: FileEntries;
+  /** File blocks with their entry counts, in chain order (claimed when reading with `claim`). */
+  fileBlocks: ChainBlock[];
 }
 
 /** Everything read from a handed-over image. */
@@ -58,7 +59,7 @@ export interface Image {
   format: string;
   sessionHeader: bigint;
   /** Session blocks with their entry counts, in chain order. */
-  sessionBlocks: { pa: bigint; count: number }[];
+  sessionBlocks: ChainBlock[];
   sessions: SessionRecord[];
   /** The decoded device trees. */
   kho: FdtNode;
@@ -190,28 +191,41 @@ export function readImage(arena: Arena, root: bigint, opts: ReadOptions): Image 
   }
   const sessions: SessionRecord[] = [];
   const names = new Set<string>();
-  const blocks = BlockChain.restore(
-    arena,
-    SESSION_CHAIN,
-    sessionHeader,
-    { maxBlocks: opts.maxBlocks, claim: opts.claim, what: "session chain" },
-    (dv, bytes, off, i, pa) => {
-      const name = readSessionName(bytes, off, i, pa, names);
-      const filesPa = dv.getBigUint64(off + SESSION_SER.files, true);
-      const count = dv.getBigUint64(off + SESSION_SER.count, true);
-      sessions.push({ name, pa, filesPa, files: [], fileBlocks: [] });
-      if (count > BigInt(opts.maxBlocks * FILE_CHAIN.perBlock)) {
-        throw new CorruptImageError(
-          `session "${name}": file count ${count} is over the cap`,
-          pa + BigInt(SESSION_SER.count),
-          "ENOSPC",
-        );
-      }
-      const s = sessions[sessions.length - 1];
-      s.fileBlocks = readFiles(arena, s, Number(count), opts);
-    },
-  );
-  return { ...base, sessionBlocks: blocks, sessions };
+  try {
+    const blocks = BlockChain.restore(
+      arena,
+      SESSION_CHAIN,
+      sessionHeader,
+      { maxBlocks: opts.maxBlocks, claim: opts.claim, what: "session chain" },
+      (dv, bytes, off, i, pa) => {
+        const name = readSessionName(bytes, off, i, pa, names);
+        const filesPa = dv.getBigUint64(off + SESSION_SER.files, true);
+        const count = dv.getBigUint64(off + SESSION_SER.count, true);
+        if (count > BigInt(opts.maxBlocks * FILE_CHAIN.perBlock)) {
+          throw new CorruptImageError(
+            `session "${name}": file count ${count} is over the cap`,
+            pa + BigInt(SESSION_SER.count),
+            "ENOSPC",
+          );
+        }
+        sessions.push(readFiles(arena, name, pa, filesPa, Number(count), opts));
+      },
+    );
+    return { ...base, sessionBlocks: blocks, sessions };
+  } catch (e) {
+    releaseFileBlocks(arena, sessions, opts);
+    throw e;
+  }
+}
+
+/** Frees the claimed file blocks of `sessions` (after a failed read). */
+export function releaseFileBlocks(
+  arena: Arena,
+  sessions: SessionRecord[],
+  opts: { claim: boolean },
+): void {
+  if (!opts.claim) return;
+  for (const s of sessions) for (const b of s.fileBlocks) arena.free(b.pa);
 }
 
 /** Validates a session name field (NUL-terminated, non-empty, unique). */
@@ -237,51 +251,36 @@ export function readSessionName(
   return name;
 }
 
-/** Validates one file entry and appends it to `s.files` (tokens unique per session). */
-export function readFileEntry(
-  dv: DataView,
-  bytes: Uint8Array,
-  off: number,
-  i: number,
+function readFiles(
+  arena: Arena,
+  name: string,
   pa: bigint,
-  s: SessionRecord,
-  tokens: Set<bigint>,
+  filesPa: bigint,
+  count: number,
   opts: ReadOptions,
-): void {
-  const compatible = readCString(bytes, off + FILE_SER.compatible, FILE_SER.compatibleLen);
-  const where = `session "${s.name}" file ${i}`;
-  if (compatible === null || compatible.length === 0) {
-    throw new CorruptImageError(`${where}: compatible has no NUL within 48 bytes`, pa);
-  }
-  if (!opts.known(compatible)) {
-    throw new CorruptImageError(`${where}: unknown compatible "${compatible}"`, pa);
-  }
-  const token = dv.getBigUint64(off + FILE_SER.token, true);
-  if (tokens.has(token)) {
-    throw new CorruptImageError(`${where}: duplicate token ${token}`, pa + BigInt(FILE_SER.token));
-  }
-  tokens.add(token);
-  s.files.push({ compatible, data: dv.getBigUint64(off + FILE_SER.data, true), token });
-}
-
-function readFiles(arena: Arena, s: SessionRecord, count: number, opts: ReadOptions) {
-  if (count === 0 && s.filesPa !== 0n) {
+): SessionRecord {
+  if (count === 0 && filesPa !== 0n) {
     throw new CorruptImageError(
-      `session "${s.name}": no files but a file block pointer`,
-      s.pa + BigInt(SESSION_SER.files),
+      `session "${name}": no files but a file block pointer`,
+      pa + BigInt(SESSION_SER.files),
     );
   }
-  const tokens = new Set<bigint>();
-  return BlockChain.restore(
-    arena,
-    FILE_CHAIN,
-    s.filesPa,
-    {
-      expected: count,
-      maxBlocks: opts.maxBlocks,
-      claim: opts.claim,
-      what: `file chain of session "${s.name}"`,
-    },
-    (dv, bytes, off, i, pa) => readFileEntry(dv, bytes, off, i, pa, s, tokens, opts),
-  );
+  const what = `file chain of session "${name}"`;
+  const fileBlocks = BlockChain.claimChain(arena, FILE_CHAIN, filesPa, {
+    expected: count,
+    maxBlocks: opts.maxBlocks,
+    claim: opts.claim,
+    what,
+  });
+  try {
+    const segments = fileBlocks.map((b) => ({
+      pa: b.pa + BigInt(BLOCK_HEADER.size),
+      count: b.count,
+    }));
+    const entries = FileEntries.read(arena, segments, name, opts.known);
+    return { name, pa, filesPa, entries, fileBlocks };
+  } catch (e) {
+    if (opts.claim) { for (const b of fileBlocks) arena.free(b.pa); }
+    throw e;
+  }
 }

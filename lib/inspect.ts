@@ -190,7 +190,7 @@ function collect(
     return {
       name: s.name,
       fileBlocks: s.fileBlocks.map((b) => b.count),
-      files: s.files.map((f) => {
+      files: s.entries.records().map((f) => {
         const file: FileReport = {
           token: String(f.token),
           compatible: f.compatible,

@@ -145,6 +145,7 @@ export class Arena {
   #buffer: ArrayBuffer;
   #bytes: Uint8Array;
   #dataView: DataView;
+  #words: Int32Array;
   #out = new BigUint64Array(2);
   #outBytes = new Uint8Array(this.#out.buffer);
   #closed = false;
@@ -161,6 +162,7 @@ export class Arena {
     this.#buffer = Deno.UnsafePointerView.getArrayBuffer(base, this.size);
     this.#bytes = new Uint8Array(this.#buffer);
     this.#dataView = new DataView(this.#buffer);
+    this.#words = new Int32Array(this.#buffer);
     finalizer.register(this, { native, handle }, this.#token);
   }
 
@@ -397,6 +399,12 @@ export class Arena {
   get dataView(): DataView {
     this.#live();
     return this.#dataView;
+  }
+
+  /** The whole arena as 32-bit words (index = byte offset / 4; host byte order, little-endian). */
+  get words(): Int32Array {
+    this.#live();
+    return this.#words;
   }
 
   /** The native library's empty call (FFI overhead baseline for benchmarks). */

@@ -206,7 +206,11 @@ export class LiveUpdate {
     if (entry.session) {
       throw new LuoError("EINVAL", `incoming session "${name}" was already retrieved`);
     }
-    entry.session = new IncomingSession(this.#ctx, name, entry.records.files, (s) => {
+    const rec = entry.records;
+    const release = () => {
+      for (const b of rec.fileBlocks) this.arena.free(b.pa);
+    };
+    entry.session = new IncomingSession(this.#ctx, name, rec.entries, release, (s) => {
       this.#incoming!.delete(s.name);
       this.#maybeReleaseIncoming();
     });

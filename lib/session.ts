@@ -7,14 +7,9 @@
  */
 
 import { MAX_NAME_BYTES, utf8 } from "./abi.ts";
+import type { FileEntries } from "./file_entries.ts";
 import { LuoError } from "./errors.ts";
-import {
-  type FileRecord,
-  type FileSetContext,
-  IncomingFileSet,
-  OutgoingFileSet,
-  type Token,
-} from "./file.ts";
+import { type FileSetContext, IncomingFileSet, OutgoingFileSet, type Token } from "./file.ts";
 
 /** Validates a session name: 1..63 bytes, no NUL. Returns its bytes. */
 export function checkSessionName(name: string): Uint8Array {
@@ -124,11 +119,12 @@ export class IncomingSession {
   constructor(
     ctx: FileSetContext,
     name: string,
-    records: FileRecord[],
+    entries: FileEntries,
+    release: () => void,
     onFinish: (s: IncomingSession) => void,
   ) {
     this.name = name;
-    this.#files = new IncomingFileSet(ctx, name, records);
+    this.#files = new IncomingFileSet(ctx, name, entries, release);
     this.#onFinish = onFinish;
   }
 

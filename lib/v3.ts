@@ -7,10 +7,11 @@
  * @module
  */
 
-import { FILE_SER, SESSION_SER, V3 } from "./abi.ts";
+import { SESSION_SER, V3 } from "./abi.ts";
 import { claimBlock } from "./block.ts";
 import { CorruptImageError } from "./errors.ts";
-import { readFileEntry, type ReadOptions, readSessionName, type SessionRecord } from "./image.ts";
+import { FileEntries } from "./file_entries.ts";
+import { type ReadOptions, readSessionName, type SessionRecord } from "./image.ts";
 import { type Arena, PAGE_SIZE, PHYS_BASE } from "./kho.ts";
 
 function checkBlock(arena: Arena, pa: bigint, size: number, what: string): void {
@@ -40,41 +41,39 @@ export function readV3Sessions(arena: Arena, header: bigint, opts: ReadOptions):
     claimBlock(arena, pa, size, what);
     claimed.push(pa);
   };
+  const sessions: SessionRecord[] = [];
   try {
     claim(header, V3.sessionBlockSize, "v3 session block");
     const names = new Set<string>();
-    const sessions: SessionRecord[] = [];
     for (let i = 0; i < Number(count); i++) {
       const e = off + V3.sessionHeader + i * SESSION_SER.size;
       const pa = header + BigInt(V3.sessionHeader + i * SESSION_SER.size);
       const name = readSessionName(bytes, e, i, pa, names);
       const filesPa = dv.getBigUint64(e + SESSION_SER.files, true);
       const n = dv.getBigUint64(e + SESSION_SER.count, true);
-      const s: SessionRecord = { name, pa, filesPa, files: [], fileBlocks: [] };
       if (n > BigInt(V3.maxFiles)) {
         throw new CorruptImageError(
           `v3 session "${name}": ${n} files, at most ${V3.maxFiles}`,
           pa + BigInt(SESSION_SER.count),
         );
       }
+      if (n === 0n && filesPa !== 0n) {
+        throw new CorruptImageError(`v3 session "${name}": no files but a file array pointer`, pa);
+      }
+      const fileBlocks = n > 0n ? [{ pa: filesPa, count: Number(n) }] : [];
       if (n > 0n) {
         const what = `v3 file array of session "${name}"`;
         checkBlock(arena, filesPa, V3.fileBlockSize, what);
         claim(filesPa, V3.fileBlockSize, what);
-        const foff = arena.offsetOf(filesPa, V3.fileBlockSize);
-        const tokens = new Set<bigint>();
-        for (let k = 0; k < Number(n); k++) {
-          const fe = foff + k * FILE_SER.size;
-          readFileEntry(dv, bytes, fe, k, filesPa + BigInt(k * FILE_SER.size), s, tokens, opts);
-        }
-        s.fileBlocks = [{ pa: filesPa, count: Number(n) }];
-      } else if (filesPa !== 0n) {
-        throw new CorruptImageError(`v3 session "${name}": no files but a file array pointer`, pa);
       }
-      sessions.push(s);
+      const entries = FileEntries.read(arena, fileBlocks, name, opts.known);
+      sessions.push({ name, pa, filesPa, entries, fileBlocks });
     }
+    // The session block is done with; the file arrays stay claimed for the sessions.
+    if (opts.claim) arena.free(header);
     return sessions;
-  } finally {
+  } catch (e) {
     for (const pa of claimed) arena.free(pa);
+    throw e;
   }
 }

@@ -27,10 +27,12 @@ Deno.test("crash: SIGKILL at random points of a handover never leaves a half sta
       let out = "";
       // Half of the kills wait for the handover to start, half strike at any time.
       const inHandover = k % 2 === 0;
-      const deadline = setTimeout(
-        () => child.kill("SIGKILL"),
-        inHandover ? 20_000 : rng.int(160),
-      );
+      const kill = () => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* it exited already */ }
+      };
+      const deadline = setTimeout(kill, inHandover ? 20_000 : rng.int(160));
       if (inHandover) {
         while (!out.includes("handover-start")) {
           const { value, done } = await reader.read();
@@ -38,9 +40,7 @@ Deno.test("crash: SIGKILL at random points of a handover never leaves a half sta
           out += new TextDecoder().decode(value);
         }
         await new Promise((r) => setTimeout(r, rng.int(8)));
-        try {
-          child.kill("SIGKILL");
-        } catch { /* already exited */ }
+        kill();
       }
       for (;;) {
         const { value, done } = await reader.read();
