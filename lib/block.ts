@@ -97,8 +97,14 @@ export class BlockChain {
     }
     const before = this.#blocks.length;
     try {
+      const dv = this.#arena.dataView;
       while (this.#blocks.length < need) {
-        this.#blocks.push(this.#arena.allocPreserve(this.layout.blockSize));
+        const pa = this.#arena.allocPreserve(this.layout.blockSize);
+        this.#blocks.push(pa);
+        // An empty header; this also faults the page in now rather than at handover.
+        const off = this.#arena.offsetOf(pa, BLOCK_HEADER.size);
+        dv.setBigUint64(off + BLOCK_HEADER.next, 0n, true);
+        dv.setBigUint64(off + BLOCK_HEADER.count, 0n, true);
       }
     } catch (e) {
       this.#release(before);

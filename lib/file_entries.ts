@@ -85,8 +85,9 @@ export class FileEntries {
     for (let k = 0; k < segments.length; k++) {
       for (let j = 0, off = e.#offsets[k]; j < segments[k].count; j++, i++, off += FILE_SER.size) {
         const w = off >>> 2;
-        const pa = segments[k].pa + BigInt(j * FILE_SER.size);
-        const where = `session "${session}" file ${i}`;
+        // Where and what, built only for an error.
+        const at = (field = 0) => segments[k].pa + BigInt(j * FILE_SER.size + field);
+        const where = () => `session "${session}" file ${i}`;
         if (last < 0 || !sameWords(words, w, raw[last])) {
           const key = String.fromCharCode(...bytes.subarray(off, off + FILE_SER.compatibleLen));
           last = byKey.get(key) ?? -1;
@@ -97,13 +98,16 @@ export class FileEntries {
               FILE_SER.compatibleLen,
             );
             if (compatible === null || compatible.length === 0) {
-              throw new CorruptImageError(`${where}: compatible has no NUL within 48 bytes`, pa);
+              throw new CorruptImageError(
+                `${where()}: compatible has no NUL within 48 bytes`,
+                at(),
+              );
             }
             if (!known(compatible)) {
-              throw new CorruptImageError(`${where}: unknown compatible "${compatible}"`, pa);
+              throw new CorruptImageError(`${where()}: unknown compatible "${compatible}"`, at());
             }
             if (raw.length >= MAX_COMPATS) {
-              throw new CorruptImageError(`${where}: too many distinct compatibles`, pa);
+              throw new CorruptImageError(`${where()}: too many distinct compatibles`, at());
             }
             raw.push(words.slice(w, w + WORDS));
             e.#compats.push(compatible);
@@ -115,10 +119,7 @@ export class FileEntries {
         const t = w + FILE_SER.token / 4;
         if (e.#index.set(words[t] >>> 0, words[t + 1] >>> 0, i) >= 0) {
           const token = tokenOf(words[t] >>> 0, words[t + 1] >>> 0);
-          throw new CorruptImageError(
-            `${where}: duplicate token ${token}`,
-            pa + BigInt(FILE_SER.token),
-          );
+          throw new CorruptImageError(`${where()}: duplicate token ${token}`, at(FILE_SER.token));
         }
       }
     }

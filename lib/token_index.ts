@@ -8,6 +8,7 @@
  */
 
 const EMPTY = -1;
+// A slot stores value + 1, so that a zero-filled table (as allocated) is empty.
 /** Smallest table (slots). */
 const MIN_CAPACITY = 16;
 
@@ -21,20 +22,35 @@ export function tokenOf(lo: number, hi: number): bigint {
   return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
-/** Token → value (a non-negative int32), with O(1) get, set and delete. */
+/** Probe length past which the index switches to a seeded, mixing hash. */
+const MAX_PROBE = 48;
+
+/**
+ * Token → value (a non-negative int32), with O(1) get, set and delete.
+ * Each slot is 4 words (lo, hi, value, unused) so that a probe touches one
+ * cache line. The hash starts as the low word (high word folded in), so
+ * that the common dense tokens (0, 1, 2, ...) land in consecutive slots
+ * and a bulk insert streams through memory; if some probe run grows past
+ * {@link MAX_PROBE} (keys that collide on purpose or by pattern) the table
+ * is rebuilt once with a randomly seeded mixing hash, which keeps every
+ * operation O(1) expected whatever the keys.
+ */
 export class TokenIndex {
-  #keys: Uint32Array;
-  #vals: Int32Array;
+  #t: Int32Array;
   #mask: number;
   #size = 0;
+  #seed = 0; // 0: dense-friendly hash; otherwise the seed of the mixing hash
 
   /** An index sized for about `expected` tokens. */
   constructor(expected = 0) {
     let cap = MIN_CAPACITY;
     while (cap < expected * 2) cap *= 2;
-    this.#keys = new Uint32Array(cap * 2);
-    this.#vals = new Int32Array(cap).fill(EMPTY);
+    this.#t = TokenIndex.#table(cap);
     this.#mask = cap - 1;
+  }
+
+  static #table(cap: number): Int32Array {
+    return new Int32Array(cap * 4);
   }
 
   /** Number of tokens. */
@@ -42,20 +58,26 @@ export class TokenIndex {
     return this.#size;
   }
 
-  #slot(lo: number, hi: number): number {
-    let h = Math.imul(lo ^ Math.imul(hi ^ 0x27d4eb2f, 0x9e3779b1), 0x85ebca6b);
+  #home(lo: number, hi: number): number {
+    if (this.#seed === 0) return (lo ^ Math.imul(hi, 0x9e3779b1)) & this.#mask;
+    let h = Math.imul(lo ^ Math.imul(hi ^ this.#seed, 0x9e3779b1), 0x85ebca6b);
     h ^= h >>> 15;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 13;
     return h & this.#mask;
   }
 
   /** The value of a token, or -1. */
   get(lo: number, hi: number): number {
-    const keys = this.#keys;
-    const vals = this.#vals;
-    for (let i = this.#slot(lo, hi), n = 0; n <= this.#mask; i = (i + 1) & this.#mask, n++) {
-      const v = vals[i];
-      if (v === EMPTY) return EMPTY;
-      if (keys[2 * i] === lo && keys[2 * i + 1] === hi) return v;
+    const t = this.#t;
+    const mask = this.#mask;
+    lo |= 0;
+    hi |= 0;
+    for (let i = this.#home(lo, hi), n = 0; n <= mask; i = (i + 1) & mask, n++) {
+      const p = i << 2;
+      const v = t[p + 2];
+      if (v === 0) return EMPTY;
+      if (t[p] === lo && t[p + 1] === hi) return v - 1;
     }
     return EMPTY;
   }
@@ -63,29 +85,46 @@ export class TokenIndex {
   /** Inserts a token; returns -1, or the existing value (then nothing changes). */
   set(lo: number, hi: number, value: number): number {
     if ((this.#size + 1) * 2 > this.#mask + 1) this.#grow();
-    const keys = this.#keys;
-    const vals = this.#vals;
-    for (let i = this.#slot(lo, hi), n = 0; n <= this.#mask; i = (i + 1) & this.#mask, n++) {
-      const v = vals[i];
-      if (v === EMPTY) {
-        keys[2 * i] = lo;
-        keys[2 * i + 1] = hi;
-        vals[i] = value;
+    const t = this.#t;
+    const mask = this.#mask;
+    lo |= 0;
+    hi |= 0;
+    for (let i = this.#home(lo, hi), n = 0; n <= mask; i = (i + 1) & mask, n++) {
+      const p = i << 2;
+      const v = t[p + 2];
+      if (v === 0) {
+        if (n > MAX_PROBE && this.#seed === 0) {
+          // A long run: rebuild with the mixing hash, then insert there.
+          this.#rehash(this.#mask + 1, (crypto.getRandomValues(new Int32Array(1))[0] | 1) >>> 0);
+          return this.set(lo, hi, value);
+        }
+        t[p] = lo;
+        t[p + 1] = hi;
+        t[p + 2] = value + 1;
         this.#size++;
         return EMPTY;
       }
-      if (keys[2 * i] === lo && keys[2 * i + 1] === hi) return v;
+      if (t[p] === lo && t[p + 1] === hi) return v - 1;
     }
     throw new RangeError("token index full (load factor invariant broken)");
   }
 
+  /** Whether the table switched to the seeded mixing hash. */
+  get mixed(): boolean {
+    return this.#seed !== 0;
+  }
+
   /** Replaces the value of a present token. */
   update(lo: number, hi: number, value: number): void {
-    const keys = this.#keys;
-    for (let i = this.#slot(lo, hi), n = 0; n <= this.#mask; i = (i + 1) & this.#mask, n++) {
-      if (this.#vals[i] === EMPTY) break;
-      if (keys[2 * i] === lo && keys[2 * i + 1] === hi) {
-        this.#vals[i] = value;
+    const t = this.#t;
+    const mask = this.#mask;
+    lo |= 0;
+    hi |= 0;
+    for (let i = this.#home(lo, hi), n = 0; n <= mask; i = (i + 1) & mask, n++) {
+      const p = i << 2;
+      if (t[p + 2] === 0) break;
+      if (t[p] === lo && t[p + 1] === hi) {
+        t[p + 2] = value + 1;
         return;
       }
     }
@@ -94,49 +133,55 @@ export class TokenIndex {
 
   /** Removes a token (backward-shift deletion); returns its value or -1. */
   delete(lo: number, hi: number): number {
-    const keys = this.#keys;
-    const vals = this.#vals;
+    const t = this.#t;
     const mask = this.#mask;
-    let i = this.#slot(lo, hi);
+    lo |= 0;
+    hi |= 0;
+    let i = this.#home(lo, hi);
     for (let n = 0;; i = (i + 1) & mask, n++) {
-      if (vals[i] === EMPTY || n > mask) return EMPTY;
-      if (keys[2 * i] === lo && keys[2 * i + 1] === hi) break;
+      if (t[(i << 2) + 2] === 0 || n > mask) return EMPTY;
+      if (t[i << 2] === lo && t[(i << 2) + 1] === hi) break;
     }
-    const value = vals[i];
+    const value = t[(i << 2) + 2] - 1;
     // Shift later members of the probe run back over the hole.
     for (let j = (i + 1) & mask, n = 0; n <= mask; j = (j + 1) & mask, n++) {
-      if (vals[j] === EMPTY) break;
-      const home = this.#slot(keys[2 * j], keys[2 * j + 1]);
+      const q = j << 2;
+      if (t[q + 2] === 0) break;
+      const home = this.#home(t[q], t[q + 1]);
       // Move j to i if its home is not in (i, j] (cyclically).
       if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-        keys[2 * i] = keys[2 * j];
-        keys[2 * i + 1] = keys[2 * j + 1];
-        vals[i] = vals[j];
+        const p = i << 2;
+        t[p] = t[q];
+        t[p + 1] = t[q + 1];
+        t[p + 2] = t[q + 2];
         i = j;
       }
     }
-    vals[i] = EMPTY;
+    t[(i << 2) + 2] = 0;
     this.#size--;
     return value;
   }
 
   #grow(): void {
-    const oldKeys = this.#keys;
-    const oldVals = this.#vals;
-    const cap = (this.#mask + 1) * 2;
-    this.#keys = new Uint32Array(cap * 2);
-    this.#vals = new Int32Array(cap).fill(EMPTY);
+    this.#rehash((this.#mask + 1) * 2, this.#seed);
+  }
+
+  #rehash(cap: number, seed: number): void {
+    const old = this.#t;
+    this.#t = TokenIndex.#table(cap);
     this.#mask = cap - 1;
     this.#size = 0;
-    for (let i = 0; i < oldVals.length; i++) {
-      if (oldVals[i] !== EMPTY) this.set(oldKeys[2 * i], oldKeys[2 * i + 1], oldVals[i]);
+    this.#seed = seed;
+    for (let p = 0; p < old.length; p += 4) {
+      if (old[p + 2] !== 0) this.set(old[p], old[p + 1], old[p + 2] - 1);
     }
   }
 
-  /** Calls `fn` for every (lo, hi, value), in no particular order. */
+  /** Calls `fn` for every (lo, hi, value) as unsigned halves, in no particular order. */
   forEach(fn: (lo: number, hi: number, value: number) => void): void {
-    for (let i = 0; i < this.#vals.length; i++) {
-      if (this.#vals[i] !== EMPTY) fn(this.#keys[2 * i], this.#keys[2 * i + 1], this.#vals[i]);
+    const t = this.#t;
+    for (let p = 0; p < t.length; p += 4) {
+      if (t[p + 2] !== 0) fn(t[p] >>> 0, t[p + 1] >>> 0, t[p + 2] - 1);
     }
   }
 }

@@ -35,3 +35,15 @@ Deno.test("token index: halves round-trip for the whole u64 range", () => {
     assert.equal(tokenOf(lo, hi), t);
   }
 });
+
+Deno.test("token index: keys that collide on purpose switch it to the mixing hash; it stays correct", () => {
+  const idx = new TokenIndex();
+  // Low words that are multiples of a large power of two all share a home slot.
+  for (let i = 0; i < 5000; i++) assert.equal(idx.set((i * 65536) >>> 0, i >>> 16, i), -1);
+  assert.ok(idx.mixed);
+  for (let i = 0; i < 5000; i++) assert.equal(idx.get((i * 65536) >>> 0, i >>> 16), i);
+  const dense = new TokenIndex();
+  for (let i = 0; i < 100_000; i++) dense.set(i, 0, i);
+  assert.equal(dense.mixed, false);
+  assert.equal(dense.get(99_999, 0), 99_999);
+});
