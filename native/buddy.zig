@@ -56,31 +56,46 @@ pub const Buddy = struct {
     gpa: std.mem.Allocator,
 
     /// Creates metadata for `npages` pages, all marked `tail` (unusable) until
-    /// `addFreeRange` or `reserve*` calls say otherwise.
+    /// `addFreeRange` or `setBlock` say otherwise. The per-page arrays come
+    /// from the page allocator (fresh, zero-filled mappings), so that they
+    /// cost nothing until touched: `tail`, order 0 and not preserved are all
+    /// zero. `gpa` is kept for callers' own bookkeeping.
     pub fn init(gpa: std.mem.Allocator, npages: u64) Err!Buddy {
         if (npages < 2 or npages > MAX_PAGES) return Err.Invalid;
         const n: usize = @intCast(npages);
-        const state = gpa.alloc(State, n) catch return Err.NoMemory;
-        errdefer gpa.free(state);
-        const order = gpa.alloc(u8, n) catch return Err.NoMemory;
-        errdefer gpa.free(order);
-        const preserved = gpa.alloc(bool, n) catch return Err.NoMemory;
-        errdefer gpa.free(preserved);
-        const next = gpa.alloc(u32, n) catch return Err.NoMemory;
-        errdefer gpa.free(next);
-        const prev = gpa.alloc(u32, n) catch return Err.NoMemory;
-        @memset(state, .tail);
-        @memset(order, 0);
-        @memset(preserved, false);
+        const state = try zeroed(State, n);
+        errdefer unmap(state);
+        const order = try zeroed(u8, n);
+        errdefer unmap(order);
+        const preserved = try zeroed(bool, n);
+        errdefer unmap(preserved);
+        const next = try zeroed(u32, n);
+        errdefer unmap(next);
+        const prev = try zeroed(u32, n);
+        comptime std.debug.assert(@intFromEnum(State.tail) == 0);
         return .{ .npages = @intCast(n), .state = state, .order = order, .preserved = preserved, .next = next, .prev = prev, .gpa = gpa };
     }
 
+    /// A zero-filled array in its own anonymous mapping: untouched pages cost nothing.
+    fn zeroed(comptime T: type, n: usize) Err![]T {
+        const bytes = std.mem.alignForward(usize, n * @sizeOf(T), std.heap.page_size_min);
+        const mem = std.posix.mmap(null, bytes, std.posix.PROT.READ | std.posix.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0) catch return Err.NoMemory;
+        return @as([*]T, @ptrCast(@alignCast(mem.ptr)))[0..n];
+    }
+
+    fn unmap(xs: anytype) void {
+        const T = @typeInfo(@TypeOf(xs)).pointer.child;
+        const bytes = std.mem.alignForward(usize, xs.len * @sizeOf(T), std.heap.page_size_min);
+        const p: [*]align(std.heap.page_size_min) u8 = @ptrCast(@alignCast(xs.ptr));
+        std.posix.munmap(p[0..bytes]);
+    }
+
     pub fn deinit(self: *Buddy) void {
-        self.gpa.free(self.state);
-        self.gpa.free(self.order);
-        self.gpa.free(self.preserved);
-        self.gpa.free(self.next);
-        self.gpa.free(self.prev);
+        unmap(self.state);
+        unmap(self.order);
+        unmap(self.preserved);
+        unmap(self.next);
+        unmap(self.prev);
         self.* = undefined;
     }
 

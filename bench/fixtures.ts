@@ -1,0 +1,78 @@
+/**
+ * Shared fixtures of the benchmarks: a handler whose files are bare
+ * entries, arenas sized for a workload, the size lists (big sizes behind
+ * LUO_BENCH_BIG=1), and helpers to prepare a handed-over arena.
+ *
+ * @module
+ */
+
+import { type FileHandler, LiveUpdate } from "../mod.ts";
+import { FILE_CHAIN, SESSION_CHAIN } from "../lib/abi.ts";
+import { PAGE_SIZE } from "../lib/kho.ts";
+
+/** Big sizes (1M files, 1 GiB) run only with LUO_BENCH_BIG=1. */
+export const BIG = Deno.env.get("LUO_BENCH_BIG") === "1";
+
+/** File counts of the entry benchmarks. */
+export const FILE_COUNTS = BIG ? [1_000, 10_000, 100_000, 1_000_000] : [1_000, 10_000, 100_000];
+
+/** Session counts of the session benchmarks. */
+export const SESSION_COUNTS = BIG ? [1_000, 10_000, 100_000] : [1_000, 10_000];
+
+/** A file whose `data` is its token: the entry is all there is to hand over. */
+export interface Bare {
+  t: bigint;
+}
+
+/** The handler of {@link Bare} files. */
+export const bareHandler: FileHandler<Bare> = {
+  compatible: "bench-bare-v1",
+  canPreserve: (_c, o) => typeof o === "object" && o !== null && "t" in o,
+  preserve: (_c, o) => o.t,
+  unpreserve: () => {},
+  freeze: () => {},
+  unfreeze: () => {},
+  retrieve: (_c, data) => ({ t: data }),
+  canFinish: () => true,
+  finish: () => {},
+};
+
+/** Power-of-two arena size holding `bytes` plus slack. */
+export function arenaFor(bytes: number): number {
+  return 2 ** Math.ceil(Math.log2(bytes * 2 + (4 << 20)));
+}
+
+/** Bytes of file blocks for `n` files. */
+export function fileBlockBytes(n: number): number {
+  return Math.ceil(n / FILE_CHAIN.perBlock) * FILE_CHAIN.blockSize;
+}
+
+/** A live update with `sessions` sessions of `files` bare files each (not handed over). */
+export function prepare(sessions: number, files: number): LiveUpdate {
+  const bytes = sessions * (fileBlockBytes(files) + SESSION_CHAIN.blockSize) + 16 * PAGE_SIZE;
+  const luo = LiveUpdate.create({ size: arenaFor(bytes), handlers: [bareHandler] });
+  const objs: Bare[] = Array.from({ length: files }, (_, i) => ({ t: BigInt(i) }));
+  for (let s = 0; s < sessions; s++) {
+    const session = luo.createSession(`s${s}`);
+    for (let i = 0; i < files; i++) {
+      session.preserve(sessions === 1 ? objs[i] : { t: BigInt(i) }, BigInt(i));
+    }
+  }
+  return luo;
+}
+
+/** Hands `luo` over and returns the arena's path and bytes, to replay restores. */
+export function handedOver(luo: LiveUpdate): { path: string; bytes: Uint8Array } {
+  const path = luo.arena.path;
+  luo.handover();
+  return { path, bytes: Deno.readFileSync(path) };
+}
+
+/** Removes a file when the benchmark process ends. */
+export function removeAtExit(path: string): void {
+  addEventListener("unload", () => {
+    try {
+      Deno.removeSync(path);
+    } catch { /* gone already */ }
+  });
+}
