@@ -6,6 +6,7 @@ import { demo, DEMO_HELP, demoSuccessor } from "./cli/demo.ts";
 import { inspect, INSPECT_HELP } from "./cli/inspect.ts";
 import { fuzz, FUZZ_HELP } from "./cli/fuzz.ts";
 import { convert, CONVERT_HELP } from "./cli/convert.ts";
+import { BENCH_REPORT_HELP, benchReport } from "./cli/bench_report.ts";
 import { printStress, STRESS_HELP } from "./cli/stress.ts";
 
 const COMMANDS: Record<
@@ -17,6 +18,7 @@ const COMMANDS: Record<
   stress: { help: STRESS_HELP, run: printStress },
   fuzz: { help: FUZZ_HELP, run: fuzz },
   convert: { help: CONVERT_HELP, run: convert },
+  "bench-report": { help: BENCH_REPORT_HELP, run: benchReport },
 };
 
 const USAGE = `usage: ./luo <command> [options]
@@ -28,7 +30,7 @@ commands:
   convert ARENA      rewrite a luo-session-v3 image as v4, in place, atomically
   fuzz               corruption fuzzing of handed-over arenas (--cases N --seed S)
   test               every check (handled by ./luo)
-  bench              the benchmarks (handled by ./luo)
+  bench              the benchmarks (handled by ./luo); bench --report [--big] writes bench/RESULTS.md
 
 Run ./luo <command> --help for a command's options; --debug shows stack traces.`;
 

@@ -15,10 +15,12 @@ import {
 for (const n of FILE_COUNTS) {
   const group = `files ${n}`;
   const opts = n >= 1_000_000
-    ? { n: 3, warmup: 1 }
+    ? { n: 4, warmup: 1 }
     : n >= 100_000
-    ? { n: 8, warmup: 2 }
-    : { n: 40, warmup: 5 };
+    ? { n: 15, warmup: 3 }
+    : n >= 10_000
+    ? { n: 100, warmup: 10 }
+    : { n: 300, warmup: 30 };
   const bytes = fileBlockBytes(n);
 
   const copy = Arena.create({ size: 4 * 2 ** Math.ceil(Math.log2(bytes)) });

@@ -11,6 +11,10 @@
 
 import { CorruptImageError } from "./errors.ts";
 
+const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true });
+const UTF8 = new TextDecoder();
+const ENCODER = new TextEncoder();
+
 /** DTB magic number. */
 export const FDT_MAGIC = 0xd00dfeed;
 const FDT_VERSION = 17;
@@ -42,8 +46,7 @@ export function node(
 
 /** A NUL-terminated string property value. */
 export function strProp(s: string): Uint8Array {
-  const b = new TextEncoder().encode(s + "\0");
-  return b;
+  return ENCODER.encode(s + "\0");
 }
 
 /** A u64 property value: 8 little-endian bytes. */
@@ -64,7 +67,7 @@ export function getU64(n: FdtNode, name: string): bigint | null {
 export function getString(n: FdtNode, name: string): string | null {
   const v = n.props.get(name);
   if (!v || v.length === 0 || v[v.length - 1] !== 0) return null;
-  return new TextDecoder().decode(v.subarray(0, v.indexOf(0)));
+  return UTF8.decode(v.subarray(0, v.indexOf(0)));
 }
 
 /** The child of `n` called `name`, if any. */
@@ -76,7 +79,7 @@ const pad4 = (n: number) => (n + 3) & ~3;
 
 /** Serializes a tree rooted at `root` into DTB bytes. */
 export function writeFdt(root: FdtNode): Uint8Array {
-  const enc = new TextEncoder();
+  const enc = ENCODER;
   const strings: number[] = [];
   const stringOff = new Map<string, number>();
   const struct: number[] = [];
@@ -173,7 +176,7 @@ export function readFdt(blob: Uint8Array, where: bigint | string): FdtNode {
   if (offStrings < HEADER_SIZE || offStrings + sizeStrings > total) {
     bad(`strings block ${offStrings}+${sizeStrings} outside ${total} bytes`);
   }
-  const dec = new TextDecoder("utf-8", { fatal: true });
+  const dec = FATAL_UTF8;
   const strEnd = offStrings + sizeStrings;
   const readStr = (off: number, end: number, what: string): [string, number] => {
     const nul = blob.subarray(off, end).indexOf(0);

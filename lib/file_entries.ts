@@ -36,6 +36,27 @@ const WORDS = FILE_SER.compatibleLen / 4;
 /** Most distinct compatible fields one session may hold. */
 const MAX_COMPATS = 65535;
 
+/**
+ * The distinct 48-byte compatible fields met while reading one image, as
+ * words for a fast compare, with their decoded strings. Shared by all the
+ * sessions of an image so that each distinct field is decoded once.
+ */
+export class CompatTable {
+  /** The fields, as 12 words each. */
+  readonly raw: Int32Array[] = [];
+  /** The decoded compatible strings, by id. */
+  readonly names: string[] = [];
+  /** The same fields as latin1 strings → id. */
+  readonly byKey = new Map<string, number>();
+  /** Whether a compatible string is known (registered). */
+  readonly known: (compatible: string) => boolean;
+
+  /** An empty table accepting what `known` accepts. */
+  constructor(known: (compatible: string) => boolean) {
+    this.known = known;
+  }
+}
+
 /** Validated file entries of one session. */
 export class FileEntries {
   /** Number of entries. */
@@ -47,7 +68,7 @@ export class FileEntries {
   #starts: Int32Array; // index of each segment's first entry
   #index: TokenIndex;
   #compatIds: Uint16Array;
-  #compats: string[] = [];
+  #compats: string[];
 
   private constructor(arena: Arena, segments: EntrySegment[], count: number) {
     this.#arena = arena;
@@ -62,6 +83,7 @@ export class FileEntries {
     }
     this.#index = new TokenIndex(count);
     this.#compatIds = new Uint16Array(count);
+    this.#compats = [];
   }
 
   /**
@@ -72,14 +94,14 @@ export class FileEntries {
     arena: Arena,
     segments: EntrySegment[],
     session: string,
-    known: (compatible: string) => boolean,
+    table: CompatTable,
   ): FileEntries {
     const count = segments.reduce((a, s) => a + s.count, 0);
     const e = new FileEntries(arena, segments, count);
+    e.#compats = table.names;
     const words = arena.words;
     const bytes = arena.memory;
-    const raw: Int32Array[] = []; // the 48-byte fields seen, as words
-    const byKey = new Map<string, number>(); // the same fields as latin1 strings
+    const { raw, byKey, known } = table;
     let last = -1;
     let i = 0;
     for (let k = 0; k < segments.length; k++) {
@@ -88,6 +110,7 @@ export class FileEntries {
         // Where and what, built only for an error.
         const at = (field = 0) => segments[k].pa + BigInt(j * FILE_SER.size + field);
         const where = () => `session "${session}" file ${i}`;
+        if (last < 0) last = raw.length - 1; // start from the last field met in the image
         if (last < 0 || !sameWords(words, w, raw[last])) {
           const key = String.fromCharCode(...bytes.subarray(off, off + FILE_SER.compatibleLen));
           last = byKey.get(key) ?? -1;
@@ -110,7 +133,7 @@ export class FileEntries {
               throw new CorruptImageError(`${where()}: too many distinct compatibles`, at());
             }
             raw.push(words.slice(w, w + WORDS));
-            e.#compats.push(compatible);
+            table.names.push(compatible);
             last = raw.length - 1;
             byKey.set(key, last);
           }

@@ -18,6 +18,7 @@ import {
   SESSION_CHAIN,
   SESSION_FORMATS,
   SESSION_SER,
+  utf8,
 } from "./abi.ts";
 import { BlockChain, type ChainBlock, claimBlock } from "./block.ts";
 import { CorruptImageError } from "./errors.ts";
@@ -33,7 +34,7 @@ import {
   u64Prop,
   writeFdt,
 } from "./fdt.ts";
-import { FileEntries } from "./file_entries.ts";
+import { CompatTable, FileEntries } from "./file_entries.ts";
 import { type Arena, PAGE_SIZE } from "./kho.ts";
 import { readV3Sessions } from "./v3.ts";
 
@@ -74,6 +75,8 @@ export interface ReadOptions {
   maxBlocks: number;
   /** Whether a file's compatible string is known. */
   known: (compatible: string) => boolean;
+  /** Compatible strings seen so far (shared by every session of one image). */
+  compats?: CompatTable;
 }
 
 /** Pages of the power-of-two block that holds `bytes`. */
@@ -156,7 +159,8 @@ function compatOf(n: FdtNode, what: string, where: bigint, want: readonly string
 }
 
 /** Reads and validates the image published at `root`. */
-export function readImage(arena: Arena, root: bigint, opts: ReadOptions): Image {
+export function readImage(arena: Arena, root: bigint, options: ReadOptions): Image {
+  const opts = { ...options, compats: options.compats ?? new CompatTable(options.known) };
   const kho = loadFdt(arena, root, "KHO root FDT", opts.claim);
   compatOf(kho, "KHO root FDT", root, [COMPAT.kho]);
   const luoNode = child(kho, FDT_NAMES.luoNode);
@@ -243,7 +247,7 @@ export function readSessionName(
       pa,
     );
   }
-  if (name.length === 0 || new TextEncoder().encode(name).length > MAX_NAME_BYTES) {
+  if (name.length === 0 || utf8(name).length > MAX_NAME_BYTES) {
     throw new CorruptImageError(`session ${i}: empty name`, pa);
   }
   if (names.has(name)) throw new CorruptImageError(`session ${i}: duplicate name "${name}"`, pa);
@@ -277,7 +281,12 @@ function readFiles(
       pa: b.pa + BigInt(BLOCK_HEADER.size),
       count: b.count,
     }));
-    const entries = FileEntries.read(arena, segments, name, opts.known);
+    const entries = FileEntries.read(
+      arena,
+      segments,
+      name,
+      opts.compats ?? new CompatTable(opts.known),
+    );
     return { name, pa, filesPa, entries, fileBlocks };
   } catch (e) {
     if (opts.claim) { for (const b of fileBlocks) arena.free(b.pa); }

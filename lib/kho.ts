@@ -147,6 +147,8 @@ export class Arena {
   #dataView: DataView;
   #words: Int32Array;
   #out = new BigUint64Array(2);
+  #info = new BigUint64Array(INFO_FIELDS);
+  #infoBytes = new Uint8Array(this.#info.buffer);
   #outBytes = new Uint8Array(this.#out.buffer);
   #closed = false;
   #token = {};
@@ -180,7 +182,7 @@ export class Arena {
       (options.poison ? FLAG_POISON : 0) | (options.sync ? FLAG_SYNC : 0),
       out,
     );
-    check(rc, `create arena ${path} of ${size} bytes`);
+    check(rc, () => `create arena ${path} of ${size} bytes`);
     return new Arena(native, out[0], path);
   }
 
@@ -196,7 +198,7 @@ export class Arena {
       (options.discard ? FLAG_DISCARD : 0) | (options.sync ? FLAG_SYNC : 0);
     const out = new Uint32Array(1);
     const p = new TextEncoder().encode(path);
-    check(native.kho_open(p, BigInt(p.length), flags, out), `open arena ${path}`, native);
+    check(native.kho_open(p, BigInt(p.length), flags, out), () => `open arena ${path}`, native);
     return new Arena(native, out[0], path);
   }
 
@@ -212,7 +214,7 @@ export class Arena {
     finalizer.unregister(this.#token);
     // Detach the buffer so that no view can reach the unmapped memory.
     this.#buffer.transfer(0);
-    check(this.#native.kho_close(this.#handle), `close arena ${this.path}`);
+    check(this.#native.kho_close(this.#handle), () => `close arena ${this.path}`);
   }
 
   /** Same as {@link close}, for `using`. */
@@ -229,7 +231,7 @@ export class Arena {
     this.#live();
     check(
       this.#native.kho_alloc(this.#handle, BigInt(size), this.#outBytes),
-      `alloc ${size} bytes`,
+      () => `alloc ${size} bytes`,
     );
     return this.#out[0];
   }
@@ -237,7 +239,7 @@ export class Arena {
   /** Frees a block from {@link alloc} that is not preserved. */
   free(pa: bigint): void {
     this.#live();
-    check(this.#native.kho_free(this.#handle, pa), `free ${hex(pa)}`);
+    check(this.#native.kho_free(this.#handle, pa), () => `free ${hex(pa)}`);
   }
 
   /** Allocates a block and marks it preserved: it survives the handover. */
@@ -245,7 +247,7 @@ export class Arena {
     this.#live();
     check(
       this.#native.kho_alloc_preserve(this.#handle, BigInt(size), this.#outBytes),
-      `alloc_preserve ${size} bytes`,
+      () => `alloc_preserve ${size} bytes`,
     );
     return this.#out[0];
   }
@@ -253,32 +255,35 @@ export class Arena {
   /** Unpreserves and frees a block. */
   unpreserveFree(pa: bigint): void {
     this.#live();
-    check(this.#native.kho_unpreserve_free(this.#handle, pa), `unpreserve_free ${hex(pa)}`);
+    check(this.#native.kho_unpreserve_free(this.#handle, pa), () => `unpreserve_free ${hex(pa)}`);
   }
 
   /** Marks an allocated block of `size` bytes preserved. */
   preserve(pa: bigint, size: number): void {
     this.#live();
-    check(this.#native.kho_preserve(this.#handle, pa, BigInt(size)), `preserve ${hex(pa)}`);
+    check(this.#native.kho_preserve(this.#handle, pa, BigInt(size)), () => `preserve ${hex(pa)}`);
   }
 
   /** Clears the preserved mark of a block. */
   unpreserve(pa: bigint, size: number): void {
     this.#live();
-    check(this.#native.kho_unpreserve(this.#handle, pa, BigInt(size)), `unpreserve ${hex(pa)}`);
+    check(
+      this.#native.kho_unpreserve(this.#handle, pa, BigInt(size)),
+      () => `unpreserve ${hex(pa)}`,
+    );
   }
 
   /** Claims a block the predecessor handed over; returns its size in pages. */
   restore(pa: bigint): number {
     this.#live();
-    check(this.#native.kho_restore(this.#handle, pa, this.#outBytes), `restore ${hex(pa)}`);
+    check(this.#native.kho_restore(this.#handle, pa, this.#outBytes), () => `restore ${hex(pa)}`);
     return Number(this.#out[0]);
   }
 
   /** Frees a handed-over block, restored or not. */
   restoreFree(pa: bigint): void {
     this.#live();
-    check(this.#native.kho_restore_free(this.#handle, pa), `restore_free ${hex(pa)}`);
+    check(this.#native.kho_restore_free(this.#handle, pa), () => `restore_free ${hex(pa)}`);
   }
 
   /**
@@ -288,7 +293,7 @@ export class Arena {
    */
   handover(rootPa: bigint): void {
     this.#live();
-    check(this.#native.kho_handover(this.#handle, rootPa), `handover of root ${hex(rootPa)}`);
+    check(this.#native.kho_handover(this.#handle, rootPa), () => `handover of root ${hex(rootPa)}`);
   }
 
   /**
@@ -299,26 +304,26 @@ export class Arena {
     this.#live();
     check(
       this.#native.kho_release_incoming(this.#handle),
-      `release incoming state of ${this.path}`,
+      () => `release incoming state of ${this.path}`,
     );
   }
 
   /** Native memcpy of `len` bytes inside the arena (a benchmark baseline). */
   copy(dst: bigint, src: bigint, len: number): void {
     this.#live();
-    check(this.#native.kho_copy(this.#handle, dst, src, BigInt(len)), `copy ${len} bytes`);
+    check(this.#native.kho_copy(this.#handle, dst, src, BigInt(len)), () => `copy ${len} bytes`);
   }
 
   /** Fault injection: the `n`th allocation from now fails with `ENOMEM` (0 disables). */
   failAllocAfter(n: number): void {
     this.#live();
-    check(this.#native.kho_fail_alloc_after(this.#handle, BigInt(n)), "fail_alloc_after");
+    check(this.#native.kho_fail_alloc_after(this.#handle, BigInt(n)), () => "fail_alloc_after");
   }
 
   /** Page accounting and header state. */
   info(): ArenaInfo {
-    const out = new BigUint64Array(INFO_FIELDS);
-    check(this.#native.kho_info(this.#handle, new Uint8Array(out.buffer)), `info of ${this.path}`);
+    const out = this.#info;
+    check(this.#native.kho_info(this.#handle, this.#infoBytes), () => `info of ${this.path}`);
     const n = (i: number) => Number(out[i]);
     return {
       size: n(0),
@@ -352,7 +357,7 @@ export class Arena {
     for (let guard = 0; guard <= this.size / PAGE_SIZE; guard++) {
       const rc = this.#native.kho_next_region(this.#handle, from, REGION_KIND[kind], outBytes);
       if (rc === -2) return;
-      check(rc, `list ${kind} regions`);
+      check(rc, () => `list ${kind} regions`);
       yield { pa: out[0], pages: Number(out[1]) };
       from = out[0] + BigInt(out[1]) * BigInt(PAGE_SIZE);
     }
@@ -419,7 +424,8 @@ function hex(pa: bigint): string {
 
 let lastNative: Native | null = null;
 
-function check(rc: number, what: string, native: Native | null = lastNative): void {
+/** Throws the typed error of a native return code; `what` names the call (built only on failure). */
+function check(rc: number, what: () => string, native: Native | null = lastNative): void {
   if (rc === 0) return;
   const code = codeOfNative(rc);
   let detail = "";
@@ -428,7 +434,7 @@ function check(rc: number, what: string, native: Native | null = lastNative): vo
     const n = Number(native.kho_last_error(buf, 256n));
     if (n > 0) detail = `: ${new TextDecoder().decode(buf.subarray(0, n))}`;
   }
-  throw new KhoError(code, `${what} failed (${MEANING[code] ?? "native error " + rc})${detail}`);
+  throw new KhoError(code, `${what()} failed (${MEANING[code] ?? "native error " + rc})${detail}`);
 }
 
 const MEANING: Partial<Record<string, string>> = {

@@ -10,7 +10,7 @@
 import { SESSION_SER, V3 } from "./abi.ts";
 import { claimBlock } from "./block.ts";
 import { CorruptImageError } from "./errors.ts";
-import { FileEntries } from "./file_entries.ts";
+import { CompatTable, FileEntries } from "./file_entries.ts";
 import { type ReadOptions, readSessionName, type SessionRecord } from "./image.ts";
 import { type Arena, PAGE_SIZE, PHYS_BASE } from "./kho.ts";
 
@@ -66,7 +66,12 @@ export function readV3Sessions(arena: Arena, header: bigint, opts: ReadOptions):
         checkBlock(arena, filesPa, V3.fileBlockSize, what);
         claim(filesPa, V3.fileBlockSize, what);
       }
-      const entries = FileEntries.read(arena, fileBlocks, name, opts.known);
+      const entries = FileEntries.read(
+        arena,
+        fileBlocks,
+        name,
+        opts.compats ?? new CompatTable(opts.known),
+      );
       sessions.push({ name, pa, filesPa, entries, fileBlocks });
     }
     // The session block is done with; the file arrays stay claimed for the sessions.
