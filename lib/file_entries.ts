@@ -47,7 +47,7 @@ export class CompatTable {
   /** The decoded compatible strings, by id. */
   readonly names: string[] = [];
   /** The same fields as latin1 strings → id. */
-  readonly byKey = new Map<string, number>();
+  readonly byKey: Map<string, number> = new Map();
   /** Whether a compatible string is known (registered). */
   readonly known: (compatible: string) => boolean;
 
