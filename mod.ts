@@ -49,6 +49,7 @@ export {
   HandlerRegistry,
 } from "./lib/handler.ts";
 export { memfdHandler, MemFile } from "./lib/handlers/memfd.ts";
+export { Value, valueHandler } from "./lib/handlers/value.ts";
 export { type Token } from "./lib/file.ts";
 export {
   type ChainLayout,
@@ -57,3 +58,12 @@ export {
   FILE_CHAIN,
   SESSION_CHAIN,
 } from "./lib/abi.ts";
+export {
+  type Manifest,
+  MANIFEST_FORMAT,
+  MANIFEST_TOKEN,
+  type ManifestEntry,
+  preserveManifest,
+  type ReadManifest,
+  readManifest,
+} from "./lib/manifest.ts";

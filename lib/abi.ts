@@ -60,6 +60,8 @@ export const SESSION_SER = {
 } as const;
 /** `memfd_ser`: the descriptor page of a memfd-v1 file. */
 export const MEMFD_SER = { size: 32, fileSize: 0, pos: 8, extentsPa: 16, nextents: 24 } as const;
+/** `value_ser`: the descriptor page of a value-v1 file (structured-clone bytes). */
+export const VALUE_SER = { size: 32, length: 0, dataPa: 8, npages: 16, version: 24 } as const;
 /** One extent `{ u64 pa; u64 npages; }`. */
 export const EXTENT = { size: 16, pa: 0, npages: 8 } as const;
 
@@ -80,6 +82,7 @@ export const COMPAT = {
   sessionV4: "luo-session-v4",
   sessionV3: "luo-session-v3",
   memfd: "memfd-v1",
+  value: "value-v1",
 } as const;
 
 /** Session block formats this build reads, newest first. */

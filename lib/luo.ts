@@ -12,6 +12,7 @@ import { LiveUpdateError, LuoError } from "./errors.ts";
 import type { FileSetContext } from "./file.ts";
 import { type AnyFileHandler, type FileHandler, HandlerRegistry } from "./handler.ts";
 import { memfdHandler } from "./handlers/memfd.ts";
+import { valueHandler } from "./handlers/value.ts";
 import { type Image, placeRoots, readImage } from "./image.ts";
 import { Arena, type CreateOptions, type OpenOptions } from "./kho.ts";
 import { IncomingSession, OutgoingSession } from "./session.ts";
@@ -70,7 +71,7 @@ type State = "live" | "handed-over" | "closed";
 export class LiveUpdate {
   /** The arena ("physical memory"). */
   readonly arena: Arena;
-  /** The handler registry (memfd-v1 is built in). */
+  /** The handler registry (memfd-v1 and value-v1 are built in). */
   readonly handlers: HandlerRegistry = new HandlerRegistry();
   #ctx: FileSetContext;
   #outgoing = new Map<string, OutgoingSession>();
@@ -91,6 +92,7 @@ export class LiveUpdate {
     this.#ctx = { arena, handlers: this.handlers, preservedObjects: new Map(), maxBlocks };
     this.#sessionChain = new BlockChain(arena, SESSION_CHAIN, maxBlocks);
     this.handlers.register(memfdHandler);
+    this.handlers.register(valueHandler);
     for (const h of options.handlers ?? []) this.handlers.register(h);
     this.#incomingRoot = arena.info().incomingRoot;
   }
