@@ -7,6 +7,7 @@ import { inspect, INSPECT_HELP } from "./cli/inspect.ts";
 import { fuzz, FUZZ_HELP } from "./cli/fuzz.ts";
 import { convert, CONVERT_HELP } from "./cli/convert.ts";
 import { BENCH_REPORT_HELP, benchReport } from "./cli/bench_report.ts";
+import { example, EXAMPLE_HELP } from "./cli/example.ts";
 import { printStress, STRESS_HELP } from "./cli/stress.ts";
 
 const COMMANDS: Record<
@@ -19,6 +20,7 @@ const COMMANDS: Record<
   fuzz: { help: FUZZ_HELP, run: fuzz },
   convert: { help: CONVERT_HELP, run: convert },
   "bench-report": { help: BENCH_REPORT_HELP, run: benchReport },
+  example: { help: EXAMPLE_HELP, run: example },
 };
 
 const USAGE = `usage: ./luo <command> [options]
@@ -29,6 +31,7 @@ commands:
   stress stage1|2    the kernel's two-stage stress test (sessions x files)
   convert ARENA      rewrite a luo-session-v3 image as v4, in place, atomically
   fuzz               corruption fuzzing of handed-over arenas (--cases N --seed S)
+  example cache-server  zero-downtime upgrades of a real HTTP cache under load
   test               every check (handled by ./luo)
   bench              the benchmarks (handled by ./luo); bench --report [--big] writes bench/RESULTS.md
 

@@ -42,6 +42,7 @@ export interface Manifest {
 
 /** A manifest read back, with the entries of unknown kinds removed. */
 export interface ReadManifest {
+  /** The manifest, with only the entries of known kinds. */
   manifest: Manifest;
   /** Tokens skipped because their kind is not in `knownKinds`. */
   skipped: { token: string; kind: string }[];
