@@ -28,6 +28,7 @@ const { values: opt } = parseArgs({
     arena: { type: "string" },
     capacity: { type: "string", default: String(64 * MiB) },
     "log-capacity": { type: "string" },
+    "max-keys": { type: "string" },
     successor: { type: "boolean" },
     "successor-script": { type: "string" },
     generation: { type: "string", default: "1" },
@@ -41,9 +42,10 @@ if (!opt.port || !opt.arena) {
 const port = Number(opt.port);
 const capacity = Number(opt.capacity);
 const logCapacity = Number(opt["log-capacity"] ?? Math.max(MiB, capacity / 4));
+const maxKeys = Number(opt["max-keys"] ?? Math.max(1024, capacity / 64));
 const mode = opt.mode === "snapshot" ? "snapshot" : "luo";
 const generation = Number(opt.generation);
-const arenaSize = 2 ** Math.ceil(Math.log2(capacity + logCapacity + 16 * MiB));
+const arenaSize = 2 ** Math.ceil(Math.log2(capacity + logCapacity + maxKeys * 32 + 16 * MiB));
 
 /** Writes one handshake line for the predecessor (stdout) or a log line (stderr). */
 function emit(event: Record<string, unknown>): void {
@@ -188,6 +190,8 @@ async function upgrade(): Promise<Record<string, unknown>> {
       String(capacity),
       "--log-capacity",
       String(logCapacity),
+      "--max-keys",
+      String(maxKeys),
       "--successor",
       "--generation",
       String(generation + 1),
@@ -273,7 +277,7 @@ try {
       } catch (e) {
         log(`warning: cannot use the handed-over state (${(e as Error).message}); starting empty`);
         luo.releaseUnclaimed();
-        store = KvStore.create(luo, capacity, logCapacity);
+        store = KvStore.create(luo, capacity, logCapacity, maxKeys);
       }
       luo.releaseUnclaimed();
     } else {
@@ -285,7 +289,7 @@ try {
     restoreMs = performance.now() - t;
   } else {
     luo = LiveUpdate.create({ path: opt.arena, size: arenaSize });
-    store = KvStore.create(luo, capacity, logCapacity);
+    store = KvStore.create(luo, capacity, logCapacity, maxKeys);
   }
   resolveReady();
   emit({
