@@ -12,6 +12,30 @@ import {
   removeAtExit,
 } from "./fixtures.ts";
 
+// The fixed cost of a handover and a restore with no file at all (device
+// trees, map, unmapping): the report takes it off to get the cost per file.
+{
+  const opts = { n: 300, warmup: 30 };
+  Deno.bench({ name: "serialize (handover) [0]", group: "fixed", ...opts }, (b) => {
+    const luo = prepare(1, 0);
+    const path = luo.arena.path;
+    b.start();
+    luo.handover();
+    b.end();
+    Deno.removeSync(path);
+  });
+  const image = handedOver(prepare(1, 0));
+  removeAtExit(image.path);
+  Deno.bench({ name: "deserialize (restore) [0]", group: "fixed", ...opts }, (b) => {
+    Deno.writeFileSync(image.path, image.bytes);
+    const next = LiveUpdate.open(image.path, { handlers: [bareHandler] });
+    b.start();
+    next.incomingSessions();
+    b.end();
+    next.close();
+  });
+}
+
 for (const n of FILE_COUNTS) {
   const group = `files ${n}`;
   const opts = n >= 1_000_000
