@@ -12,21 +12,25 @@ import {
   removeAtExit,
 } from "./fixtures.ts";
 
-// The fixed cost of a handover and a restore with no file at all (device
-// trees, map, unmapping): the report takes it off to get the cost per file.
-{
-  const opts = { n: 300, warmup: 30 };
-  Deno.bench({ name: "serialize (handover) [0]", group: "fixed", ...opts }, (b) => {
-    const luo = prepare(1, 0);
+type BenchOpts = { n: number; warmup: number };
+
+/** Benchmarks the handover of one session of `n` bare files. */
+function benchSerialize(n: number, group: string, opts: BenchOpts): void {
+  Deno.bench({ name: `serialize (handover) [${n}]`, group, ...opts }, (b) => {
+    const luo = prepare(1, n);
     const path = luo.arena.path;
     b.start();
     luo.handover();
     b.end();
     Deno.removeSync(path);
   });
-  const image = handedOver(prepare(1, 0));
+}
+
+/** Benchmarks the restore of one handed-over image of `n` bare files, written back before each run. */
+function benchDeserialize(n: number, group: string, opts: BenchOpts): void {
+  const image = handedOver(prepare(1, n));
   removeAtExit(image.path);
-  Deno.bench({ name: "deserialize (restore) [0]", group: "fixed", ...opts }, (b) => {
+  Deno.bench({ name: `deserialize (restore) [${n}]`, group, ...opts }, (b) => {
     Deno.writeFileSync(image.path, image.bytes);
     const next = LiveUpdate.open(image.path, { handlers: [bareHandler] });
     b.start();
@@ -35,6 +39,11 @@ import {
     next.close();
   });
 }
+
+// The fixed cost of a handover and a restore with no file at all (device
+// trees, map, unmapping): the report takes it off to get the cost per file.
+benchSerialize(0, "fixed", { n: 300, warmup: 30 });
+benchDeserialize(0, "fixed", { n: 300, warmup: 30 });
 
 for (const n of FILE_COUNTS) {
   const group = `files ${n}`;
@@ -59,26 +68,8 @@ for (const n of FILE_COUNTS) {
     copy.bytes(dst, bytes).set(copy.bytes(src, bytes));
   });
 
-  Deno.bench({ name: `serialize (handover) [${n}]`, group, ...opts }, (b) => {
-    const luo = prepare(1, n);
-    const path = luo.arena.path;
-    b.start();
-    luo.handover();
-    b.end();
-    Deno.removeSync(path);
-  });
-
-  // One handed-over image, written back before each restore.
-  const image = handedOver(prepare(1, n));
-  removeAtExit(image.path);
-  Deno.bench({ name: `deserialize (restore) [${n}]`, group, ...opts }, (b) => {
-    Deno.writeFileSync(image.path, image.bytes);
-    const next = LiveUpdate.open(image.path, { handlers: [bareHandler] });
-    b.start();
-    next.incomingSessions();
-    b.end();
-    next.close();
-  });
+  benchSerialize(n, group, opts);
+  benchDeserialize(n, group, opts);
 
   Deno.bench({ name: `preserve [${n}]`, group: `preserve`, ...opts }, (b) => {
     const luo = LiveUpdate.create({ size: 1 << 30, handlers: [bareHandler] });

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type FileHandler, LiveUpdate } from "../mod.ts";
+import { LiveUpdate } from "../mod.ts";
 import { FILE_CHAIN, SESSION_CHAIN } from "../lib/abi.ts";
 import { PAGE_SIZE } from "../lib/kho.ts";
 
@@ -19,23 +19,8 @@ export const FILE_COUNTS = BIG ? [1_000, 10_000, 100_000, 1_000_000] : [1_000, 1
 /** Session counts of the session benchmarks. */
 export const SESSION_COUNTS = BIG ? [1_000, 10_000, 100_000] : [1_000, 10_000];
 
-/** A file whose `data` is its token: the entry is all there is to hand over. */
-export interface Bare {
-  t: bigint;
-}
-
-/** The handler of {@link Bare} files. */
-export const bareHandler: FileHandler<Bare> = {
-  compatible: "bench-bare-v1",
-  canPreserve: (_c, o) => typeof o === "object" && o !== null && "t" in o,
-  preserve: (_c, o) => o.t,
-  unpreserve: () => {},
-  freeze: () => {},
-  unfreeze: () => {},
-  retrieve: (_c, data) => ({ t: data }),
-  canFinish: () => true,
-  finish: () => {},
-};
+export { type Bare, bareHandler } from "../tests/fixtures.ts";
+import { type Bare, bareHandler } from "../tests/fixtures.ts";
 
 /** Power-of-two arena size holding `bytes` plus slack. */
 export function arenaFor(bytes: number): number {

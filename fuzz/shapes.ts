@@ -8,24 +8,14 @@
 
 import { BlockChain } from "../lib/block.ts";
 import { EXTENT_CHAIN, FILE_CHAIN, MEMFD_SER, SESSION_CHAIN } from "../lib/abi.ts";
-import type { FileHandler } from "../lib/handler.ts";
 import { MemFile } from "../lib/handlers/memfd.ts";
 import { readImage } from "../lib/image.ts";
 import { Arena, PAGE_SIZE } from "../lib/kho.ts";
 import { LiveUpdate } from "../lib/luo.ts";
 
-/** A handler whose data is a plain number (no pages): files cost one entry. */
-export const numberHandler: FileHandler<{ n: bigint }> = {
-  compatible: "fuzz-number-v1",
-  canPreserve: (_c, o) => typeof o === "object" && o !== null && "n" in o,
-  preserve: (_c, o) => o.n,
-  unpreserve: () => {},
-  freeze: () => {},
-  unfreeze: () => {},
-  retrieve: (_c, data) => ({ n: data }),
-  canFinish: () => true,
-  finish: () => {},
-};
+/** The handler of the page-less files of the shapes (re-exported for the runner). */
+export { bareHandler as numberHandler } from "../tests/fixtures.ts";
+import { bareHandler } from "../tests/fixtures.ts";
 
 /** Names of the shapes. */
 export const SHAPES = ["empty", "one", "files", "sessions"] as const;
@@ -97,7 +87,7 @@ export interface Base {
 /** Builds the base arena of `shape` in `dir` and reads its layout. */
 export function buildBase(shape: Shape, dir: string): Base {
   const path = `${dir}/base-${shape}.arena`;
-  const luo = LiveUpdate.create({ path, size: ARENA_SIZE, handlers: [numberHandler] });
+  const luo = LiveUpdate.create({ path, size: ARENA_SIZE, handlers: [bareHandler] });
   build(luo, shape);
   luo.handover();
   const bytes = Deno.readFileSync(path);

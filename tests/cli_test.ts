@@ -1,6 +1,6 @@
 // Every command of the command line, run as a subprocess, with its error cases.
 import assert from "node:assert/strict";
-import { runDeno, runOk, tempArena } from "./helpers.ts";
+import { runDeno, runOk, stressStage1, tempArena } from "./helpers.ts";
 import { PHYS_BASE } from "../lib/kho.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url);
@@ -96,17 +96,7 @@ Deno.test("cli: errors are one line with a non-zero exit; a stack only with --de
 Deno.test("cli: inspect of a damaged arena prints what it could read and the typed error", async () => {
   const t = tempArena();
   try {
-    await runOk(CLI, [
-      "stress",
-      "stage1",
-      "--arena",
-      t.path,
-      "--sessions",
-      "3",
-      "--files",
-      "2",
-      "--quiet",
-    ]);
+    await stressStage1(t.path, 3, 2);
     const j = JSON.parse((await runOk(CLI, ["inspect", t.path, "--json"])).stdout);
     assert.equal(j.sessions.length, 3);
     // Zero the count of the session block: the chain is now invalid.

@@ -61,3 +61,22 @@ export async function runOk(script: string | URL, args: string[]): Promise<Child
 export function patternByte(r: number, i: number): number {
   return (r * 131 + i * 7 + (i >>> 12)) & 0xff;
 }
+
+/** Runs `./luo stress stage1` (through cli.ts) for a shape, quietly. */
+export async function stressStage1(
+  path: string,
+  sessions: number,
+  files: number,
+): Promise<ChildResult> {
+  return await runOk(new URL("../cli.ts", import.meta.url), [
+    "stress",
+    "stage1",
+    "--arena",
+    path,
+    "--sessions",
+    String(sessions),
+    "--files",
+    String(files),
+    "--quiet",
+  ]);
+}

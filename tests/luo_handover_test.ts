@@ -2,7 +2,7 @@
 // one process, `stage2` retrieves and verifies every byte in another, then
 // finishes everything and checks that no page is left in use.
 import assert from "node:assert/strict";
-import { runDeno, runOk, tempArena } from "./helpers.ts";
+import { runDeno, runOk, stressStage1, tempArena } from "./helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url);
 
@@ -47,17 +47,7 @@ Deno.test("two processes: 1,000 sessions x 10 files", () => stress(1000, 10));
 Deno.test("two processes: the verifier fails on a wrong shape and on changed bytes", async () => {
   const t = tempArena();
   try {
-    await runOk(CLI, [
-      "stress",
-      "stage1",
-      "--arena",
-      t.path,
-      "--sessions",
-      "3",
-      "--files",
-      "4",
-      "--quiet",
-    ]);
+    await stressStage1(t.path, 3, 4);
     // Change "file-data-1-2" in the file itself: the verifier must see it.
     const bytes = Deno.readFileSync(t.path);
     const needle = new TextEncoder().encode("file-data-1-2");
