@@ -38,7 +38,7 @@ function build(luo: LiveUpdate, shape: Shape): void {
     const s = luo.createSession("files");
     for (let i = 0; i < 2000; i++) {
       s.preserve(
-        i % 10 === 0 ? MemFile.from(a, enc.encode(`file ${i}`)) : { n: BigInt(i * 7) },
+        i % 10 === 0 ? MemFile.from(a, enc.encode(`file ${i}`)) : { t: BigInt(i * 7) },
         BigInt(i),
       );
     }
@@ -47,7 +47,7 @@ function build(luo: LiveUpdate, shape: Shape): void {
       const s = luo.createSession(`session-${i}`);
       for (let j = 0; j < i % 4; j++) {
         s.preserve(
-          j === 1 ? MemFile.from(a, enc.encode(`s${i}f${j}`)) : { n: BigInt(i * 100 + j) },
+          j === 1 ? MemFile.from(a, enc.encode(`s${i}f${j}`)) : { t: BigInt(i * 100 + j) },
           BigInt(j),
         );
       }
