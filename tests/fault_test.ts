@@ -111,6 +111,7 @@ Deno.test("fault injection: allocation N fails, for every N over preserve + hand
       t2.cleanup();
     }
   }
+  if (Deno.env.get("LUO_VERBOSE")) console.log(`allocation fault points: ${points}`);
   assert.ok(points >= 35, `only ${points} allocation points`);
 });
 
@@ -198,6 +199,7 @@ Deno.test("fault injection: a handler op fails at every position; the retry succ
     if (!state.hit) break;
     hits.set(state.hit, (hits.get(state.hit) ?? 0) + 1);
   }
+  if (Deno.env.get("LUO_VERBOSE")) console.log(`handler op fault positions: ${k - 1}`, Object.fromEntries(hits));
   for (const op of ["preserve", "unpreserve", "freeze", "retrieve", "canFinish", "finish"]) {
     assert.ok((hits.get(op) ?? 0) > 0, `op ${op} never failed: ${JSON.stringify([...hits])}`);
   }
