@@ -57,6 +57,9 @@ export class CompatTable {
   }
 }
 
+/** Up to this many entries, a session needs no hash table: lookups scan (bounded, O(1)). */
+const SMALL = 8;
+
 /** Validated file entries of one session. */
 export class FileEntries {
   /** Number of entries. */
@@ -64,26 +67,24 @@ export class FileEntries {
   /** The runs of entries (file blocks after their headers, or a v3 array). */
   readonly segments: readonly EntrySegment[];
   #arena: Arena;
-  #offsets: Float64Array; // byte offset of each segment's first entry
-  #starts: Int32Array; // index of each segment's first entry
-  #index: TokenIndex;
-  #compatIds: Uint16Array;
+  #offsets: number[]; // byte offset of each segment's first entry
+  #starts: number[]; // index of each segment's first entry
+  #index: TokenIndex | null; // null for small sets
+  #compatIds: Uint16Array | number[];
   #compats: string[];
 
-  private constructor(arena: Arena, segments: EntrySegment[], count: number) {
+  private constructor(arena: Arena, segments: EntrySegment[], count: number, compats: string[]) {
     this.#arena = arena;
     this.segments = segments;
     this.count = count;
-    this.#offsets = new Float64Array(
-      segments.map((s) => arena.offsetOf(s.pa, s.count * FILE_SER.size)),
-    );
-    this.#starts = new Int32Array(segments.length);
+    this.#offsets = segments.map((s) => arena.offsetOf(s.pa, s.count * FILE_SER.size));
+    this.#starts = [0];
     for (let k = 1; k < segments.length; k++) {
-      this.#starts[k] = this.#starts[k - 1] + segments[k - 1].count;
+      this.#starts.push(this.#starts[k - 1] + segments[k - 1].count);
     }
-    this.#index = new TokenIndex(count);
-    this.#compatIds = new Uint16Array(count);
-    this.#compats = [];
+    this.#index = count > SMALL ? new TokenIndex(count) : null;
+    this.#compatIds = count > SMALL ? new Uint16Array(count) : [];
+    this.#compats = compats;
   }
 
   /**
@@ -97,20 +98,19 @@ export class FileEntries {
     table: CompatTable,
   ): FileEntries {
     const count = segments.reduce((a, s) => a + s.count, 0);
-    const e = new FileEntries(arena, segments, count);
-    e.#compats = table.names;
+    const e = new FileEntries(arena, segments, count, table.names);
     const words = arena.words;
     const bytes = arena.memory;
     const { raw, byKey, known } = table;
-    let last = -1;
+    const fail = (msg: string, k: number, j: number, i: number, field = 0): never => {
+      const pa = segments[k].pa + BigInt(j * FILE_SER.size + field);
+      throw new CorruptImageError(`session "${session}" file ${i}: ${msg}`, pa);
+    };
+    let last = raw.length - 1; // start from the last field met in the image
     let i = 0;
     for (let k = 0; k < segments.length; k++) {
       for (let j = 0, off = e.#offsets[k]; j < segments[k].count; j++, i++, off += FILE_SER.size) {
         const w = off >>> 2;
-        // Where and what, built only for an error.
-        const at = (field = 0) => segments[k].pa + BigInt(j * FILE_SER.size + field);
-        const where = () => `session "${session}" file ${i}`;
-        if (last < 0) last = raw.length - 1; // start from the last field met in the image
         if (last < 0 || !sameWords(words, w, raw[last])) {
           const key = String.fromCharCode(...bytes.subarray(off, off + FILE_SER.compatibleLen));
           last = byKey.get(key) ?? -1;
@@ -121,32 +121,36 @@ export class FileEntries {
               FILE_SER.compatibleLen,
             );
             if (compatible === null || compatible.length === 0) {
-              throw new CorruptImageError(
-                `${where()}: compatible has no NUL within 48 bytes`,
-                at(),
-              );
+              fail("compatible has no NUL within 48 bytes", k, j, i);
             }
-            if (!known(compatible)) {
-              throw new CorruptImageError(`${where()}: unknown compatible "${compatible}"`, at());
-            }
-            if (raw.length >= MAX_COMPATS) {
-              throw new CorruptImageError(`${where()}: too many distinct compatibles`, at());
-            }
+            if (!known(compatible!)) fail(`unknown compatible "${compatible}"`, k, j, i);
+            if (raw.length >= MAX_COMPATS) fail("too many distinct compatibles", k, j, i);
             raw.push(words.slice(w, w + WORDS));
-            table.names.push(compatible);
+            table.names.push(compatible!);
             last = raw.length - 1;
             byKey.set(key, last);
           }
         }
         e.#compatIds[i] = last;
         const t = w + FILE_SER.token / 4;
-        if (e.#index.set(words[t] >>> 0, words[t + 1] >>> 0, i) >= 0) {
-          const token = tokenOf(words[t] >>> 0, words[t + 1] >>> 0);
-          throw new CorruptImageError(`${where()}: duplicate token ${token}`, at(FILE_SER.token));
+        const lo = words[t] >>> 0;
+        const hi = words[t + 1] >>> 0;
+        if (e.#index ? e.#index.set(lo, hi, i) >= 0 : e.#scan(lo, hi, i) >= 0) {
+          fail(`duplicate token ${tokenOf(lo, hi)}`, k, j, i, FILE_SER.token);
         }
       }
     }
     return e;
+  }
+
+  /** Index of the token among the first `n` entries of a small set, or -1. */
+  #scan(lo: number, hi: number, n: number): number {
+    const words = this.#arena.words;
+    for (let i = 0; i < n; i++) {
+      const t = (this.#offset(i) + FILE_SER.token) >>> 2;
+      if (words[t] >>> 0 === lo && words[t + 1] >>> 0 === hi) return i;
+    }
+    return -1;
   }
 
   /** Byte offset in the arena of entry `i`. */
@@ -164,7 +168,7 @@ export class FileEntries {
 
   /** Index of the entry with `token`, or -1. */
   find(lo: number, hi: number): number {
-    return this.#index.get(lo, hi);
+    return this.#index ? this.#index.get(lo, hi) : this.#scan(lo, hi, this.count);
   }
 
   /** Token of entry `i`. */

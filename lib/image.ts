@@ -13,12 +13,10 @@ import {
   COMPAT,
   FDT_NAMES,
   FILE_CHAIN,
-  MAX_NAME_BYTES,
   readCString,
   SESSION_CHAIN,
   SESSION_FORMATS,
   SESSION_SER,
-  utf8,
 } from "./abi.ts";
 import { BlockChain, type ChainBlock, claimBlock } from "./block.ts";
 import { CorruptImageError } from "./errors.ts";
@@ -247,9 +245,8 @@ export function readSessionName(
       pa,
     );
   }
-  if (name.length === 0 || utf8(name).length > MAX_NAME_BYTES) {
-    throw new CorruptImageError(`session ${i}: empty name`, pa);
-  }
+  // The NUL is within the 64-byte field, so the name has at most 63 bytes.
+  if (name.length === 0) throw new CorruptImageError(`session ${i}: empty name`, pa);
   if (names.has(name)) throw new CorruptImageError(`session ${i}: duplicate name "${name}"`, pa);
   names.add(name);
   return name;

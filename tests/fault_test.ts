@@ -199,7 +199,9 @@ Deno.test("fault injection: a handler op fails at every position; the retry succ
     if (!state.hit) break;
     hits.set(state.hit, (hits.get(state.hit) ?? 0) + 1);
   }
-  if (Deno.env.get("LUO_VERBOSE")) console.log(`handler op fault positions: ${k - 1}`, Object.fromEntries(hits));
+  if (Deno.env.get("LUO_VERBOSE")) {
+    console.log(`handler op fault positions: ${k - 1}`, Object.fromEntries(hits));
+  }
   for (const op of ["preserve", "unpreserve", "freeze", "retrieve", "canFinish", "finish"]) {
     assert.ok((hits.get(op) ?? 0) > 0, `op ${op} never failed: ${JSON.stringify([...hits])}`);
   }
