@@ -101,8 +101,10 @@ export class BlockChain {
       while (this.#blocks.length < need) {
         const pa = this.#arena.allocPreserve(this.layout.blockSize);
         this.#blocks.push(pa);
-        // An empty header; this also faults the page in now rather than at handover.
-        const off = this.#arena.offsetOf(pa, BLOCK_HEADER.size);
+        // An empty header; and every page of the block is faulted in now,
+        // at preserve time, rather than during the handover.
+        const off = this.#arena.offsetOf(pa, this.layout.blockSize);
+        for (let p = PAGE_SIZE; p < this.layout.blockSize; p += PAGE_SIZE) dv.setUint8(off + p, 0);
         dv.setBigUint64(off + BLOCK_HEADER.next, 0n, true);
         dv.setBigUint64(off + BLOCK_HEADER.count, 0n, true);
       }

@@ -64,6 +64,7 @@ export class OutgoingFileSet {
   #stage = new Uint8Array(ENTRY * 8);
   #dv = new DataView(this.#stage.buffer);
   #objs: unknown[] = [];
+  #datas: bigint[] = []; // each file's data, as the handler returned it
   #handlers: (FileHandler | undefined)[] = [];
   #index = new TokenIndex();
   #used = 0; // slots, holes included
@@ -97,7 +98,7 @@ export class OutgoingFileSet {
   }
 
   #dataAt(slot: number): bigint {
-    return this.#dv.getBigUint64(slot * ENTRY + FILE_SER.data, true);
+    return this.#datas[slot];
   }
 
   /** Tokens in preservation order. */
@@ -154,6 +155,7 @@ export class OutgoingFileSet {
     this.#dv.setUint32(off + FILE_SER.token, lo, true);
     this.#dv.setUint32(off + FILE_SER.token + 4, hi, true);
     this.#objs[slot] = obj;
+    this.#datas[slot] = data;
     this.#handlers[slot] = handler;
     this.#index.set(lo, hi, slot);
     this.#live++;
@@ -179,6 +181,7 @@ export class OutgoingFileSet {
     this.#handlers[slot]!.unpreserve(this.#ctx, obj, this.#dataAt(slot));
     this.#index.delete(lo, hi);
     this.#objs[slot] = undefined;
+    this.#datas[slot] = 0n;
     this.#handlers[slot] = undefined;
     this.#live--;
     this.#ctx.preservedObjects.delete(obj);
@@ -189,6 +192,7 @@ export class OutgoingFileSet {
 
   /** Closes the holes left by unpreserve, keeping the order. */
   #compact(): void {
+    if (this.#used === this.#live) return; // no hole
     let to = 0;
     for (let from = 0; from < this.#used; from++) {
       const h = this.#handlers[from];
@@ -196,6 +200,7 @@ export class OutgoingFileSet {
       if (to !== from) {
         this.#stage.copyWithin(to * ENTRY, from * ENTRY, (from + 1) * ENTRY);
         this.#objs[to] = this.#objs[from];
+        this.#datas[to] = this.#datas[from];
         this.#handlers[to] = h;
         const w = to * ENTRY + FILE_SER.token;
         this.#index.update(this.#dv.getUint32(w, true), this.#dv.getUint32(w + 4, true), to);
@@ -203,6 +208,7 @@ export class OutgoingFileSet {
       to++;
     }
     this.#objs.length = to;
+    this.#datas.length = to;
     this.#handlers.length = to;
     this.#used = to;
   }

@@ -32,7 +32,6 @@ export interface FileRecord {
   token: bigint;
 }
 
-const WORDS = FILE_SER.compatibleLen / 4;
 /** Most distinct compatible fields one session may hold. */
 const MAX_COMPATS = 65535;
 
@@ -42,8 +41,13 @@ const MAX_COMPATS = 65535;
  * sessions of an image so that each distinct field is decoded once.
  */
 export class CompatTable {
-  /** The fields, as 12 words each. */
+  /**
+   * The known fields, as the words that hold the string and its NUL (the
+   * last one masked to those bytes): what follows the NUL does not matter.
+   */
   readonly raw: Int32Array[] = [];
+  /** Per field, the mask of the last word's meaningful bytes. */
+  readonly masks: number[] = [];
   /** The decoded compatible strings, by id. */
   readonly names: string[] = [];
   /** The same fields as latin1 strings → id. */
@@ -101,7 +105,7 @@ export class FileEntries {
     const e = new FileEntries(arena, segments, count, table.names);
     const words = arena.words;
     const bytes = arena.memory;
-    const { raw, byKey, known } = table;
+    const { raw, masks, byKey, known } = table;
     const fail = (msg: string, k: number, j: number, i: number, field = 0): never => {
       const pa = segments[k].pa + BigInt(j * FILE_SER.size + field);
       throw new CorruptImageError(`session "${session}" file ${i}: ${msg}`, pa);
@@ -111,7 +115,7 @@ export class FileEntries {
     for (let k = 0; k < segments.length; k++) {
       for (let j = 0, off = e.#offsets[k]; j < segments[k].count; j++, i++, off += FILE_SER.size) {
         const w = off >>> 2;
-        if (last < 0 || !sameWords(words, w, raw[last])) {
+        if (last < 0 || !samePrefix(words, w, raw[last], masks[last])) {
           const key = String.fromCharCode(...bytes.subarray(off, off + FILE_SER.compatibleLen));
           last = byKey.get(key) ?? -1;
           if (last < 0) {
@@ -125,7 +129,14 @@ export class FileEntries {
             }
             if (!known(compatible!)) fail(`unknown compatible "${compatible}"`, k, j, i);
             if (raw.length >= MAX_COMPATS) fail("too many distinct compatibles", k, j, i);
-            raw.push(words.slice(w, w + WORDS));
+            // The words up to and including the NUL; the last one masked.
+            const len = readCStringLength(bytes, off);
+            const n = (len >>> 2) + 1;
+            const mask = (len & 3) === 3 ? -1 : (2 ** (8 * ((len & 3) + 1)) - 1) | 0;
+            const r = words.slice(w, w + n);
+            r[n - 1] &= mask;
+            raw.push(r);
+            masks.push(mask);
             table.names.push(compatible!);
             last = raw.length - 1;
             byKey.set(key, last);
@@ -198,7 +209,14 @@ export class FileEntries {
   }
 }
 
-function sameWords(words: Int32Array, w: number, r: Int32Array): boolean {
-  for (let k = 0; k < WORDS; k++) if (words[w + k] !== r[k]) return false;
-  return true;
+/** Whether the field at word `w` holds the string of `r` (and its NUL). */
+function samePrefix(words: Int32Array, w: number, r: Int32Array, mask: number): boolean {
+  const n = r.length - 1;
+  for (let k = 0; k < n; k++) if (words[w + k] !== r[k]) return false;
+  return (words[w + n] & mask) === r[n];
+}
+
+/** Byte length of the NUL-terminated string at `off` (the NUL is known to be within the field). */
+function readCStringLength(bytes: Uint8Array, off: number): number {
+  return bytes.subarray(off, off + FILE_SER.compatibleLen).indexOf(0);
 }
