@@ -40,6 +40,7 @@ export class TokenIndex {
   #mask: number;
   #size = 0;
   #seed = 0; // 0: dense-friendly hash; otherwise the seed of the mixing hash
+  #probes = 0; // length of the last probe
 
   /** An index sized for about `expected` tokens. */
   constructor(expected = 0) {
@@ -67,46 +68,47 @@ export class TokenIndex {
     return h & this.#mask;
   }
 
-  /** The value of a token, or -1. */
-  get(lo: number, hi: number): number {
+  /**
+   * Word index of the slot holding the token, or of the empty slot where it
+   * would go; the probe length is left in `#probes`.
+   */
+  #probe(lo: number, hi: number): number {
     const t = this.#t;
     const mask = this.#mask;
-    lo |= 0;
-    hi |= 0;
-    for (let i = this.#home(lo, hi), n = 0; n <= mask; i = (i + 1) & mask, n++) {
+    let n = 0;
+    for (let i = this.#home(lo, hi); n <= mask; i = (i + 1) & mask, n++) {
       const p = i << 2;
-      const v = t[p + 2];
-      if (v === 0) return EMPTY;
-      if (t[p] === lo && t[p + 1] === hi) return v - 1;
+      if (t[p + 2] === 0 || (t[p] === lo && t[p + 1] === hi)) {
+        this.#probes = n;
+        return p;
+      }
     }
-    return EMPTY;
+    throw new RangeError("token index full (load factor invariant broken)");
+  }
+
+  /** The value of a token, or -1. */
+  get(lo: number, hi: number): number {
+    return this.#t[this.#probe(lo | 0, hi | 0) + 2] - 1;
   }
 
   /** Inserts a token; returns -1, or the existing value (then nothing changes). */
   set(lo: number, hi: number, value: number): number {
     if ((this.#size + 1) * 2 > this.#mask + 1) this.#grow();
-    const t = this.#t;
-    const mask = this.#mask;
     lo |= 0;
     hi |= 0;
-    for (let i = this.#home(lo, hi), n = 0; n <= mask; i = (i + 1) & mask, n++) {
-      const p = i << 2;
-      const v = t[p + 2];
-      if (v === 0) {
-        if (n > MAX_PROBE && this.#seed === 0) {
-          // A long run: rebuild with the mixing hash, then insert there.
-          this.#rehash(this.#mask + 1, (crypto.getRandomValues(new Int32Array(1))[0] | 1) >>> 0);
-          return this.set(lo, hi, value);
-        }
-        t[p] = lo;
-        t[p + 1] = hi;
-        t[p + 2] = value + 1;
-        this.#size++;
-        return EMPTY;
-      }
-      if (t[p] === lo && t[p + 1] === hi) return v - 1;
+    const p = this.#probe(lo, hi);
+    const t = this.#t;
+    if (t[p + 2] !== 0) return t[p + 2] - 1;
+    if (this.#probes > MAX_PROBE && this.#seed === 0) {
+      // A long run: rebuild with the mixing hash, then insert there.
+      this.#rehash(this.#mask + 1, (crypto.getRandomValues(new Int32Array(1))[0] | 1) >>> 0);
+      return this.set(lo, hi, value);
     }
-    throw new RangeError("token index full (load factor invariant broken)");
+    t[p] = lo;
+    t[p + 1] = hi;
+    t[p + 2] = value + 1;
+    this.#size++;
+    return EMPTY;
   }
 
   /** Whether the table switched to the seeded mixing hash. */
@@ -116,32 +118,18 @@ export class TokenIndex {
 
   /** Replaces the value of a present token. */
   update(lo: number, hi: number, value: number): void {
-    const t = this.#t;
-    const mask = this.#mask;
-    lo |= 0;
-    hi |= 0;
-    for (let i = this.#home(lo, hi), n = 0; n <= mask; i = (i + 1) & mask, n++) {
-      const p = i << 2;
-      if (t[p + 2] === 0) break;
-      if (t[p] === lo && t[p + 1] === hi) {
-        t[p + 2] = value + 1;
-        return;
-      }
-    }
-    throw new RangeError("token not in index");
+    const p = this.#probe(lo | 0, hi | 0);
+    if (this.#t[p + 2] === 0) throw new RangeError("token not in index");
+    this.#t[p + 2] = value + 1;
   }
 
   /** Removes a token (backward-shift deletion); returns its value or -1. */
   delete(lo: number, hi: number): number {
     const t = this.#t;
     const mask = this.#mask;
-    lo |= 0;
-    hi |= 0;
-    let i = this.#home(lo, hi);
-    for (let n = 0;; i = (i + 1) & mask, n++) {
-      if (t[(i << 2) + 2] === 0 || n > mask) return EMPTY;
-      if (t[i << 2] === lo && t[(i << 2) + 1] === hi) break;
-    }
+    const found = this.#probe(lo | 0, hi | 0);
+    if (t[found + 2] === 0) return EMPTY;
+    let i = found >> 2;
     const value = t[(i << 2) + 2] - 1;
     // Shift later members of the probe run back over the hole.
     for (let j = (i + 1) & mask, n = 0; n <= mask; j = (j + 1) & mask, n++) {

@@ -1,6 +1,6 @@
 // Every command of the command line, run as a subprocess, with its error cases.
 import assert from "node:assert/strict";
-import { runDeno, runOk, stressStage1, tempArena } from "./helpers.ts";
+import { runDeno, runOk, stressStage1, stressStage2, tempArena } from "./helpers.ts";
 import { PHYS_BASE } from "../lib/kho.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url);
@@ -116,16 +116,7 @@ Deno.test("cli: inspect of a damaged arena prints what it could read and the typ
     );
     assert.match(r.stderr, /^luo: inspect: EBADMSG: session chain/);
     // The damaged arena can still be opened for writing and its pages released.
-    const s2 = await runDeno(CLI, [
-      "stress",
-      "stage2",
-      "--arena",
-      t.path,
-      "--sessions",
-      "3",
-      "--files",
-      "2",
-    ]);
+    const s2 = await stressStage2(t.path, 3, 2);
     assert.equal(s2.code, 1);
     assert.match(
       s2.stderr,

@@ -62,15 +62,11 @@ export function patternByte(r: number, i: number): number {
   return (r * 131 + i * 7 + (i >>> 12)) & 0xff;
 }
 
-/** Runs `./luo stress stage1` (through cli.ts) for a shape, quietly. */
-export async function stressStage1(
-  path: string,
-  sessions: number,
-  files: number,
-): Promise<ChildResult> {
-  return await runOk(new URL("../cli.ts", import.meta.url), [
+/** The arguments of `./luo stress STAGE` for a shape, quietly. */
+function stressArgs(stage: string, path: string, sessions: number, files: number): string[] {
+  return [
     "stress",
-    "stage1",
+    stage,
     "--arena",
     path,
     "--sessions",
@@ -78,5 +74,29 @@ export async function stressStage1(
     "--files",
     String(files),
     "--quiet",
-  ]);
+  ];
+}
+
+/** Runs `./luo stress stage1` (through cli.ts); fails the test if it fails. */
+export async function stressStage1(
+  path: string,
+  sessions: number,
+  files: number,
+): Promise<ChildResult> {
+  return await runOk(
+    new URL("../cli.ts", import.meta.url),
+    stressArgs("stage1", path, sessions, files),
+  );
+}
+
+/** Runs `./luo stress stage2` (through cli.ts) and returns its result, failed or not. */
+export async function stressStage2(
+  path: string,
+  sessions: number,
+  files: number,
+): Promise<ChildResult> {
+  return await runDeno(
+    new URL("../cli.ts", import.meta.url),
+    stressArgs("stage2", path, sessions, files),
+  );
 }

@@ -2,7 +2,7 @@
 // one process, `stage2` retrieves and verifies every byte in another, then
 // finishes everything and checks that no page is left in use.
 import assert from "node:assert/strict";
-import { runDeno, runOk, stressStage1, tempArena } from "./helpers.ts";
+import { runDeno, runOk, stressStage1, stressStage2, tempArena } from "./helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url);
 
@@ -60,17 +60,7 @@ Deno.test("two processes: the verifier fails on a wrong shape and on changed byt
     f.seekSync(at + 10, Deno.SeekMode.Start);
     f.writeSync(new TextEncoder().encode("9"));
     f.close();
-    const r = await runDeno(CLI, [
-      "stress",
-      "stage2",
-      "--arena",
-      t.path,
-      "--sessions",
-      "3",
-      "--files",
-      "5",
-      "--quiet",
-    ]);
+    const r = await stressStage2(t.path, 3, 5);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /stress-1 token 2: "file-data-9-2" != "file-data-1-2"/);
     assert.match(r.stderr, /stress-0: 4 files, want 5/);
