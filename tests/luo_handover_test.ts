@@ -2,7 +2,7 @@
 // one process, `stage2` retrieves and verifies every byte in another, then
 // finishes everything and checks that no page is left in use.
 import assert from "node:assert/strict";
-import { runDeno, runOk, stressStage1, stressStage2, tempArena } from "./helpers.ts";
+import { runOk, stressStage1, stressStage2, tempArena } from "./helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url);
 
