@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { table } from "./table.ts";
+import { markdownTable as table } from "./table.ts";
 
 export const BENCH_REPORT_HELP = `usage: ./luo bench --report [--big] [--out FILE]
 
