@@ -7,7 +7,15 @@
  */
 
 import { BlockChain } from "../lib/block.ts";
-import { EXTENT_CHAIN, FILE_CHAIN, MEMFD_SER, SESSION_CHAIN } from "../lib/abi.ts";
+import {
+  ARENA_HEADER,
+  type ChainLayout,
+  EXTENT_CHAIN,
+  FILE_CHAIN,
+  MEM_MAP_CHAIN,
+  MEMFD_SER,
+  SESSION_CHAIN,
+} from "../lib/abi.ts";
 import { MemFile } from "../lib/handlers/memfd.ts";
 import { readImage } from "../lib/image.ts";
 import { Arena, PAGE_SIZE } from "../lib/kho.ts";
@@ -104,26 +112,22 @@ function readLayout(path: string): Layout {
     known: () => true,
   });
   const dv = arena.dataView;
-  const hdr = (off: number) => dv.getBigUint64(off, true);
+  const hdr = (off: number) => dv.getBigUint64(off, true); // an arena header field
   const chains: ChainInfo[] = [];
   const walk = (
     kind: ChainInfo["kind"],
-    layout: { perBlock: number; entrySize: number },
+    layout: ChainLayout,
     first: bigint,
   ) => {
     if (first === 0n) return;
-    const l = {
-      what: kind,
-      blockSize: kind === "session" || kind === "file" ? 8192 : PAGE_SIZE,
-      ...layout,
-    };
+    const l = { ...layout, what: kind };
     chains.push({
       kind,
       ...layout,
       blocks: BlockChain.walk(arena, l, first, 1 << 20, kind).map((b) => b.pa),
     });
   };
-  walk("map", { perBlock: 255, entrySize: 16 }, hdr(40));
+  walk("map", MEM_MAP_CHAIN, hdr(ARENA_HEADER.memMapPa));
   walk("session", SESSION_CHAIN, image.sessionHeader);
   const sessionEntries: bigint[] = [];
   for (const b of image.sessionBlocks) {

@@ -72,6 +72,25 @@ export const SESSION_CHAIN: ChainLayout = layout("session", 8192, SESSION_SER.si
 /** memfd extent blocks: 4096 bytes, 255 extents each. */
 export const EXTENT_CHAIN: ChainLayout = layout("memfd extent", 4096, EXTENT.size);
 
+/**
+ * The native preserved-memory map (written by native/, read here by
+ * inspection): 4096-byte blocks of `{ u64 pa; u64 npages; }`, 255 each.
+ */
+export const MEM_MAP_CHAIN: ChainLayout = layout("preserved-memory map", 4096, EXTENT.size);
+
+/** Arena header field offsets (the arena file layout contract; see native/arena.zig). */
+export const ARENA_HEADER = {
+  magic: 0,
+  version: 8,
+  pageSize: 12,
+  size: 16,
+  physBase: 24,
+  fdtPa: 32,
+  memMapPa: 40,
+  handovers: 48,
+  length: 56,
+} as const;
+
 /** Default safety cap on the blocks of one chain (configurable per LiveUpdate). */
 export const DEFAULT_MAX_BLOCKS = 1 << 20;
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { BLOCK_HEADER, COMPAT, EXTENT, MEMFD_SER } from "./abi.ts";
+import { ARENA_HEADER, BLOCK_HEADER, COMPAT, MEM_MAP_CHAIN, MEMFD_SER } from "./abi.ts";
 import { BlockChain } from "./block.ts";
 import { LiveUpdateError } from "./errors.ts";
 import { toDts } from "./fdt.ts";
@@ -80,18 +80,19 @@ const hex = (v: bigint) => "0x" + v.toString(16);
 function readHeader(path: string): HeaderReport {
   const f = Deno.openSync(path, { read: true });
   try {
-    const b = new Uint8Array(56);
+    const H = ARENA_HEADER;
+    const b = new Uint8Array(H.length);
     const n = f.readSync(b) ?? 0;
     const dv = new DataView(b.buffer);
     return {
       magic: new TextDecoder().decode(b.subarray(0, 8)).replace(/[^\x20-\x7e]/g, "?"),
-      version: n >= 12 ? dv.getUint32(8, true) : 0,
-      pageSize: n >= 16 ? dv.getUint32(12, true) : 0,
-      size: n >= 24 ? Number(dv.getBigUint64(16, true)) : 0,
-      physBase: n >= 32 ? hex(dv.getBigUint64(24, true)) : "0x0",
-      fdtPa: n >= 40 ? hex(dv.getBigUint64(32, true)) : "0x0",
-      memMapPa: n >= 48 ? hex(dv.getBigUint64(40, true)) : "0x0",
-      handovers: n >= 56 ? Number(dv.getBigUint64(48, true)) : 0,
+      version: n >= H.version + 4 ? dv.getUint32(H.version, true) : 0,
+      pageSize: n >= H.pageSize + 4 ? dv.getUint32(H.pageSize, true) : 0,
+      size: n >= H.size + 8 ? Number(dv.getBigUint64(H.size, true)) : 0,
+      physBase: n >= H.physBase + 8 ? hex(dv.getBigUint64(H.physBase, true)) : "0x0",
+      fdtPa: n >= H.fdtPa + 8 ? hex(dv.getBigUint64(H.fdtPa, true)) : "0x0",
+      memMapPa: n >= H.memMapPa + 8 ? hex(dv.getBigUint64(H.memMapPa, true)) : "0x0",
+      handovers: n >= H.handovers + 8 ? Number(dv.getBigUint64(H.handovers, true)) : 0,
     };
   } finally {
     f.close();
@@ -164,7 +165,7 @@ function collect(
   if (!report.handedOver || report.error) return;
   const map = BlockChain.walk(
     arena,
-    MEM_MAP,
+    MEM_MAP_CHAIN,
     memMapPa,
     arena.size / PAGE_SIZE,
     "preserved-memory map",
@@ -214,14 +215,6 @@ function collect(
     };
   });
 }
-
-/** The native preserved-memory map has the shape of a generic chain: 4096-byte blocks of 16-byte entries. */
-const MEM_MAP = {
-  what: "preserved-memory map",
-  blockSize: PAGE_SIZE,
-  entrySize: EXTENT.size,
-  perBlock: 255,
-};
 
 function walkExtentBlocks(
   arena: Arena,
