@@ -18,7 +18,7 @@ import {
 } from "../lib/abi.ts";
 import { MemFile } from "../lib/handlers/memfd.ts";
 import { readImage } from "../lib/image.ts";
-import { Arena, PAGE_SIZE } from "../lib/kho.ts";
+import { Arena } from "../lib/kho.ts";
 import { LiveUpdate } from "../lib/luo.ts";
 
 /** The handler of the page-less files of the shapes (re-exported for the runner). */
