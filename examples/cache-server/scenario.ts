@@ -67,6 +67,7 @@ function freePort(): number {
 
 /** Linux drops the queued connections of a closing SO_REUSEPORT listener unless this is on. */
 function enableMigrateReq(): boolean {
+  if (Deno.env.get("LUO_NO_MIGRATE_REQ") === "1") return false; // to measure without it
   try {
     Deno.writeTextFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "1");
   } catch { /* not root, or another kernel */ }
@@ -130,13 +131,16 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   let retries = 0;
   const req = (path: string, init: RequestInit = {}) => fetch(base + path, { ...init, client });
   // RFC 9110 9.2.2: a client may retry an idempotent request whose connection
-  // closed before any response (Deno.serve's graceful shutdown closes a
-  // connection accepted but not yet read). One retry, counted in the report.
+  // closed or was reset before any response (Deno.serve's graceful shutdown
+  // closes a connection accepted but not yet read; without
+  // net.ipv4.tcp_migrate_req the kernel resets connections still queued on a
+  // closing SO_REUSEPORT listener). One retry, counted in the report.
   const send = async (path: string, init: RequestInit = {}) => {
     try {
       return await req(path, init);
     } catch (e) {
-      if (!/connection closed before message completed/.test(String((e as Error).cause ?? e))) {
+      const why = String((e as Error).cause ?? e);
+      if (!/connection closed before message completed|connection reset|ECONNRESET/i.test(why)) {
         throw e;
       }
       retries++;
