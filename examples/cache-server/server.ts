@@ -65,8 +65,11 @@ let resolveReady!: () => void;
 const ready = new Promise<void>((r) => (resolveReady = r));
 const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
 
-async function forward(req: Request, url: URL): Promise<Response> {
-  const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+/** Sends a request on to the successor (`body` when it was read already). */
+async function forward(req: Request, url: URL, body?: BodyInit): Promise<Response> {
+  if (body === undefined && req.method !== "GET" && req.method !== "HEAD") {
+    body = await req.arrayBuffer();
+  }
   return await fetch(`http://127.0.0.1:${forwardTo}${url.pathname}${url.search}`, {
     method: req.method,
     body,
@@ -96,13 +99,8 @@ async function handle(req: Request): Promise<Response> {
     }
     if (req.method === "PUT") {
       const body = new Uint8Array(await req.arrayBuffer());
-      if (forwardTo) {
-        return await fetch(`http://127.0.0.1:${forwardTo}${url.pathname}`, {
-          method: "PUT",
-          body,
-          client,
-        });
-      }
+      // The upgrade may have started while the body was arriving.
+      if (forwardTo) return await forward(req, url, body);
       try {
         store!.put(key, body);
       } catch (e) {
