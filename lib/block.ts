@@ -268,8 +268,10 @@ export class BlockChain {
     what: string,
   ): ChainBlock[] {
     const blocks: ChainBlock[] = [];
-    const seen = new Set<bigint>();
-    const dv = arena.dataView;
+    let seen: Set<number> | null = null; // block offsets; made at the second block
+    const words = arena.words;
+    const limit = BigInt(arena.size - layout.blockSize);
+    const page = BigInt(PAGE_SIZE);
     for (let pa = first; pa !== 0n;) {
       if (blocks.length >= maxBlocks) {
         throw new CorruptImageError(
@@ -278,29 +280,40 @@ export class BlockChain {
           "ENOSPC",
         );
       }
-      if ((pa - PHYS_BASE) % BigInt(PAGE_SIZE) !== 0n) {
+      const rel = pa - PHYS_BASE;
+      if (rel % page !== 0n) {
         throw new CorruptImageError(`${what}: block ${blocks.length} is not page-aligned`, pa);
       }
-      if (!arena.contains(pa, layout.blockSize)) {
+      if (rel < 0n || rel > limit) {
         throw new CorruptImageError(`${what}: block ${blocks.length} is outside the arena`, pa);
       }
-      if (seen.has(pa)) {
-        throw new CorruptImageError(
-          `${what}: cycle back to block ${blocks.findIndex((b) => b.pa === pa)}`,
-          pa,
-        );
+      const off = Number(rel);
+      if (blocks.length > 0) {
+        seen ??= new Set([Number(blocks[0].pa - PHYS_BASE)]);
+        if (seen.has(off)) {
+          throw new CorruptImageError(
+            `${what}: cycle back to block ${blocks.findIndex((b) => b.pa === pa)}`,
+            pa,
+          );
+        }
+        seen.add(off);
       }
-      seen.add(pa);
-      const off = arena.offsetOf(pa, layout.blockSize);
-      const count = dv.getBigUint64(off + BLOCK_HEADER.count, true);
-      if (count === 0n || count > BigInt(layout.perBlock)) {
+      // count and next as 32-bit halves: no BigInt unless it is needed.
+      const c = (off + BLOCK_HEADER.count) >>> 2;
+      const countLo = words[c] >>> 0;
+      const countHi = words[c + 1] >>> 0;
+      if (countHi !== 0 || countLo === 0 || countLo > layout.perBlock) {
+        const count = (BigInt(countHi) << 32n) | BigInt(countLo);
         throw new CorruptImageError(
           `${what}: block ${blocks.length} has count ${count}, want 1..${layout.perBlock}`,
           pa + BigInt(BLOCK_HEADER.count),
         );
       }
-      blocks.push({ pa, count: Number(count) });
-      pa = dv.getBigUint64(off + BLOCK_HEADER.next, true);
+      blocks.push({ pa, count: countLo });
+      const n = (off + BLOCK_HEADER.next) >>> 2;
+      const nextLo = words[n] >>> 0;
+      const nextHi = words[n + 1] >>> 0;
+      pa = nextLo === 0 && nextHi === 0 ? 0n : (BigInt(nextHi) << 32n) | BigInt(nextLo);
     }
     return blocks;
   }
