@@ -1,0 +1,120 @@
+// The cache server as a successor, given a handed-over manifest it cannot
+// fully use: a newer format (it starts empty, with a clear warning) and an
+// unknown entry (it warns, skips it, and keeps the rest).
+import assert from "node:assert/strict";
+import { LiveUpdate, MemFile, preserveManifest } from "../mod.ts";
+import { KvStore } from "../examples/cache-server/store.ts";
+import { tempArena } from "./helpers.ts";
+
+const SERVER = new URL("../examples/cache-server/server.ts", import.meta.url).pathname;
+
+/** Starts server.ts as a successor of the arena, says "go", returns its stats and stderr. */
+async function successor(
+  path: string,
+): Promise<{ stats: Record<string, unknown>; stderr: string; value?: string }> {
+  const l = Deno.listen({ port: 0, hostname: "127.0.0.1" });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-net",
+      SERVER,
+      "--port",
+      String(port),
+      "--arena",
+      path,
+      "--capacity", // small: the test arena is 64 MiB
+      String(1 << 20),
+      "--successor",
+      "--generation",
+      "2",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const until = async (word: string) => {
+    while (!text.includes(word)) {
+      const { value, done } = await out.read();
+      if (done) throw new Error(`server exited before "${word}": ${text}`);
+      text += value;
+    }
+  };
+  await until('"listening"');
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("go\n"));
+  await w.close();
+  await until('"ready"');
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  const stats = await (await fetch(`http://127.0.0.1:${port}/stats`, { client })).json();
+  const res = await fetch(`http://127.0.0.1:${port}/kv/kept`, { client });
+  const value = res.status === 200 ? await res.text() : (await res.body?.cancel(), undefined);
+  await (await fetch(`http://127.0.0.1:${port}/admin/stop`, { method: "POST", client })).body
+    ?.cancel();
+  client.close();
+  out.releaseLock();
+  await child.stdout.cancel().catch(() => {});
+  await child.status;
+  return {
+    stats,
+    stderr: new TextDecoder().decode(
+      (await new Response(child.stderr).arrayBuffer()) as ArrayBuffer,
+    ),
+    value,
+  };
+}
+
+Deno.test("cache server: a newer manifest format makes the successor start empty, with a warning", async () => {
+  const t = tempArena();
+  try {
+    const luo = LiveUpdate.create({ path: t.path, size: 64 << 20 });
+    const s = luo.createSession("cache-server");
+    const doc = { format: 99, service: "cache-server", generation: 1, entries: {} };
+    s.preserve(MemFile.from(luo.arena, new TextEncoder().encode(JSON.stringify(doc))), 0n);
+    luo.handover();
+    const r = await successor(t.path);
+    assert.equal(r.stats.keys, 0);
+    assert.equal(r.stats.generation, 2);
+    assert.match(
+      r.stderr,
+      /cannot use the handed-over state \(EPROTO: .*manifest format 99 is newer than this build reads \(1\)\); starting empty/,
+    );
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("cache server: an unknown manifest entry is skipped with a warning; the rest is kept", async () => {
+  const t = tempArena();
+  try {
+    const luo = LiveUpdate.create({ path: t.path, size: 64 << 20 });
+    const store = KvStore.create(luo, 1 << 20, 1 << 20, 1024);
+    store.put("kept", new TextEncoder().encode("still here"));
+    const s = luo.createSession("cache-server");
+    store.preserve(s, luo, 1);
+    // A newer generation's extra state, unknown to this build.
+    s.preserve(MemFile.from(luo.arena, new Uint8Array([1, 2, 3])), 9n);
+    s.unpreserve(0n); // replace the manifest with one that lists the extra entry
+    preserveManifest(s, luo.arena, {
+      service: "cache-server",
+      generation: 1,
+      entries: {
+        "1": { kind: "kv-values", version: 1, meta: { used: store.valuesUsed } },
+        "2": { kind: "kv-log", version: 1, meta: { used: 16 + 4 } },
+        "3": { kind: "kv-table", version: 1, meta: { keys: 1, dead: 0 } },
+        "9": { kind: "kv-bloom-filter", version: 1 },
+      },
+    });
+    luo.handover();
+    const r = await successor(t.path);
+    assert.equal(r.stats.keys, 1);
+    assert.equal(r.value, "still here");
+    assert.match(r.stderr, /warning: skipped unknown manifest entry 9:kv-bloom-filter/);
+  } finally {
+    t.cleanup();
+  }
+});
