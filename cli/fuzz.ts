@@ -6,6 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { campaign } from "../fuzz/run.ts";
+import { defaultArenaDir } from "../lib/kho.ts";
 import { positiveInt } from "./errors.ts";
 import { Progress } from "./progress.ts";
 import { table } from "./table.ts";
@@ -48,7 +49,7 @@ export function fuzz(args: string[]): number {
   const seed = positiveInt("seed", values.seed, 1, 0);
   const dir = Deno.makeTempDirSync({
     prefix: "luo-fuzz-",
-    dir: existsDir("/dev/shm") ? "/dev/shm" : undefined,
+    dir: defaultArenaDir(),
   });
   const progress = new Progress("fuzz", cases, !!values.quiet);
   try {
@@ -77,13 +78,5 @@ export function fuzz(args: string[]): number {
     return s.failures ? 1 : 0;
   } finally {
     Deno.removeSync(dir, { recursive: true });
-  }
-}
-
-function existsDir(p: string): boolean {
-  try {
-    return Deno.statSync(p).isDirectory;
-  } catch {
-    return false;
   }
 }

@@ -68,11 +68,6 @@ export class BlockChain {
     return this.#blocks;
   }
 
-  /** Entries the current blocks can hold. */
-  get capacity(): number {
-    return this.#blocks.length * this.layout.perBlock;
-  }
-
   /** Blocks needed for `entries` entries. */
   blocksFor(entries: number): number {
     return Math.ceil(entries / this.layout.perBlock);

@@ -88,11 +88,6 @@ export class OutgoingFileSet {
     return this.#chain.head;
   }
 
-  /** Number of file blocks. */
-  get blocks(): number {
-    return this.#chain.blocks;
-  }
-
   #tokenAt(slot: number): bigint {
     return this.#dv.getBigUint64(slot * ENTRY + FILE_SER.token, true);
   }
@@ -106,12 +101,6 @@ export class OutgoingFileSet {
     const out: bigint[] = [];
     for (let i = 0; i < this.#used; i++) if (this.#handlers[i]) out.push(this.#tokenAt(i));
     return out;
-  }
-
-  /** Whether `token` is used. */
-  has(token: Token): boolean {
-    const [lo, hi] = tokenHalves(toToken(token));
-    return this.#index.get(lo, hi) >= 0;
   }
 
   /**

@@ -33,7 +33,7 @@ import {
   writeFdt,
 } from "./fdt.ts";
 import { CompatTable, FileEntries } from "./file_entries.ts";
-import { type Arena, PAGE_SIZE } from "./kho.ts";
+import { type Arena, blockPages, PAGE_SIZE } from "./kho.ts";
 import { readV3Sessions } from "./v3.ts";
 
 /** One handed-over session as read from the image. */
@@ -75,11 +75,6 @@ export interface ReadOptions {
   known: (compatible: string) => boolean;
   /** Compatible strings seen so far (shared by every session of one image). */
   compats?: CompatTable;
-}
-
-/** Pages of the power-of-two block that holds `bytes`. */
-export function blockPages(bytes: number): number {
-  return 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(bytes / PAGE_SIZE))));
 }
 
 /** Builds the LUO FDT. */

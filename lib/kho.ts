@@ -15,6 +15,21 @@ import { loadNative, type Native } from "./ffi.ts";
 export const PAGE_SIZE = 4096;
 /** Physical address of arena file offset 0 (fixed, non-zero). */
 export const PHYS_BASE = 0x1_0000_0000n;
+/** Pages of the power-of-two block the allocator gives for `bytes` (at least one). */
+export function blockPages(bytes: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(bytes / PAGE_SIZE))));
+}
+
+/** Default arena directory: $LUO_ARENA_DIR, else /dev/shm when present, else $TMPDIR or /tmp. */
+export function defaultArenaDir(): string {
+  const dir = Deno.env.get("LUO_ARENA_DIR");
+  if (dir) return dir;
+  try {
+    if (Deno.statSync("/dev/shm").isDirectory) return "/dev/shm";
+  } catch { /* no /dev/shm */ }
+  return Deno.env.get("TMPDIR") ?? "/tmp";
+}
+
 /** Byte written over unpreserved pages in poison mode. */
 export const POISON_BYTE = 0xa5;
 
@@ -107,17 +122,8 @@ const finalizer = new FinalizationRegistry<{ native: Native; handle: number }>((
   h.native.kho_close(h.handle);
 });
 
-/** Default arena directory: $LUO_ARENA_DIR, else /dev/shm when present, else $TMPDIR or /tmp. */
 function tempArenaPath(): string {
-  let dir = Deno.env.get("LUO_ARENA_DIR");
-  if (!dir) {
-    try {
-      dir = Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : undefined;
-    } catch {
-      dir = undefined;
-    }
-  }
-  dir ??= Deno.env.get("TMPDIR") ?? "/tmp";
+  const dir = defaultArenaDir();
   return `${dir}/luo-${Deno.pid}-${crypto.randomUUID()}.arena`;
 }
 

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { LiveUpdate, MemFile, preserveManifest } from "../mod.ts";
 import { KvStore } from "../examples/cache-server/store.ts";
+import { freePort } from "../examples/cache-server/scenario.ts";
 import { tempArena } from "./helpers.ts";
 
 const SERVER = new URL("../examples/cache-server/server.ts", import.meta.url).pathname;
@@ -12,9 +13,7 @@ const SERVER = new URL("../examples/cache-server/server.ts", import.meta.url).pa
 async function successor(
   path: string,
 ): Promise<{ stats: Record<string, unknown>; stderr: string; value?: string }> {
-  const l = Deno.listen({ port: 0, hostname: "127.0.0.1" });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

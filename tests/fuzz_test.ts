@@ -3,16 +3,13 @@
 // time, with consistent page accounting. Saved failing cases are replayed.
 import assert from "node:assert/strict";
 import { campaign, type Regression, replay } from "../fuzz/run.ts";
+import { defaultArenaDir } from "../lib/kho.ts";
 import type { Base, Shape } from "../fuzz/shapes.ts";
 
 const REGRESSIONS = new URL("./fuzz_regressions/", import.meta.url);
 
 function shmDir(): string {
-  try {
-    return Deno.makeTempDirSync({ prefix: "luo-fuzz-test-", dir: "/dev/shm" });
-  } catch {
-    return Deno.makeTempDirSync({ prefix: "luo-fuzz-test-" });
-  }
+  return Deno.makeTempDirSync({ prefix: "luo-fuzz-test-", dir: defaultArenaDir() });
 }
 
 Deno.test("fuzz: 2,500 seeded corruption cases: no crash, no hang, no leak, no vague error", () => {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { defaultArenaDir } from "../../lib/kho.ts";
 import { fillValue } from "./store.ts";
 
 /** Options of {@link runScenario}. */
@@ -58,7 +59,8 @@ export interface ScenarioReport {
 
 const SERVER = new URL("./server.ts", import.meta.url).pathname;
 
-function freePort(): number {
+/** A TCP port free on loopback right now. */
+export function freePort(): number {
   const l = Deno.listen({ port: 0, hostname: "127.0.0.1" });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -95,7 +97,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   const log = o.log ?? (() => {});
   const migrateReq = enableMigrateReq();
   const port = freePort();
-  const dir = Deno.makeTempDirSync({ prefix: "luo-cache-", dir: "/dev/shm" });
+  const dir = Deno.makeTempDirSync({ prefix: "luo-cache-", dir: defaultArenaDir() });
   const base = `http://127.0.0.1:${port}`;
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   const t0 = performance.now();

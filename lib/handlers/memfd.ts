@@ -14,7 +14,7 @@ import { COMPAT, DEFAULT_MAX_BLOCKS, EXTENT, EXTENT_CHAIN, MEMFD_SER } from "../
 import { BlockChain, claimBlock } from "../block.ts";
 import { CorruptImageError, LuoError } from "../errors.ts";
 import type { FileHandler, HandlerContext } from "../handler.ts";
-import { type Arena, PAGE_SIZE, type Region } from "../kho.ts";
+import { type Arena, blockPages, PAGE_SIZE, type Region } from "../kho.ts";
 
 const DESC_SIZE = PAGE_SIZE;
 
@@ -25,10 +25,6 @@ interface Preserved {
 }
 
 const preservedState = new WeakMap<MemFile, Preserved>();
-
-function roundPages(bytes: number): number {
-  return 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(bytes / PAGE_SIZE))));
-}
 
 /**
  * A memory file whose bytes live in arena pages. Preserve it in a session
@@ -122,7 +118,7 @@ export class MemFile {
   #grow(size: number): void {
     const have = this.#capacity();
     if (size <= have) return;
-    const pages = roundPages(Math.max(size - have, have));
+    const pages = blockPages(Math.max(size - have, have));
     const pa = this.arena.alloc(pages * PAGE_SIZE);
     this.#extents.push({ pa, pages });
   }

@@ -17,7 +17,7 @@ import { COMPAT, VALUE_SER } from "../abi.ts";
 import { claimBlock } from "../block.ts";
 import { CorruptImageError, LuoError } from "../errors.ts";
 import type { FileHandler, HandlerContext } from "../handler.ts";
-import { PAGE_SIZE } from "../kho.ts";
+import { blockPages, PAGE_SIZE } from "../kho.ts";
 
 /** Version of the v8 wire format this build writes (checked by readers). */
 const WIRE = 1n;
@@ -50,10 +50,6 @@ interface State {
 
 const states = new WeakMap<Value, State>();
 
-function pagesFor(bytes: number): number {
-  return 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(bytes / PAGE_SIZE))));
-}
-
 function readDescriptor({ arena }: HandlerContext, desc: bigint) {
   const dv = arena.dataView;
   const off = arena.offsetOf(desc, VALUE_SER.size);
@@ -68,7 +64,9 @@ function readDescriptor({ arena }: HandlerContext, desc: bigint) {
       "EPROTO",
     );
   }
-  if (length === 0n || length > BigInt(arena.size) || npages !== BigInt(pagesFor(Number(length)))) {
+  if (
+    length === 0n || length > BigInt(arena.size) || npages !== BigInt(blockPages(Number(length)))
+  ) {
     throw new CorruptImageError(
       `value: ${length} bytes in ${npages} pages is not a valid descriptor`,
       desc,
@@ -127,7 +125,7 @@ export const valueHandler: FileHandler<Value> = {
     } catch (e) {
       throw new LuoError("EINVAL", `value cannot be cloned: ${(e as Error).message}`);
     }
-    const pages = pagesFor(bytes.length);
+    const pages = blockPages(bytes.length);
     const data = arena.allocPreserve(pages * PAGE_SIZE);
     arena.bytes(data, bytes.length).set(bytes);
     st.data = data;
