@@ -4,33 +4,37 @@
  * retrieve them there by name and token without copying, the way Linux's
  * Live Update Orchestrator (LUO) does over Kexec HandOver (KHO).
  *
+ * Entry points: this one for services; `@luo/live-update/tools` (inspect,
+ * convert), `@luo/live-update/kho` (the raw arena), `@luo/live-update/cli`.
+ *
  * @example
  * ```ts
- * import { Arena } from "@luo/live-update";
- * using arena = Arena.create({ size: 1 << 20 });
- * const pa = arena.allocPreserve(4096);
- * arena.bytes(pa, 5).set(new TextEncoder().encode("hello"));
- * arena.handover(pa);
+ * import { LiveUpdate, MemFile } from "@luo/live-update";
+ * const dir = Deno.makeTempDirSync();
+ * const path = `${dir}/service.arena`;
+ *
+ * // First generation: nothing to resume, so start creates the arena.
+ * const luo = LiveUpdate.start(path, { size: 1 << 20 });
+ * const cache = MemFile.from(luo.arena, new TextEncoder().encode("state"));
+ * luo.createSession("service").preserve(cache, 1n);
+ * luo.handover();
+ *
+ * // The successor (normally a new process) takes over the same pages.
+ * using next = LiveUpdate.start(path, { size: 1 << 20 });
+ * const s = next.retrieveSession("service");
+ * console.log(new TextDecoder().decode(s.retrieve(1n, MemFile).read())); // "state"
+ * s.finish();
+ * next.close();
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  *
  * @module
  */
 
 export {
-  Arena,
-  type ArenaInfo,
-  type ArenaOptions,
-  type CreateOptions,
-  type OpenOptions,
-  PAGE_SIZE,
-  PHYS_BASE,
-  POISON_BYTE,
-  type Region,
-  type RegionKind,
-} from "./lib/kho.ts";
-export {
   CorruptImageError,
   type ErrorCode,
+  ERRORS,
   KhoError,
   LiveUpdateError,
   LuoError,
@@ -40,24 +44,23 @@ export {
   LiveUpdate,
   type LiveUpdateOptions,
   type ReleaseSummary,
-} from "./lib/luo.ts";
-export { IncomingSession, OutgoingSession } from "./lib/session.ts";
+  type StartOptions,
+} from "./lib/luo/live_update.ts";
+export { IncomingSession, type ObjectType, OutgoingSession } from "./lib/luo/session.ts";
 export {
   type AnyFileHandler,
+  type FileDescription,
   type FileHandler,
   type HandlerContext,
   HandlerRegistry,
-} from "./lib/handler.ts";
+  type IncomingFile,
+  type OutgoingFile,
+  type Registered,
+  type RetrieveStatus,
+} from "./lib/luo/handler.ts";
+export { type Token } from "./lib/luo/token.ts";
 export { memfdHandler, MemFile } from "./lib/handlers/memfd.ts";
 export { Value, valueHandler } from "./lib/handlers/value.ts";
-export { type Token } from "./lib/file.ts";
-export {
-  type ChainLayout,
-  COMPAT,
-  DEFAULT_MAX_BLOCKS,
-  FILE_CHAIN,
-  SESSION_CHAIN,
-} from "./lib/abi.ts";
 export {
   type Manifest,
   MANIFEST_FORMAT,
@@ -66,4 +69,13 @@ export {
   preserveManifest,
   type ReadManifest,
   readManifest,
-} from "./lib/manifest.ts";
+} from "./lib/luo/manifest.ts";
+export { DEFAULT_MAX_BLOCKS } from "./lib/format/block.ts";
+export type {
+  Arena,
+  ArenaInfo,
+  ArenaOptions,
+  CreateOptions,
+  OpenOptions,
+  Region,
+} from "./lib/kho/arena.ts";

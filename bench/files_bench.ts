@@ -1,8 +1,8 @@
 // Serialize (handover), deserialize (restore) and preserve of N file
 // entries, with memcpy of the same serialized bytes (native, and
 // Uint8Array.set) as the baseline of each group.
-import { Arena } from "../lib/kho.ts";
-import { LiveUpdate } from "../lib/luo.ts";
+import { Arena } from "../lib/kho/arena.ts";
+import { LiveUpdate } from "../mod.ts";
 import {
   bareHandler,
   FILE_COUNTS,
@@ -80,6 +80,5 @@ for (const n of FILE_COUNTS) {
     for (let i = 0; i < n; i++) s.preserve(objs[i], tokens[i]);
     b.end();
     luo.close();
-    Deno.removeSync(luo.arena.path);
   });
 }

@@ -7,8 +7,9 @@
  */
 
 import { LiveUpdate } from "../mod.ts";
-import { FILE_CHAIN, SESSION_CHAIN } from "../lib/abi.ts";
-import { PAGE_SIZE } from "../lib/kho.ts";
+import { FILE_CHAIN } from "../lib/format/file_ser.ts";
+import { SESSION_CHAIN } from "../lib/format/session_ser.ts";
+import { PAGE_SIZE } from "../lib/kho/arena.ts";
 
 /** Big sizes (1M files, 1 GiB) run only with LUO_BENCH_BIG=1. */
 export const BIG = Deno.env.get("LUO_BENCH_BIG") === "1";
@@ -19,8 +20,8 @@ export const FILE_COUNTS = BIG ? [1_000, 10_000, 100_000, 1_000_000] : [1_000, 1
 /** Session counts of the session benchmarks. */
 export const SESSION_COUNTS = BIG ? [1_000, 10_000, 100_000] : [1_000, 10_000];
 
-export { type Bare, bareHandler } from "../tests/fixtures.ts";
-import { type Bare, bareHandler } from "../tests/fixtures.ts";
+export { type Bare, bareHandler } from "../testing/bare_handler.ts";
+import { type Bare, bareHandler } from "../testing/bare_handler.ts";
 
 /** Power-of-two arena size holding `bytes` plus slack. */
 export function arenaFor(bytes: number): number {

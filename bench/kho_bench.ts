@@ -1,10 +1,9 @@
 // Native allocator and FFI costs, as ratios to an empty FFI call (baseline).
-import { Arena, PAGE_SIZE } from "../lib/kho.ts";
+import { Arena, PAGE_SIZE } from "../lib/kho/arena.ts";
 
 const arena = Arena.create({ size: 256 << 20 });
 addEventListener("unload", () => {
   arena.close();
-  Deno.removeSync(arena.path);
 });
 
 Deno.bench({ name: "empty FFI call (kho_noop)", group: "ffi", baseline: true }, () => {

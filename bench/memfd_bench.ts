@@ -32,7 +32,7 @@ for (const size of SIZES) {
     b.start();
     const next = LiveUpdate.open(path);
     const s = next.retrieveSession("data");
-    const m = s.retrieve(0n) as MemFile;
+    const m = s.retrieve(0n, MemFile);
     const view = m.bytes();
     s.finish();
     b.end();

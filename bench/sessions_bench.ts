@@ -1,5 +1,5 @@
 // Handover and restore of S sessions (one bare file each): linear in S.
-import { LiveUpdate } from "../lib/luo.ts";
+import { LiveUpdate } from "../mod.ts";
 import { bareHandler, handedOver, prepare, removeAtExit, SESSION_COUNTS } from "./fixtures.ts";
 
 for (const s of SESSION_COUNTS) {

@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { convertArena } from "../lib/convert.ts";
+import { convertArena } from "../tools.ts";
 import { UsageError } from "./errors.ts";
 
 export const CONVERT_HELP = `usage: ./luo convert ARENA [--json]

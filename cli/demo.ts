@@ -8,8 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { LiveUpdate } from "../lib/luo.ts";
-import { MemFile } from "../lib/handlers/memfd.ts";
+import { LiveUpdate, MemFile } from "../mod.ts";
 import { UsageError } from "./errors.ts";
 import { table } from "./table.ts";
 
@@ -106,7 +105,7 @@ export async function demo(args: string[]): Promise<number> {
       args: [
         "run",
         "-A",
-        new URL("../cli.ts", import.meta.url).pathname,
+        new URL("../cli.ts", import.meta.url).href,
         "__demo_successor",
         path,
         values.keep ? "keep" : "",
@@ -176,7 +175,7 @@ export function demoSuccessor(path: string, keep: boolean): number {
   const luo = LiveUpdate.open(path);
   const restored = PLAN.map(([name]) => {
     const session = luo.retrieveSession(name);
-    return { session, files: session.tokens().map((t) => session.retrieve(t) as MemFile) };
+    return { session, files: session.tokens().map((t) => session.retrieve(t, MemFile)) };
   });
   const restoreMs = performance.now() - t0;
   const t1 = performance.now();
@@ -205,12 +204,15 @@ export function demoSuccessor(path: string, keep: boolean): number {
   // Done restoring: finish every session. The retrieved files now belong to
   // this process; every other page in use would be a leak.
   for (const { session } of restored) session.finish();
+  // Every session is finished: give the predecessor's image up (its pages
+  // are parked until then, so that a crash before here would still find it).
+  luo.discardIncoming();
   const owned = restored.flatMap((r) => r.files).reduce(
     (a, f) => a + f.extents.reduce((x, e) => x + e.pages, 0),
     0,
   );
   const info = luo.arena.info();
-  const pagesLeaked = info.allocatedPages + info.handedOverPages - owned;
+  const pagesLeaked = info.allocatedPages + info.handedOverPages + info.deferredPages - owned;
   if (keep) {
     // Carry the same files, without copying, into the next generation so that
     // the arena left behind shows a handed-over state.

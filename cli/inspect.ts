@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { inspectArena, type InspectReport } from "../lib/inspect.ts";
+import { inspectArena, type InspectReport } from "../tools.ts";
 import { UsageError } from "./errors.ts";
 
 export const INSPECT_HELP = `usage: ./luo inspect ARENA [--json]
@@ -49,16 +49,22 @@ function indent(text: string, pad: string): string {
   return text.split("\n").map((l) => pad + l.replaceAll("\t", "  ")).join("\n");
 }
 
-/** The human-readable tree. */
-export function render(r: InspectReport): string {
+/** A file's fields as words: `size` in bytes, counts with their noun, the rest as `key value`. */
+function fieldWords(f: Record<string, string | number>): string {
+  return Object.entries(f).map(([k, v]) => {
+    if (k === "size") return `${v} bytes`;
+    if (typeof v === "number" && k.endsWith("s")) return `${v} ${v === 1 ? k.slice(0, -1) : k}`;
+    return `${k} ${v}`;
+  }).join(", ");
+}
+
+function renderHeader(r: InspectReport, out: string[]): void {
   const h = r.header;
-  const out: string[] = [];
   out.push(`arena ${r.path}`);
   out.push(
     `  header: ${h.magic} v${h.version}, page ${h.pageSize}, size ${h.size} (${
       (h.size / MiB).toFixed(1)
-    } MiB), ` +
-      `phys_base ${h.physBase}, handovers ${h.handovers}`,
+    } MiB), phys_base ${h.physBase}, handovers ${h.handovers}`,
   );
   out.push(`          fdt_pa ${h.fdtPa}, mem_map_pa ${h.memMapPa}`);
   out.push(
@@ -70,26 +76,29 @@ export function render(r: InspectReport): string {
   if (r.khoFdt) out.push(`  KHO root FDT:\n${indent(r.khoFdt, "    ")}`);
   if (r.luoFdt) out.push(`  LUO FDT:\n${indent(r.luoFdt, "    ")}`);
   if (r.format) out.push(`  liveupdate-number ${r.liveupdateNumber}, format ${r.format}`);
-  if (r.sessions) {
-    out.push(`  sessions (${r.sessions.length}), session chain: ${blocks(r.sessionBlocks)}`);
-    for (const s of r.sessions) {
-      out.push(`    ${s.name}: ${s.files.length} files, file chain: ${blocks(s.fileBlocks)}`);
-      const shown = s.files.slice(0, 20);
-      for (const f of shown) {
-        const detail = f.error
-          ? `error: ${f.error}`
-          : f.size !== undefined
-          ? `${f.size} bytes, position ${f.position}, ${f.extents} extent${
-            f.extents === 1 ? "" : "s"
-          }`
-          : `data ${f.data}`;
-        out.push(`      token ${f.token.padEnd(6)} ${f.compatible.padEnd(12)} ${detail}`);
-      }
-      if (s.files.length > shown.length) {
-        out.push(`      ... ${s.files.length - shown.length} more files`);
-      }
+}
+
+function renderSessions(r: InspectReport, out: string[]): void {
+  if (!r.sessions) return;
+  out.push(`  sessions (${r.sessions.length}), session chain: ${blocks(r.sessionBlocks)}`);
+  for (const s of r.sessions) {
+    out.push(`    ${s.name}: ${s.files.length} files, file chain: ${blocks(s.fileBlocks)}`);
+    const shown = s.files.slice(0, 20);
+    for (const f of shown) {
+      const detail = f.error
+        ? `error: ${f.error}`
+        : f.fields
+        ? fieldWords(f.fields)
+        : `data ${f.data}`;
+      out.push(`      token ${f.token.padEnd(6)} ${f.compatible.padEnd(12)} ${detail}`);
+    }
+    if (s.files.length > shown.length) {
+      out.push(`      ... ${s.files.length - shown.length} more files`);
     }
   }
+}
+
+function renderRegions(r: InspectReport, out: string[]): void {
   out.push(`  handed-over regions (${r.regions.length}):`);
   const kinds = new Map<string, { n: number; pages: number }>();
   for (const g of r.regions) {
@@ -104,6 +113,14 @@ export function render(r: InspectReport): string {
   }
   out.push(`  unclaimed regions (${r.unclaimed.length})${r.unclaimed.length ? ":" : ""}`);
   for (const u of r.unclaimed.slice(0, 20)) out.push(`    ${u.pa}  ${u.pages} pages`);
+}
+
+/** The human-readable tree. */
+export function render(r: InspectReport): string {
+  const out: string[] = [];
+  renderHeader(r, out);
+  renderSessions(r, out);
+  renderRegions(r, out);
   if (r.error) out.push(`  error: ${r.error.message}`);
   return out.join("\n");
 }

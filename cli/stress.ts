@@ -9,9 +9,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { LiveUpdate } from "../lib/luo.ts";
-import { MemFile } from "../lib/handlers/memfd.ts";
-import { PAGE_SIZE } from "../lib/kho.ts";
+import { LiveUpdate, MemFile } from "../mod.ts";
+import { PAGE_SIZE } from "../kho.ts";
 import { Progress } from "./progress.ts";
 import { positiveInt, UsageError } from "./errors.ts";
 
@@ -131,7 +130,7 @@ function stage2(path: string, S: number, F: number, quiet: boolean, poison: bool
         report(`${name} token ${j}: missing`);
         continue;
       }
-      const f = s.retrieve(BigInt(j)) as MemFile;
+      const f = s.retrieve(BigInt(j), MemFile);
       const want = stressData(i, j);
       const got = f.bytes();
       if (got.length !== want.length || !got.every((b, k) => b === want[k])) {
@@ -148,8 +147,10 @@ function stage2(path: string, S: number, F: number, quiet: boolean, poison: bool
   }
   p.done();
   const number = luo.incomingNumber;
+  // Give the predecessor's image up: its pages are parked until then.
+  luo.discardIncoming();
   const info = luo.arena.info();
-  const pagesInUse = info.allocatedPages + info.handedOverPages;
+  const pagesInUse = info.allocatedPages + info.handedOverPages + info.deferredPages;
   if (pagesInUse !== 0) report(`${pagesInUse} pages still in use after finishing everything`);
   return {
     stage: "stage2",

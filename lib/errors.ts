@@ -1,31 +1,49 @@
 /**
  * Typed errors of the library. Every failure carries a POSIX-style `code`
- * and a message naming what failed and where.
+ * and a message naming what failed and where. {@link ERRORS} is the one
+ * table of codes: the native library returns the same numbers, negated.
  *
  * @module
  */
 
+/** Every code the library reports: its errno (as the native layer returns it) and meaning. */
+export const ERRORS = {
+  EPERM: { errno: 1, meaning: "operation not permitted" },
+  ENOENT: { errno: 2, meaning: "no such file, session, file token or region" },
+  EIO: { errno: 5, meaning: "I/O error" },
+  ENOEXEC: { errno: 8, meaning: "not an arena file" },
+  EBADF: { errno: 9, meaning: "closed or unknown arena" },
+  ENOMEM: { errno: 12, meaning: "out of arena memory" },
+  EACCES: { errno: 13, meaning: "permission denied" },
+  EBUSY: { errno: 16, meaning: "busy" },
+  EEXIST: { errno: 17, meaning: "already exists" },
+  EISDIR: { errno: 21, meaning: "is a directory" },
+  EINVAL: { errno: 22, meaning: "invalid argument" },
+  ENOSPC: { errno: 28, meaning: "no space left" },
+  EROFS: { errno: 30, meaning: "read-only file system" },
+  ELOOP: { errno: 40, meaning: "is a symbolic link" },
+  EPROTO: { errno: 71, meaning: "unsupported version or format" },
+  EBADMSG: { errno: 74, meaning: "damaged data" },
+} as const;
+
 /** The error codes the library reports. */
-export type ErrorCode =
-  | "EPERM"
-  | "ENOENT"
-  | "EIO"
-  | "ENOEXEC"
-  | "EBADF"
-  | "ENOMEM"
-  | "EBUSY"
-  | "EEXIST"
-  | "EINVAL"
-  | "ENOSPC"
-  | "EPROTO"
-  | "EBADMSG";
+export type ErrorCode = keyof typeof ERRORS;
+
+const BY_ERRNO = new Map<number, ErrorCode>(
+  Object.entries(ERRORS).map(([code, e]) => [e.errno, code as ErrorCode]),
+);
+
+/** Maps a negated native errno to its code (`EIO` for a number not in {@link ERRORS}). */
+export function codeOfNative(rc: number): ErrorCode {
+  return BY_ERRNO.get(-rc) ?? "EIO";
+}
 
 /**
  * Base class of every error thrown by this library.
  *
  * @example
  * ```ts
- * import { LiveUpdateError } from "./errors.ts";
+ * import { LiveUpdateError } from "@luo/live-update";
  * try {
  *   throw new LiveUpdateError("ENOENT", "session \"db\" not found");
  * } catch (e) {
@@ -67,22 +85,9 @@ export class CorruptImageError extends LiveUpdateError {
   }
 }
 
-const NATIVE_CODES: Record<number, ErrorCode> = {
-  1: "EPERM",
-  2: "ENOENT",
-  5: "EIO",
-  8: "ENOEXEC",
-  9: "EBADF",
-  12: "ENOMEM",
-  16: "EBUSY",
-  17: "EEXIST",
-  22: "EINVAL",
-  28: "ENOSPC",
-  71: "EPROTO",
-  74: "EBADMSG",
-};
-
-/** Maps a negated native errno to its code name (`EIO` for unknown values). */
-export function codeOfNative(rc: number): ErrorCode {
-  return NATIVE_CODES[-rc] ?? "EIO";
+/** A short name of a value's type, for error messages (`null`, `number`, `Uint8Array`, ...). */
+export function typeOf(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v !== "object") return typeof v;
+  return (v as object).constructor?.name ?? "object";
 }

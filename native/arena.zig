@@ -163,7 +163,7 @@ pub const Arena = struct {
 
     fn lock(fd: posix.fd_t) Err!void {
         posix.flock(fd, posix.LOCK.EX | posix.LOCK.NB) catch |e| return switch (e) {
-            error.WouldBlock => Err.Busy,
+            error.WouldBlock => errors.fail(Err.Busy, "the arena is held by a live process (it has the file locked)", .{}),
             else => Err.Io,
         };
     }

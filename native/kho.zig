@@ -123,9 +123,17 @@ fn outPa(r: Err!u64, out: ?*u64) i32 {
     return 0;
 }
 
-export fn kho_alloc(h: u32, size: u64, out: ?*u64) i32 {
+/// Allocates a block of at least `size` bytes; writes `{pa, npages}` to `out`.
+export fn kho_alloc(h: u32, size: u64, out: ?*[2]u64) i32 {
     const a = lookup(h) catch |e| return errors.code(e);
-    return outPa(a.alloc(size), out);
+    return outBlock(a, a.alloc(size), out);
+}
+
+fn outBlock(a: *Arena, r: Err!u64, out: ?*[2]u64) i32 {
+    const o = out orelse return errors.code(Err.Invalid);
+    const pa = r catch |e| return errors.code(e);
+    o.* = .{ pa, @import("buddy.zig").Buddy.pagesOf(a.buddy.order[a.pageOf(pa) catch unreachable]) };
+    return 0;
 }
 
 export fn kho_free(h: u32, pa: u64) i32 {
@@ -133,9 +141,10 @@ export fn kho_free(h: u32, pa: u64) i32 {
     return ret(a.free(pa));
 }
 
-export fn kho_alloc_preserve(h: u32, size: u64, out: ?*u64) i32 {
+/// Allocates and preserves a block of at least `size` bytes; writes `{pa, npages}` to `out`.
+export fn kho_alloc_preserve(h: u32, size: u64, out: ?*[2]u64) i32 {
     const a = lookup(h) catch |e| return errors.code(e);
-    return outPa(a.allocPreserve(size), out);
+    return outBlock(a, a.allocPreserve(size), out);
 }
 
 export fn kho_unpreserve_free(h: u32, pa: u64) i32 {

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { BlockChain } from "../lib/block.ts";
-import { BLOCK_HEADER, FILE_CHAIN, SESSION_CHAIN } from "../lib/abi.ts";
-import { Arena, PAGE_SIZE } from "../lib/kho.ts";
-import { assertCode, tempArena } from "./helpers.ts";
+import { BLOCK_HEADER, BlockChain, chainLayout } from "../lib/format/block.ts";
+import { FILE_CHAIN } from "../lib/format/file_ser.ts";
+import { SESSION_CHAIN } from "../lib/format/session_ser.ts";
+import { Arena, PAGE_SIZE } from "../lib/kho/arena.ts";
+import { assertCode } from "../testing/assert_code.ts";
+import { tempArena } from "../testing/temp_arena.ts";
 
-const LAYOUT = { what: "test", blockSize: 8192, entrySize: 64, perBlock: 127 };
+const LAYOUT = chainLayout("test", 8192, 64);
 
 Deno.test("abi: 127 files and 102 sessions per 8192-byte block", () => {
   assert.equal(FILE_CHAIN.perBlock, 127);
@@ -15,10 +17,10 @@ Deno.test("abi: 127 files and 102 sessions per 8192-byte block", () => {
 function handedOverChain(n: number, mutate?: (a: Arena, heads: bigint[]) => void) {
   const t = tempArena();
   const a = Arena.create({ path: t.path, size: 4 << 20 });
-  const chain = new BlockChain(a, LAYOUT, 100);
+  const chain = BlockChain.outgoing(a, LAYOUT, 100);
   chain.reserve(n);
   chain.fill(n, (dv, _b, off, i) => dv.setBigUint64(off, BigInt(i * 3), true));
-  const heads = [...chain.blockAddresses];
+  const heads = chain.blocks.map((x) => x.pa);
   mutate?.(a, heads);
   a.handover(chain.head || a.allocPreserve(PAGE_SIZE));
   a.close();
@@ -27,31 +29,31 @@ function handedOverChain(n: number, mutate?: (a: Arena, heads: bigint[]) => void
 
 Deno.test("block chain grows by block, shrinks when a block's last entry goes", () => {
   using a = Arena.create({ size: 1 << 20 });
-  const chain = new BlockChain(a, LAYOUT, 10);
+  const chain = BlockChain.outgoing(a, LAYOUT, 10);
   const free0 = a.info().freePages;
   chain.reserve(1);
-  assert.equal(chain.blocks, 1);
+  assert.equal(chain.blocks.length, 1);
   chain.reserve(127);
-  assert.equal(chain.blocks, 1);
+  assert.equal(chain.blocks.length, 1);
   chain.reserve(128);
-  assert.equal(chain.blocks, 2);
+  assert.equal(chain.blocks.length, 2);
   chain.shrink(127);
-  assert.equal(chain.blocks, 1);
+  assert.equal(chain.blocks.length, 1);
   chain.shrink(0);
-  assert.equal(chain.blocks, 0);
+  assert.equal(chain.blocks.length, 0);
   assert.equal(a.info().freePages, free0);
   assertCode(() => chain.reserve(10 * 127 + 1), "ENOSPC", /over the cap of 10/);
-  assert.equal(chain.blocks, 0);
+  assert.equal(chain.blocks.length, 0);
 });
 
 Deno.test("block chain: a failed allocation leaves the chain as it was", () => {
   using a = Arena.create({ size: 1 << 20 });
-  const chain = new BlockChain(a, LAYOUT, 100);
+  const chain = BlockChain.outgoing(a, LAYOUT, 100);
   chain.reserve(127);
   a.failAllocAfter(2);
   const free = a.info().freePages;
   assertCode(() => chain.reserve(127 * 4), "ENOMEM");
-  assert.equal(chain.blocks, 1);
+  assert.equal(chain.blocks.length, 1);
   assert.equal(a.info().freePages, free);
 });
 
@@ -60,13 +62,15 @@ Deno.test("block chain: fill then restore reads every entry in order and frees t
     const { t, head, b } = handedOverChain(n);
     try {
       const got: bigint[] = [];
-      const blocks = BlockChain.restore(b, LAYOUT, head, {
+      const chain = BlockChain.incoming(b, LAYOUT, head, {
         expected: n,
         maxBlocks: 100,
         claim: true,
-      }, (dv, _b, off) => {
-        got.push(dv.getBigUint64(off, true));
       });
+      chain.forEachEntry((dv, _b, off) => got.push(dv.getBigUint64(off, true)));
+      const blocks = chain.blocks;
+      assert.equal(b.info().handedOverBlocks, 0, "claimed");
+      chain.release();
       assert.deepEqual(got, Array.from({ length: n }, (_, i) => BigInt(i * 3)));
       assert.deepEqual(
         blocks.map((x) => x.count),
@@ -78,6 +82,26 @@ Deno.test("block chain: fill then restore reads every entry in order and frees t
       b.close();
       t.cleanup();
     }
+  }
+});
+
+Deno.test("block chain: an incoming chain refuses the outgoing ops, an outgoing one release", () => {
+  const { t, head, b } = handedOverChain(3);
+  try {
+    const chain = BlockChain.incoming(b, LAYOUT, head, { maxBlocks: 10, claim: true });
+    assertCode(() => chain.reserve(1), "EINVAL", /reserve on an incoming chain/);
+    assertCode(() => chain.fill(3, () => {}), "EINVAL", /fill on an incoming chain/);
+    chain.release();
+    chain.release(); // idempotent
+    assert.equal(b.info().allocatedPages, 1);
+    assertCode(
+      () => BlockChain.outgoing(b, LAYOUT, 1).release(),
+      "EINVAL",
+      /release of an outgoing/,
+    );
+  } finally {
+    b.close();
+    t.cleanup();
   }
 });
 
@@ -112,13 +136,13 @@ Deno.test("block chain restore: every violation is a typed error and nothing is 
       "next to itself",
       (a, h) => a.view(h[0], 16).setBigUint64(0, h[0], true),
       "EBADMSG",
-      /cycle back to block 0/,
+      /links back to block 0/,
     ],
     [
       "cycle of 3",
       (a, h) => a.view(h[2], 16).setBigUint64(0, h[0], true),
       "EBADMSG",
-      /cycle back to block 0/,
+      /links back to block 0/,
     ],
     [
       "total mismatch",
@@ -132,14 +156,7 @@ Deno.test("block chain restore: every violation is a typed error and nothing is 
     try {
       const before = b.info();
       assertCode(
-        () =>
-          BlockChain.restore(
-            b,
-            LAYOUT,
-            head,
-            { expected: 300, maxBlocks: 100, claim: true },
-            () => {},
-          ),
+        () => BlockChain.incoming(b, LAYOUT, head, { expected: 300, maxBlocks: 100, claim: true }),
         code,
         pattern,
       );
@@ -152,16 +169,16 @@ Deno.test("block chain restore: every violation is a typed error and nothing is 
   const { t, head, b } = handedOverChain(300);
   try {
     assertCode(
-      () => BlockChain.restore(b, LAYOUT, head, { maxBlocks: 2, claim: true }, () => {}),
+      () => BlockChain.incoming(b, LAYOUT, head, { maxBlocks: 2, claim: true }),
       "ENOSPC",
       /more than 2 blocks/,
     );
     // A pointer to memory that was not handed over.
-    const other = new BlockChain(b, LAYOUT, 10);
+    const other = BlockChain.outgoing(b, LAYOUT, 10);
     other.reserve(1);
     other.fill(1, () => {});
     assertCode(
-      () => BlockChain.restore(b, LAYOUT, other.head, { maxBlocks: 2, claim: true }, () => {}),
+      () => BlockChain.incoming(b, LAYOUT, other.head, { maxBlocks: 2, claim: true }),
       "EBADMSG",
       /not handed over/,
     );

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { LiveUpdate, MemFile, preserveManifest } from "../mod.ts";
 import { KvStore } from "../examples/cache-server/store.ts";
 import { freePort } from "../examples/cache-server/scenario.ts";
-import { tempArena } from "./helpers.ts";
+import { tempArena } from "../testing/temp_arena.ts";
 
 const SERVER = new URL("../examples/cache-server/server.ts", import.meta.url).pathname;
 

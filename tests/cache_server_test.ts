@@ -3,7 +3,7 @@
 // as written, liveupdate-number counts the handovers.
 import assert from "node:assert/strict";
 import { runScenario } from "../examples/cache-server/scenario.ts";
-import { runDeno } from "./helpers.ts";
+import { runDeno } from "../testing/child_process.ts";
 
 Deno.test("cache server: three zero-downtime upgrades under load keep every key", async () => {
   const r = await runScenario({
@@ -32,7 +32,7 @@ Deno.test("cache server: three zero-downtime upgrades under load keep every key"
 });
 
 Deno.test("cli: example cache-server --help and a bad example name", async () => {
-  const cli = new URL("../cli.ts", import.meta.url);
+  const cli = new URL("../dev/cli.ts", import.meta.url);
   const help = await runDeno(cli, ["example", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /usage: \.\/luo example cache-server/);

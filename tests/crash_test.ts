@@ -2,8 +2,9 @@
 // of its run (many inside the handover itself); the next opener must see
 // a complete generation, never a half state.
 import assert from "node:assert/strict";
-import { Rng } from "../fuzz/mutate.ts";
-import { runOk, tempArena } from "./helpers.ts";
+import { Rng } from "../testing/rng.ts";
+import { runOk } from "../testing/child_process.ts";
+import { tempArena } from "../testing/temp_arena.ts";
 
 const CHILD = new URL("./children/crash_gen.ts", import.meta.url);
 const KILLS = 24;

@@ -12,7 +12,7 @@ import {
   memfdHandler,
   MemFile,
 } from "../mod.ts";
-import { tempArena } from "./helpers.ts";
+import { tempArena } from "../testing/temp_arena.ts";
 
 const SIZES = [0, 100, 4096, 5000, 70_000, 1 << 20, 3, 9000, 0, 200_000, 12, 40_000];
 
@@ -50,12 +50,13 @@ function verifySuccessor(path: string, handlers: FileHandler<MemFile>[] = []): v
     const s = next.retrieveSession(name);
     for (const t of s.tokens()) {
       const k = Number(t);
-      const f = s.retrieve(t) as MemFile;
+      const f = s.retrieve(t, MemFile);
       assert.deepEqual(f.read(), content(k, SIZES[k]), `session ${name} token ${k}`);
       f.close();
     }
     s.finish();
   }
+  next.discardIncoming();
   const i = next.arena.info();
   assert.equal(i.allocatedPages + i.handedOverPages + i.deferredPages, 0, Deno.inspect(i));
 }
@@ -130,10 +131,10 @@ function flaky(state: { calls: number; failAt: number; hit?: string }): FileHand
     canPreserve: h.canPreserve,
     preserve: wrap("preserve", h.preserve),
     unpreserve: wrap("unpreserve", h.unpreserve),
-    freeze: wrap("freeze", h.freeze),
+    freeze: wrap("freeze", h.freeze!),
     unfreeze: h.unfreeze,
     retrieve: wrap("retrieve", h.retrieve),
-    canFinish: wrap("canFinish", h.canFinish),
+    canFinish: wrap("canFinish", (_c, _f) => true),
     finish: wrap("finish", h.finish),
   };
 }
@@ -177,7 +178,7 @@ Deno.test("fault injection: a handler op fails at every position; the retry succ
         const s = next.retrieveSession(name);
         for (const tok of s.tokens()) {
           try {
-            const f = s.retrieve(tok) as MemFile;
+            const f = s.retrieve(tok, MemFile);
             assert.deepEqual(f.read(), content(Number(tok), SIZES[Number(tok)]));
             f.close();
           } catch (e) {
@@ -187,6 +188,7 @@ Deno.test("fault injection: a handler op fails at every position; the retry succ
         retry(() => s.finish());
       }
       next.releaseUnclaimed();
+      next.discardIncoming();
       const i = next.arena.info();
       assert.equal(
         i.allocatedPages + i.handedOverPages + i.deferredPages,

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
-import { child, getString, getU64, node, readFdt, strProp, u64Prop, writeFdt } from "../lib/fdt.ts";
-import { khoFdt, luoFdt } from "../lib/image.ts";
+import {
+  child,
+  getString,
+  getU64,
+  node,
+  readFdt,
+  strProp,
+  u64Prop,
+  writeFdt,
+} from "../lib/format/fdt.ts";
+import { khoFdt, luoFdt } from "../lib/format/roots.ts";
 import { CorruptImageError } from "../lib/errors.ts";
 
 function hasDtc(): boolean {

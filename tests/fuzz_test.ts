@@ -2,14 +2,14 @@
 // in a correct restore or a typed error naming where, within a bounded
 // time, with consistent page accounting. Saved failing cases are replayed.
 import assert from "node:assert/strict";
-import { campaign, type Regression, replay } from "../fuzz/run.ts";
-import { defaultArenaDir } from "../lib/kho.ts";
-import type { Base, Shape } from "../fuzz/shapes.ts";
+import { campaign, type Regression, replay } from "../testing/fuzz/run.ts";
+import { testArenaDir } from "../testing/temp_arena.ts";
+import type { Base, Shape } from "../testing/fuzz/shapes.ts";
 
 const REGRESSIONS = new URL("./fuzz_regressions/", import.meta.url);
 
 function shmDir(): string {
-  return Deno.makeTempDirSync({ prefix: "luo-fuzz-test-", dir: defaultArenaDir() });
+  return Deno.makeTempDirSync({ prefix: "luo-fuzz-test-", dir: testArenaDir() });
 }
 
 Deno.test("fuzz: 2,500 seeded corruption cases: no crash, no hang, no leak, no vague error", () => {

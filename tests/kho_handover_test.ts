@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { runDeno, runOk, tempArena } from "./helpers.ts";
+import { runDeno, runOk } from "../testing/child_process.ts";
+import { tempArena } from "../testing/temp_arena.ts";
 
 const CHILD = new URL("./children/kho_stages.ts", import.meta.url);
 

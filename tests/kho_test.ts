@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { Arena, PAGE_SIZE, PHYS_BASE } from "../lib/kho.ts";
+import { Arena, PAGE_SIZE, PHYS_BASE } from "../lib/kho/arena.ts";
 import { KhoError } from "../lib/errors.ts";
-import { assertCode, tempArena } from "./helpers.ts";
+import { assertCode } from "../testing/assert_code.ts";
+import { tempArena } from "../testing/temp_arena.ts";
 
 const MiB = 1 << 20;
 
@@ -15,7 +16,6 @@ Deno.test("blocks are page-aligned and aligned to their power-of-two order", () 
     const region = [...arena.regions("allocated")].find((r) => r.pa === pa);
     assert.deepEqual(region, { pa, pages });
   }
-  Deno.removeSync(arena.path);
 });
 
 Deno.test("exhaustion gives ENOMEM and the arena stays usable", () => {
@@ -34,7 +34,6 @@ Deno.test("exhaustion gives ENOMEM and the arena stays usable", () => {
   assert.equal(arena.info().freePages, 63);
   // Merged again: a 32-page block fits.
   arena.alloc(32 * PAGE_SIZE);
-  Deno.removeSync(arena.path);
 });
 
 Deno.test("bad arguments give typed errors naming the call", () => {
@@ -57,7 +56,6 @@ Deno.test("bad arguments give typed errors naming the call", () => {
   assertCode(() => arena.handover(other + 4096n * 8n), "EINVAL");
   assertCode(() => arena.bytes(PHYS_BASE - 1n, 1), "EINVAL", /outside arena/);
   assertCode(() => Arena.create({ size: 5000 }), "EINVAL");
-  Deno.removeSync(arena.path);
 });
 
 Deno.test("arena files are created with mode 0600; an existing path is EEXIST", () => {
@@ -93,7 +91,9 @@ Deno.test("the lock of a killed process does not block the next opener", async (
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "eval",
-        `import { Arena } from ${JSON.stringify(new URL("../lib/kho.ts", import.meta.url).href)};
+        `import { Arena } from ${
+          JSON.stringify(new URL("../lib/kho/arena.ts", import.meta.url).href)
+        };
          const a = Arena.open(${
           JSON.stringify(t.path)
         }); console.log("locked"); await new Promise(() => {});`,
@@ -125,8 +125,9 @@ Deno.test("opening a file that is not an arena, or a missing one, is a typed err
   }
 });
 
-Deno.test("a closed arena refuses calls and its views are empty", () => {
+Deno.test("a closed arena refuses calls and its views are empty; a temporary one is removed", () => {
   const arena = Arena.create({ size: 16 * PAGE_SIZE });
+  assert.ok(Deno.statSync(arena.path).isFile);
   const pa = arena.alloc(PAGE_SIZE);
   const view = arena.bytes(pa, PAGE_SIZE);
   assert.equal(view.length, PAGE_SIZE);
@@ -134,7 +135,7 @@ Deno.test("a closed arena refuses calls and its views are empty", () => {
   arena.close();
   assert.equal(view.length, 0);
   assert.throws(() => arena.alloc(1), (e) => e instanceof KhoError && e.code === "EBADF");
-  Deno.removeSync(arena.path);
+  assert.throws(() => Deno.statSync(arena.path), Deno.errors.NotFound);
 });
 
 Deno.test("a read-only open never changes the file", () => {
@@ -163,5 +164,4 @@ Deno.test("fault injection fails exactly the chosen allocation", () => {
   arena.alloc(1);
   assertCode(() => arena.alloc(1), "ENOMEM");
   arena.alloc(1);
-  Deno.removeSync(arena.path);
 });

@@ -2,7 +2,8 @@
 // one process, `stage2` retrieves and verifies every byte in another, then
 // finishes everything and checks that no page is left in use.
 import assert from "node:assert/strict";
-import { runOk, stressStage1, stressStage2, tempArena } from "./helpers.ts";
+import { runOk, stressStage1, stressStage2 } from "../testing/child_process.ts";
+import { tempArena } from "../testing/temp_arena.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url);
 

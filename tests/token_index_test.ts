@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { tokenHalves, TokenIndex, tokenOf } from "../lib/token_index.ts";
-import { Rng } from "../fuzz/mutate.ts";
+import { tokenHalves, TokenIndex, tokenOf } from "../lib/format/token_index.ts";
+import { Rng } from "../testing/rng.ts";
 
 Deno.test("token index: agrees with a Map over random inserts, lookups and deletes", () => {
   const rng = new Rng(9);

@@ -1,89 +1,67 @@
-// The previous format, luo-session-v3: images built byte by byte here,
+// The previous format, luo-session-v3: images written by the format's writer,
 // restored directly and after `convert` to v4; unknown formats refused.
 import assert from "node:assert/strict";
-import { Arena, LiveUpdate, type MemFile } from "../mod.ts";
-import { convertArena } from "../lib/convert.ts";
-import { node, strProp, u64Prop, writeFdt } from "../lib/fdt.ts";
-import { khoFdt } from "../lib/image.ts";
-import { inspectArena } from "../lib/inspect.ts";
-import { assertCode, runDeno, runOk, tempArena } from "./helpers.ts";
+import { LiveUpdate, MemFile } from "../mod.ts";
+import { Arena } from "../kho.ts";
+import { convertArena, inspectArena } from "../tools.ts";
+import { BlockChain } from "../lib/format/block.ts";
+import {
+  EXTENT_CHAIN,
+  MEMFD_DESCRIPTOR_BYTES,
+  writeExtents,
+  writeMemfdDescriptor,
+} from "../lib/format/memfd_ser.ts";
+import { placeRoots } from "../lib/format/roots.ts";
+import { writeV3Sessions } from "../lib/format/v3.ts";
+import { assertCode } from "../testing/assert_code.ts";
+import { runDeno, runOk } from "../testing/child_process.ts";
+import { tempArena } from "../testing/temp_arena.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-interface V3File {
+interface TextFile {
   token: bigint;
   text: string;
 }
 
-/** Writes a v3 image by hand: session block, file arrays, memfd descriptors, FDTs. */
+/** A memfd-v1 descriptor of `body` in preserved pages (descriptor, extent block, data). */
+function memfdOf(a: Arena, body: Uint8Array): { desc: bigint; data: bigint } {
+  const desc = a.allocPreserve(MEMFD_DESCRIPTOR_BYTES, { zero: true });
+  if (!body.length) {
+    writeMemfdDescriptor(a, desc, { size: 0, pos: 0, extentsPa: 0n, nextents: 0 });
+    return { desc, data: 0n };
+  }
+  const data = a.allocRegion(body.length);
+  a.preserve(data.pa, data.pages * 4096);
+  a.bytes(data.pa, body.length).set(body);
+  const chain = BlockChain.outgoing(a, EXTENT_CHAIN, 4);
+  chain.reserve(1);
+  writeExtents(chain, [data]);
+  writeMemfdDescriptor(a, desc, { size: body.length, pos: 0, extentsPa: chain.head, nextents: 1 });
+  return { desc, data: data.pa };
+}
+
+/** Writes a v3 image with the format's writer: session block, file arrays, memfd files, FDTs. */
 function buildV3(
   path: string,
-  sessions: { name: string; files: V3File[] }[],
+  sessions: { name: string; files: TextFile[] }[],
   format = "luo-session-v3",
 ): Map<string, bigint> {
   const dataPages = new Map<string, bigint>();
   using a = Arena.create({ path, size: 8 << 20 });
-  const sessBlock = a.allocPreserve(65536);
-  const sb = a.view(sessBlock, 65536);
-  sb.setBigUint64(0, BigInt(sessions.length), true);
-  for (const [i, s] of sessions.entries()) {
-    const e = 8 + i * 80;
-    a.bytes(sessBlock + BigInt(e), 64).set(enc.encode(s.name)); // NUL-padded: the page is zeroed below
-    let arr = 0n;
-    if (s.files.length) {
-      arr = a.allocPreserve(8192);
-      a.bytes(arr, 8192).fill(0);
-      for (const [k, f] of s.files.entries()) {
-        const fe = arr + BigInt(k * 64);
-        a.bytes(fe, 48).set(enc.encode("memfd-v1"));
-        // memfd-v1 descriptor, extent block and data, by hand.
-        const body = enc.encode(f.text);
-        const desc = a.allocPreserve(4096);
-        const dv = a.view(desc, 32);
-        dv.setBigUint64(0, BigInt(body.length), true);
-        dv.setBigUint64(8, 0n, true);
-        if (body.length) {
-          const data = a.allocPreserve(body.length);
-          a.bytes(data, body.length).set(body);
-          dataPages.set(`${s.name}/${f.token}`, data);
-          const ext = a.allocPreserve(4096);
-          const ev = a.view(ext, 32);
-          ev.setBigUint64(0, 0n, true);
-          ev.setBigUint64(8, 1n, true);
-          ev.setBigUint64(16, data, true);
-          ev.setBigUint64(
-            24,
-            BigInt(2 ** Math.ceil(Math.log2(Math.ceil(body.length / 4096)))),
-            true,
-          );
-          dv.setBigUint64(16, ext, true);
-          dv.setBigUint64(24, 1n, true);
-        } else {
-          dv.setBigUint64(16, 0n, true);
-          dv.setBigUint64(24, 0n, true);
-        }
-        a.view(fe, 64).setBigUint64(48, desc, true);
-        a.view(fe, 64).setBigUint64(56, f.token, true);
-      }
-    }
-    sb.setBigUint64(e + 64, arr, true);
-    sb.setBigUint64(e + 72, BigInt(s.files.length), true);
-  }
-  const luo = writeFdt(
-    node("", { compatible: strProp("luo-v1"), "liveupdate-number": u64Prop(5n) }, [
-      node("luo-session", {
-        compatible: strProp(format),
-        "luo-session-header": u64Prop(sessBlock),
+  const header = writeV3Sessions(
+    a,
+    sessions.map((s) => ({
+      name: s.name,
+      files: s.files.map((f) => {
+        const { desc, data } = memfdOf(a, enc.encode(f.text));
+        if (data) dataPages.set(`${s.name}/${f.token}`, data);
+        return { compatible: "memfd-v1", data: desc, token: f.token };
       }),
-    ]),
+    })),
   );
-  const luoPa = a.allocPreserve(4096);
-  a.bytes(luoPa, luo.length).set(luo);
-  const kho = khoFdt(luoPa);
-  const root = a.allocPreserve(4096);
-  a.bytes(root, kho.length).set(kho);
-  a.handover(root);
+  a.handover(placeRoots(a, 5n, header, [], format));
   return dataPages;
 }
 
@@ -110,7 +88,7 @@ function verify(path: string, dataPages: Map<string, bigint>): void {
     const is = luo.retrieveSession(s.name);
     assert.deepEqual(is.tokens(), s.files.map((f) => f.token));
     for (const f of s.files) {
-      const m = is.retrieve(f.token) as MemFile;
+      const m = is.retrieve(f.token, MemFile);
       assert.equal(dec.decode(m.read()), f.text, `${s.name}/${f.token}`);
       if (f.text) {
         assert.equal(m.extents[0].pa, dataPages.get(`${s.name}/${f.token}`), "same pages: no copy");
@@ -119,6 +97,7 @@ function verify(path: string, dataPages: Map<string, bigint>): void {
     }
     is.finish();
   }
+  luo.discardIncoming();
   const i = luo.arena.info();
   assert.equal(i.allocatedPages + i.handedOverPages + i.deferredPages, 0);
 }

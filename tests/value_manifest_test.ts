@@ -8,7 +8,8 @@ import {
   readManifest,
   Value,
 } from "../mod.ts";
-import { assertCode, tempArena } from "./helpers.ts";
+import { assertCode } from "../testing/assert_code.ts";
+import { tempArena } from "../testing/temp_arena.ts";
 
 function handover(before: (luo: LiveUpdate) => void, after: (luo: LiveUpdate) => void) {
   const t = tempArena();
@@ -18,6 +19,7 @@ function handover(before: (luo: LiveUpdate) => void, after: (luo: LiveUpdate) =>
     luo.handover();
     using next = LiveUpdate.open(t.path, { poison: true });
     after(next);
+    next.discardIncoming();
     const i = next.arena.info();
     assert.equal(i.allocatedPages + i.handedOverPages + i.deferredPages, 0, "no page left in use");
   } finally {
@@ -94,6 +96,7 @@ Deno.test("value-v1: an unretrieved value is freed at finish; damaged bytes are 
     );
     s.finish();
     next.releaseUnclaimed();
+    next.discardIncoming();
     const i = next.arena.info();
     assert.equal(i.allocatedPages + i.handedOverPages + i.deferredPages, 0);
   } finally {
@@ -130,7 +133,7 @@ Deno.test("manifest: written at token 0, read back; unknown kinds skipped; newer
     assert.equal(manifest.generation, 3);
     assert.deepEqual(Object.keys(manifest.entries), ["1"]);
     assert.deepEqual(skipped, [{ token: "2", kind: "future-thing" }]);
-    for (const t of [1n, 2n]) (s.retrieve(t) as MemFile).close();
+    for (const t of [1n, 2n]) s.retrieve(t, MemFile).close();
     s.finish();
     const n = next.retrieveSession("newer");
     assertCode(

@@ -7,7 +7,6 @@
  * @module
  */
 
-import { defaultArenaDir } from "../../lib/kho.ts";
 import { fillValue } from "./store.ts";
 
 /** Options of {@link runScenario}. */
@@ -97,7 +96,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   const log = o.log ?? (() => {});
   const migrateReq = enableMigrateReq();
   const port = freePort();
-  const dir = Deno.makeTempDirSync({ prefix: "luo-cache-", dir: defaultArenaDir() });
+  const dir = Deno.makeTempDirSync({ prefix: "luo-cache-", dir: arenaDir() });
   const base = `http://127.0.0.1:${port}`;
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   const t0 = performance.now();
@@ -312,5 +311,14 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     await new Promise((r) => setTimeout(r, 100));
     client.close();
     Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+/** /dev/shm when it is a directory (arenas in RAM), else the temp dir. */
+function arenaDir(): string | undefined {
+  try {
+    return Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : undefined;
+  } catch {
+    return undefined;
   }
 }

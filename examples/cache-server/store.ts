@@ -253,7 +253,7 @@ export class KvStore {
     const entry = (kind: string) => {
       const e = Object.entries(manifest.entries).find(([, x]) => x.kind === kind);
       if (!e || e[1].version !== 1) throw new Error(`manifest: no usable "${kind}" entry`);
-      return { file: session.retrieve(BigInt(e[0])) as MemFile, meta: e[1].meta ?? {} };
+      return { file: session.retrieve(BigInt(e[0]), MemFile), meta: e[1].meta ?? {} };
     };
     const v = entry(KINDS.values);
     const l = entry(KINDS.log);

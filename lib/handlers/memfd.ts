@@ -2,38 +2,39 @@
  * The built-in memory file (like Linux's memfd) and its handler,
  * compatible `"memfd-v1"`. A {@link MemFile}'s bytes live in arena pages;
  * the successor gets a view of the very same pages: nothing is copied.
- *
- * Serialized form: `luo_file_ser.data` is the physical address of a
- * descriptor page `memfd_ser { u64 size; u64 pos; u64 extents_pa; u64 nextents; }`;
- * extents form a block chain of `{ u64 pa; u64 npages; }`.
+ * The serialized form is in `format/memfd_ser.ts`.
  *
  * @module
  */
 
-import { COMPAT, DEFAULT_MAX_BLOCKS, EXTENT, EXTENT_CHAIN, MEMFD_SER } from "../abi.ts";
-import { BlockChain, claimBlock } from "../block.ts";
-import { CorruptImageError, LuoError } from "../errors.ts";
-import type { FileHandler, HandlerContext } from "../handler.ts";
-import { type Arena, blockPages, PAGE_SIZE, type Region } from "../kho.ts";
+import { KhoError, LuoError, typeOf } from "../errors.ts";
+import { BlockChain } from "../format/block.ts";
+import {
+  EXTENT_CHAIN,
+  MEMFD_DESCRIPTOR_BYTES,
+  MEMFD_V1,
+  readExtents,
+  readMemfdDescriptor,
+  writeExtents,
+  writeMemfdDescriptor,
+} from "../format/memfd_ser.ts";
+import { type Arena, checkInteger, PAGE_SIZE, type Region } from "../kho/arena.ts";
+import type { FileDescription, FileHandler, HandlerContext, IncomingFile } from "../luo/handler.ts";
 
-const DESC_SIZE = PAGE_SIZE;
-
-/** Per-preservation state: the descriptor page and the extent chain. */
-interface Preserved {
-  desc: bigint;
-  chain: BlockChain;
-}
-
-const preservedState = new WeakMap<MemFile, Preserved>();
+/** Marks a file preserved or not; module-private (only the handler below calls it). */
+const setPreserved = Symbol("setPreserved");
 
 /**
  * A memory file whose bytes live in arena pages. Preserve it in a session
- * and the successor retrieves the same pages.
+ * and the successor retrieves the same pages. New bytes are zero.
+ *
+ * Views from {@link bytes} stay valid until the file is closed or the
+ * arena is closed or handed over; after that they are empty (length 0).
  *
  * @example
  * ```ts
- * import { Arena } from "../kho.ts";
- * import { MemFile } from "./memfd.ts";
+ * import { Arena } from "@luo/live-update/kho";
+ * import { MemFile } from "@luo/live-update";
  * using arena = Arena.create({ size: 1 << 20 });
  * const f = MemFile.from(arena, new TextEncoder().encode("state"));
  * console.log(f.size, new TextDecoder().decode(f.bytes()));
@@ -46,27 +47,29 @@ export class MemFile {
   #pos = 0;
   #extents: Region[] = [];
   #closed = false;
+  #preserved = false;
 
   private constructor(arena: Arena) {
     this.arena = arena;
   }
 
-  /** An empty file, or one of `size` zero bytes in a single extent. */
+  /** An empty file, or one of `size` zero bytes (`EINVAL` for a size that is not an integer). */
   static create(arena: Arena, size = 0): MemFile {
+    checkInteger("memfd size", size, 0, arena.size);
     const f = new MemFile(arena);
-    if (size > 0) {
-      f.#grow(size);
-      f.bytes().fill(0);
-      f.#size = size;
-    }
+    f.resize(size);
     return f;
   }
 
-  /** A file holding a copy of `data`. */
+  /** A file holding a copy of `data`, position 0. */
   static from(arena: Arena, data: Uint8Array): MemFile {
     const f = MemFile.create(arena);
-    f.write(data, 0);
-    f.#pos = 0;
+    try {
+      f.write(data, 0);
+    } catch (e) {
+      f.close();
+      throw e;
+    }
     return f;
   }
 
@@ -89,17 +92,19 @@ export class MemFile {
     return this.#pos;
   }
 
-  /** Moves the file position. */
+  /** Moves the file position (`EINVAL` unless a non-negative integer). */
   set position(p: number) {
-    if (!Number.isSafeInteger(p) || p < 0) {
-      throw new LuoError("EINVAL", `memfd position ${p} is not valid`);
-    }
-    this.#pos = p;
+    this.#pos = checkInteger("memfd position", p);
   }
 
   /** Whether the file is preserved in a session (then its size is fixed). */
   get preserved(): boolean {
-    return preservedState.has(this);
+    return this.#preserved;
+  }
+
+  /** @internal */
+  [setPreserved](on: boolean): void {
+    this.#preserved = on;
   }
 
   /** The page blocks holding the bytes, in order. */
@@ -115,22 +120,19 @@ export class MemFile {
     if (this.#closed) throw new LuoError("EBADF", "memfd is closed");
   }
 
+  /** Adds an extent so that `size` bytes fit (at least doubling the capacity). */
   #grow(size: number): void {
     const have = this.#capacity();
     if (size <= have) return;
-    const pages = blockPages(Math.max(size - have, have));
-    const pa = this.arena.alloc(pages * PAGE_SIZE);
-    this.#extents.push({ pa, pages });
+    this.#extents.push(this.arena.allocRegion(Math.max(size - have, have)));
   }
 
-  /** Changes the size (new bytes are zero). `EPERM` while preserved. */
+  /** Changes the size; new bytes are zero. `EPERM` while preserved. */
   resize(size: number): void {
     this.#live();
-    if (!Number.isSafeInteger(size) || size < 0) {
-      throw new LuoError("EINVAL", `memfd size ${size} is not valid`);
-    }
+    checkInteger("memfd size", size, 0, this.arena.size);
     if (size === this.#size) return;
-    if (this.preserved) {
+    if (this.#preserved) {
       throw new LuoError(
         "EPERM",
         `memfd of ${this.#size} bytes is preserved: its size cannot change`,
@@ -146,8 +148,8 @@ export class MemFile {
     let done = 0;
     for (const e of this.#extents) {
       const cap = e.pages * PAGE_SIZE;
-      if (at < base + cap && done < len) {
-        const start = Math.max(0, at + done - base);
+      if (at + done < base + cap && done < len) {
+        const start = at + done - base;
         const n = Math.min(cap - start, len - done);
         fn(this.arena.bytes(e.pa + BigInt(start), n), done);
         done += n;
@@ -156,10 +158,16 @@ export class MemFile {
     }
   }
 
-  /** Writes `data` at `at` (default: the position, which then advances), growing the file. */
+  /**
+   * Writes `data` at `at` (default: the position, which then advances),
+   * growing the file (the gap, if any, is zero). Returns the bytes written.
+   */
   write(data: Uint8Array, at?: number): number {
     this.#live();
-    const pos = at ?? this.#pos;
+    if (!(data instanceof Uint8Array)) {
+      throw new LuoError("EINVAL", `memfd write: data must be a Uint8Array, got ${typeOf(data)}`);
+    }
+    const pos = at === undefined ? this.#pos : checkInteger("memfd write offset", at);
     const end = pos + data.length;
     if (end > this.#size) this.resize(end);
     this.#forEachChunk(
@@ -171,21 +179,23 @@ export class MemFile {
     return data.length;
   }
 
-  /** Copies `len` bytes from `at` into a new array. */
-  read(at: number = 0, len: number = this.#size - at): Uint8Array {
+  /** Copies `len` bytes from `at` into a new array (`EINVAL` outside the file). */
+  read(at: number = 0, len?: number): Uint8Array {
     this.#live();
-    if (at < 0 || len < 0 || at + len > this.#size) {
-      throw new LuoError("EINVAL", `read ${at}+${len} outside memfd of ${this.#size} bytes`);
+    checkInteger("memfd read offset", at, 0, this.#size);
+    const n = len === undefined ? this.#size - at : checkInteger("memfd read length", len);
+    if (at + n > this.#size) {
+      throw new LuoError("EINVAL", `read ${at}+${n} outside memfd of ${this.#size} bytes`);
     }
-    const out = new Uint8Array(len);
-    this.#forEachChunk(at, len, (chunk, done) => out.set(chunk, done));
+    const out = new Uint8Array(n);
+    this.#forEachChunk(at, n, (chunk, done) => out.set(chunk, done));
     return out;
   }
 
   /** Zero-copy view of the whole contents; `EINVAL` if they span several extents (use {@link read}). */
   bytes(): Uint8Array {
     this.#live();
-    if (this.#extents.length === 0) return new Uint8Array(0);
+    if (this.#extents.length === 0 || this.#size === 0) return new Uint8Array(0);
     if (this.#size > this.#extents[0].pages * PAGE_SIZE) {
       throw new LuoError(
         "EINVAL",
@@ -198,10 +208,10 @@ export class MemFile {
   /** Frees the pages. `EBUSY` while preserved. Idempotent. */
   close(): void {
     if (this.#closed) return;
-    if (this.preserved) {
+    if (this.#preserved) {
       throw new LuoError("EBUSY", "memfd is preserved: unpreserve it before closing");
     }
-    for (const e of this.#extents) this.arena.free(e.pa);
+    if (!this.arena.closed) { for (const e of this.#extents) this.arena.free(e.pa); }
     this.#extents = [];
     this.#closed = true;
   }
@@ -212,60 +222,30 @@ export class MemFile {
   }
 }
 
-function parseDescriptor(ctx: HandlerContext, data: bigint, claim: boolean) {
+/** What the handler keeps per preserved file: the descriptor page and the extent chain. */
+interface Preserved {
+  desc: bigint;
+  chain: BlockChain;
+}
+
+/** Reads a handed-over descriptor and its extents (claiming the metadata with `claim`, then freeing it). */
+function parse(ctx: HandlerContext, data: bigint, claim: boolean) {
   const { arena } = ctx;
-  if (claim) claimBlock(arena, data, DESC_SIZE, "memfd descriptor");
-  const freeDesc = () => claim && arena.free(data);
+  if (claim) arena.claim(data, MEMFD_DESCRIPTOR_BYTES, "memfd descriptor");
   try {
-    const dv = arena.dataView;
-    const off = arena.offsetOf(data, MEMFD_SER.size);
-    const size = dv.getBigUint64(off + MEMFD_SER.fileSize, true);
-    const pos = dv.getBigUint64(off + MEMFD_SER.pos, true);
-    const extentsPa = dv.getBigUint64(off + MEMFD_SER.extentsPa, true);
-    const nextents = dv.getBigUint64(off + MEMFD_SER.nextents, true);
-    if (size > BigInt(arena.size)) {
-      throw new CorruptImageError(`memfd size ${size} is larger than the arena`, data);
+    const d = readMemfdDescriptor(arena, data);
+    const chain = BlockChain.incoming(arena, EXTENT_CHAIN, d.extentsPa, {
+      expected: d.nextents,
+      maxBlocks: ctx.maxBlocks,
+      claim,
+    });
+    try {
+      return { ...d, chain, extents: readExtents(arena, chain, d.size, data) };
+    } finally {
+      chain.release();
     }
-    if (pos > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new CorruptImageError(`memfd position ${pos} is too large`, data);
-    }
-    if (nextents === 0n && (extentsPa !== 0n || size !== 0n)) {
-      throw new CorruptImageError(
-        `memfd of ${size} bytes has no extents`,
-        data + BigInt(MEMFD_SER.nextents),
-      );
-    }
-    if (nextents > BigInt(arena.size / PAGE_SIZE)) {
-      throw new CorruptImageError(
-        `memfd has ${nextents} extents, more than the arena's pages`,
-        data,
-      );
-    }
-    const extents: Region[] = [];
-    BlockChain.restore(
-      arena,
-      EXTENT_CHAIN,
-      extentsPa,
-      { expected: Number(nextents), maxBlocks: DEFAULT_MAX_BLOCKS, claim },
-      (dv, _b, o, i, epa) => {
-        const pa = dv.getBigUint64(o + EXTENT.pa, true);
-        const pages = dv.getBigUint64(o + EXTENT.npages, true);
-        if (pages === 0n || pages > BigInt(arena.size / PAGE_SIZE)) {
-          throw new CorruptImageError(`memfd extent ${i} has ${pages} pages`, epa);
-        }
-        extents.push({ pa, pages: Number(pages) });
-      },
-    );
-    const capacity = extents.reduce((a, e) => a + e.pages * PAGE_SIZE, 0);
-    if (Number(size) > capacity) {
-      throw new CorruptImageError(
-        `memfd of ${size} bytes has extents of only ${capacity} bytes`,
-        data,
-      );
-    }
-    return { size: Number(size), pos: Number(pos), extents };
   } finally {
-    freeDesc();
+    if (claim) arena.free(data);
   }
 }
 
@@ -273,7 +253,7 @@ function claimExtents(arena: Arena, extents: Region[]): void {
   const claimed: Region[] = [];
   try {
     for (const [i, e] of extents.entries()) {
-      claimBlock(arena, e.pa, e.pages * PAGE_SIZE, `memfd extent ${i}`);
+      arena.claim(e.pa, e.pages * PAGE_SIZE, `memfd extent ${i}`);
       claimed.push(e);
     }
   } catch (err) {
@@ -282,15 +262,23 @@ function claimExtents(arena: Arena, extents: Region[]): void {
   }
 }
 
+function preservedOf(file: { private: unknown }): Preserved {
+  const st = file.private as Preserved | undefined;
+  if (!st) throw new KhoError("EINVAL", "memfd is not preserved by this handler");
+  return st;
+}
+
 /** The `"memfd-v1"` handler: preserves {@link MemFile}s of the same arena. */
 export const memfdHandler: FileHandler<MemFile> = {
-  compatible: COMPAT.memfd,
+  compatible: MEMFD_V1,
   canPreserve(ctx, obj) {
     return obj instanceof MemFile && obj.arena === ctx.arena;
   },
-  preserve({ arena }, f) {
-    const desc = arena.allocPreserve(DESC_SIZE);
-    const chain = new BlockChain(arena, EXTENT_CHAIN, DEFAULT_MAX_BLOCKS);
+  preserve(ctx, file) {
+    const { arena } = ctx;
+    const f = file.obj;
+    const desc = arena.allocPreserve(MEMFD_DESCRIPTOR_BYTES, { zero: true });
+    const chain = BlockChain.outgoing(arena, EXTENT_CHAIN, ctx.maxBlocks);
     const done: Region[] = [];
     try {
       chain.reserve(f.extents.length);
@@ -304,53 +292,52 @@ export const memfdHandler: FileHandler<MemFile> = {
       arena.unpreserveFree(desc);
       throw err;
     }
-    preservedState.set(f, { desc, chain });
+    file.private = { desc, chain } satisfies Preserved;
+    f[setPreserved](true);
     return desc;
   },
-  unpreserve({ arena }, f) {
-    const st = preservedState.get(f);
-    if (!st) throw new LuoError("EINVAL", "memfd is not preserved");
-    for (const e of f.extents) arena.unpreserve(e.pa, e.pages * PAGE_SIZE);
+  unpreserve({ arena }, file) {
+    const st = preservedOf(file);
+    for (const e of file.obj.extents) arena.unpreserve(e.pa, e.pages * PAGE_SIZE);
     st.chain.destroy();
     arena.unpreserveFree(st.desc);
-    preservedState.delete(f);
+    file.private = undefined;
+    file.obj[setPreserved](false);
   },
-  freeze({ arena }, f, data) {
-    const st = preservedState.get(f)!;
-    const dv = arena.dataView;
-    const off = arena.offsetOf(data, DESC_SIZE);
-    const extents = f.extents;
-    st.chain.fill(extents.length, (dv, _b, o, i) => {
-      dv.setBigUint64(o + EXTENT.pa, extents[i].pa, true);
-      dv.setBigUint64(o + EXTENT.npages, BigInt(extents[i].pages), true);
+  freeze({ arena }, file) {
+    const st = preservedOf(file);
+    const f = file.obj;
+    writeExtents(st.chain, f.extents);
+    writeMemfdDescriptor(arena, st.desc, {
+      size: f.size,
+      pos: f.position,
+      extentsPa: st.chain.head,
+      nextents: f.extents.length,
     });
-    dv.setBigUint64(off + MEMFD_SER.fileSize, BigInt(f.size), true);
-    dv.setBigUint64(off + MEMFD_SER.pos, BigInt(f.position), true);
-    dv.setBigUint64(off + MEMFD_SER.extentsPa, st.chain.head, true);
-    dv.setBigUint64(off + MEMFD_SER.nextents, BigInt(extents.length), true);
   },
-  unfreeze({ arena }, f, data) {
-    preservedState.get(f)!.chain.clear();
-    arena.bytes(data, MEMFD_SER.size).fill(0);
+  unfreeze({ arena }, file) {
+    const st = preservedOf(file);
+    st.chain.clear();
+    writeMemfdDescriptor(arena, st.desc, { size: 0, pos: 0, extentsPa: 0n, nextents: 0 });
   },
-  retrieve(ctx, data) {
-    const { size, pos, extents } = parseDescriptor(ctx, data, true);
+  retrieve(ctx, file) {
+    const { size, pos, extents } = parse(ctx, file.data, true);
     claimExtents(ctx.arena, extents);
     return MemFile.adopt(ctx.arena, size, pos, extents);
   },
-  canFinish() {
-    return true;
+  finish(ctx, file: IncomingFile<MemFile>) {
+    // Retrieved: the user owns the file now. Failed: the retrieve released
+    // what it had claimed; the rest is freed with the unclaimed regions.
+    if (file.status !== "none") return;
+    memfdHandler.retrieve(ctx, file).close();
   },
-  finish(ctx, obj, data) {
-    if (obj) return; // retrieved: the user owns the file now
-    memfdHandler.retrieve(ctx, data).close();
+  describe(ctx, data): FileDescription {
+    const d = parse(ctx, data, false);
+    const regions = [
+      { pa: data, pages: 1, what: "memfd descriptor" },
+      ...d.chain.blocks.map((b) => ({ pa: b.pa, pages: 1, what: "memfd extent block" })),
+      ...d.extents.map((e) => ({ ...e, what: "memfd data" })),
+    ];
+    return { fields: { size: d.size, position: d.pos, extents: d.extents.length }, regions };
   },
 };
-
-/** Reads a memfd descriptor without claiming anything (for inspection). */
-export function describeMemfd(
-  ctx: HandlerContext,
-  data: bigint,
-): { size: number; pos: number; extents: Region[] } {
-  return parseDescriptor(ctx, data, false);
-}

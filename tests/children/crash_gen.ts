@@ -33,7 +33,7 @@ function verify(luo: LiveUpdate, gen: number, upTo = SESSIONS): string | null {
     const s = luo.retrieveSession(`s${i}`);
     if (s.fileCount !== FILES) return `s${i}: ${s.fileCount} files`;
     for (let j = 0; j < FILES; j++) {
-      const f = s.retrieve(BigInt(j)) as MemFile;
+      const f = s.retrieve(BigInt(j), MemFile);
       const got = dec.decode(f.bytes());
       if (got !== data(gen, i, j)) return `s${i}/${j}: "${got.slice(0, 40)}"`;
       f.close();

@@ -5,8 +5,8 @@
 //                by its physical address, verify every byte, check that the
 //                non-preserved pages are free and poisoned, free everything
 //                and check that no page is in use.
-import { Arena, PAGE_SIZE, POISON_BYTE } from "../../lib/kho.ts";
-import { patternByte } from "../helpers.ts";
+import { Arena, PAGE_SIZE, POISON_BYTE } from "../../lib/kho/arena.ts";
+import { patternByte } from "../../testing/pattern.ts";
 
 const [stage, path, json] = Deno.args;
 const SIZES = [1, 4096, 4097, 3 * 4096, 64 * 1024, 1 << 20, 5 * 1024 * 1024 + 3];

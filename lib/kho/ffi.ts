@@ -1,0 +1,83 @@
+/**
+ * Every native symbol, declared once, and how the library file is found:
+ * an explicit path, else the `LUO_NATIVE_LIB` environment variable, else the
+ * local build output `zig-out/lib/libkho.so`.
+ *
+ * @module
+ */
+
+import { KhoError } from "../errors.ts";
+
+/** ABI version this wrapper was written for (native `kho_abi_version`). */
+export const ABI_VERSION = 1;
+
+/** The native library's symbols. */
+export const symbols = {
+  kho_abi_version: { parameters: [], result: "u32" },
+  kho_noop: { parameters: [], result: "void" },
+  kho_last_error: { parameters: ["buffer", "usize"], result: "usize" },
+  kho_create: { parameters: ["buffer", "usize", "u64", "u32", "buffer"], result: "i32" },
+  kho_open: { parameters: ["buffer", "usize", "u32", "buffer"], result: "i32" },
+  kho_close: { parameters: ["u32"], result: "i32" },
+  kho_base: { parameters: ["u32"], result: "pointer" },
+  kho_info: { parameters: ["u32", "buffer"], result: "i32" },
+  kho_phys_to_virt: { parameters: ["u32", "u64"], result: "pointer" },
+  kho_alloc: { parameters: ["u32", "u64", "buffer"], result: "i32" },
+  kho_free: { parameters: ["u32", "u64"], result: "i32" },
+  kho_alloc_preserve: { parameters: ["u32", "u64", "buffer"], result: "i32" },
+  kho_unpreserve_free: { parameters: ["u32", "u64"], result: "i32" },
+  kho_preserve: { parameters: ["u32", "u64", "u64"], result: "i32" },
+  kho_unpreserve: { parameters: ["u32", "u64", "u64"], result: "i32" },
+  kho_restore: { parameters: ["u32", "u64", "buffer"], result: "i32" },
+  kho_restore_free: { parameters: ["u32", "u64"], result: "i32" },
+  kho_handover: { parameters: ["u32", "u64"], result: "i32" },
+  kho_release_incoming: { parameters: ["u32"], result: "i32" },
+  kho_copy: { parameters: ["u32", "u64", "u64", "u64"], result: "i32" },
+  kho_fail_alloc_after: { parameters: ["u32", "u64"], result: "i32" },
+  kho_next_region: { parameters: ["u32", "u64", "u32", "buffer"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The loaded native library. */
+export type Native = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+/** Environment variable naming the native library file. */
+export const LIBRARY_ENV = "LUO_NATIVE_LIB";
+
+/** Where the library is looked for: `explicit`, else `$LUO_NATIVE_LIB`, else the local build. */
+export function libraryPath(explicit?: string): string {
+  if (explicit) return explicit;
+  const fromEnv = Deno.env.get(LIBRARY_ENV);
+  if (fromEnv) return fromEnv;
+  const local = new URL("../../zig-out/lib/libkho.so", import.meta.url);
+  return local.protocol === "file:" ? decodeURIComponent(local.pathname) : local.href;
+}
+
+const loaded = new Map<string, Native>();
+
+/** Loads (once per path) the native library and checks its ABI version. */
+export function loadNative(explicit?: string): Native {
+  const path = libraryPath(explicit);
+  const cached = loaded.get(path);
+  if (cached) return cached;
+  let lib: Deno.DynamicLibrary<typeof symbols>;
+  try {
+    lib = Deno.dlopen(path, symbols);
+  } catch (cause) {
+    throw new KhoError(
+      "ENOENT",
+      `cannot load the native library at ${path}: build it with \`./luo zig build --release\` ` +
+        `(or any ./luo command), or point ${LIBRARY_ENV} at a built libkho.so`,
+      { cause },
+    );
+  }
+  const version = lib.symbols.kho_abi_version();
+  if (version !== ABI_VERSION) {
+    lib.close();
+    throw new KhoError(
+      "EPROTO",
+      `native library ${path} has ABI version ${version}, this module needs ${ABI_VERSION}: rebuild it`,
+    );
+  }
+  loaded.set(path, lib.symbols);
+  return lib.symbols;
+}

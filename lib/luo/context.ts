@@ -1,0 +1,72 @@
+/**
+ * What the file sets of one live update share: the arena, the handler
+ * registry, the block cap, the re-entrancy guard, and who holds which
+ * object (an object is preserved once across all sessions, and a retrieved
+ * one is busy until its session finishes).
+ *
+ * @module
+ */
+
+import { type ErrorCode, ERRORS, LiveUpdateError, LuoError } from "../errors.ts";
+import type { CallbackGuard } from "./guard.ts";
+import type { FileHandler, HandlerContext, HandlerRegistry } from "./handler.ts";
+
+/** Who holds a preserved (or retrieved, not yet finished) object. */
+export interface Holder {
+  /** Its session. */
+  session: string;
+  /** Its token. */
+  token: bigint;
+  /** Whether it is an incoming file retrieved and not finished yet. */
+  incoming: boolean;
+}
+
+/** Everything a file set shares with its live update. */
+export interface FileSetContext extends HandlerContext {
+  /** The handler registry. */
+  readonly handlers: HandlerRegistry;
+  /** Objects (by handler id) preserved in any session or retrieved and not finished. */
+  readonly holders: Map<unknown, Holder>;
+  /** Refuses calls into the live update from inside handler ops. */
+  readonly guard: CallbackGuard;
+}
+
+/**
+ * Wraps a handler's error that is not a library error as a typed error
+ * naming the op: its `code` is kept when it is one of {@link ERRORS} (as the
+ * kernel returns a handler's errno), else it becomes `EIO`.
+ */
+export function wrapHandlerError(e: unknown, what: string): LiveUpdateError {
+  if (e instanceof LiveUpdateError) return e;
+  const code = (e as { code?: unknown })?.code;
+  const known = typeof code === "string" && Object.hasOwn(ERRORS, code);
+  return new LuoError(
+    known ? code as ErrorCode : "EIO",
+    `${what}: ${e instanceof Error ? e.message : String(e)}`,
+    { cause: e },
+  );
+}
+
+/** The identity under which `obj` is preserved once (the handler's `getId`, else the object). */
+export function identityOf(
+  ctx: FileSetContext,
+  h: FileHandler,
+  obj: unknown,
+  what: string,
+): unknown {
+  if (!h.getId) return obj;
+  return ctx.guard.run(`handler "${h.compatible}" getId`, () => {
+    try {
+      return h.getId!(ctx, obj);
+    } catch (e) {
+      throw wrapHandlerError(e, `${what}: handler "${h.compatible}" getId failed`);
+    }
+  });
+}
+
+/** Why an object cannot be preserved again, for `EBUSY` messages. */
+export function describeHolder(h: Holder): string {
+  return h.incoming
+    ? `object was retrieved from incoming session "${h.session}" (token ${h.token}), which is not finished yet`
+    : `object already preserved in session "${h.session}" (token ${h.token})`;
+}

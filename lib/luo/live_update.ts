@@ -1,0 +1,451 @@
+/**
+ * The Live Update Orchestrator: outgoing sessions to hand over, incoming
+ * sessions handed over by the predecessor, the handler registry, and the
+ * handover itself.
+ *
+ * @module
+ */
+
+import { LiveUpdateError, LuoError } from "../errors.ts";
+import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
+import { placeRoots } from "../format/roots.ts";
+import { SESSION_CHAIN, writeSessionEntry } from "../format/session_ser.ts";
+import { memfdHandler } from "../handlers/memfd.ts";
+import { valueHandler } from "../handlers/value.ts";
+import { Arena, checkInteger, type CreateOptions, type OpenOptions } from "../kho/arena.ts";
+import { type FileSetContext, identityOf } from "./context.ts";
+import { CallbackGuard } from "./guard.ts";
+import { type AnyFileHandler, type FileHandler, HandlerRegistry } from "./handler.ts";
+import { type Image, readImage, type SessionRecord } from "./image.ts";
+import { IncomingSession, OutgoingSession } from "./session.ts";
+
+/** Options shared by {@link LiveUpdate.create}, {@link LiveUpdate.open} and {@link LiveUpdate.start}. */
+export interface LiveUpdateOptions {
+  /** Safety cap on the blocks of one chain (default {@link DEFAULT_MAX_BLOCKS}). */
+  maxBlocks?: number;
+  /** Handlers to register besides the built-in ones, before anything is read. */
+  handlers?: AnyFileHandler[];
+}
+
+/** Options of {@link LiveUpdate.start}. */
+export interface StartOptions extends LiveUpdateOptions, Omit<CreateOptions, "path"> {
+  /**
+   * What to do when the arena holds a handed-over image that cannot be
+   * read: `"refuse"` (default) throws and leaves the file as it is;
+   * `"move-aside"` renames it to `PATH.damaged-<time>` and starts empty.
+   */
+  damaged?: "refuse" | "move-aside";
+}
+
+/** What a handover did. */
+export interface HandoverSummary {
+  /** The number this handover carries (`liveupdate-number`). */
+  liveupdateNumber: bigint;
+  /** Sessions handed over. */
+  sessions: number;
+  /** Files handed over, in all sessions. */
+  files: number;
+  /** Physical address of the KHO root FDT. */
+  root: bigint;
+}
+
+/** What {@link LiveUpdate.releaseUnclaimed} released. */
+export interface ReleaseSummary {
+  /** Incoming sessions discarded because nobody retrieved them. */
+  sessions: string[];
+  /** Handed-over regions freed that no session referenced any more. */
+  regions: number;
+  /** Pages of those regions. */
+  pages: number;
+  /** Errors met while discarding (damaged file data); the pages were freed anyway. */
+  errors: LiveUpdateError[];
+}
+
+type State = "live" | "handed-over" | "closed";
+
+interface IncomingEntry {
+  record: SessionRecord;
+  session?: IncomingSession;
+}
+
+/**
+ * A live update over one arena: create sessions, preserve files, hand over;
+ * in the successor, retrieve and finish what was handed over.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, MemFile } from "@luo/live-update";
+ * const dir = Deno.makeTempDirSync();
+ * const path = `${dir}/service.arena`;
+ * const luo = LiveUpdate.start(path, { size: 1 << 20 });
+ * const s = luo.createSession("state");
+ * s.preserve(MemFile.from(luo.arena, new TextEncoder().encode("hi")), 0n);
+ * luo.handover(); // closes the arena: a successor may open it now
+ *
+ * using next = LiveUpdate.start(path, { size: 1 << 20 });
+ * const file = next.retrieveSession("state").retrieve(0n, MemFile);
+ * console.log(new TextDecoder().decode(file.read())); // "hi"
+ * next.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export class LiveUpdate {
+  /** The arena ("physical memory"). */
+  readonly arena: Arena;
+  /** The handler registry (memfd-v1 and value-v1 are built in). */
+  readonly handlers: HandlerRegistry = new HandlerRegistry();
+  /** Whether this live update took over an image its predecessor handed over. */
+  readonly resumed: boolean;
+  /** Where {@link LiveUpdate.start} moved a damaged arena (with `damaged: "move-aside"`). */
+  movedAside?: string;
+  #ctx: FileSetContext;
+  #outgoing = new Map<string, OutgoingSession>();
+  #sessionChain: BlockChain;
+  #state: State = "live";
+  #image: Image | null = null;
+  #incoming: Map<string, IncomingEntry> | null = null;
+  #incomingError: LuoError | null = null;
+  #incomingRoot: bigint;
+
+  private constructor(arena: Arena, options: LiveUpdateOptions) {
+    this.arena = arena;
+    const maxBlocks = checkInteger("maxBlocks", options.maxBlocks ?? DEFAULT_MAX_BLOCKS, 1);
+    const guard = new CallbackGuard();
+    this.#ctx = { arena, handlers: this.handlers, holders: new Map(), maxBlocks, guard };
+    this.#sessionChain = BlockChain.outgoing(arena, SESSION_CHAIN, maxBlocks);
+    this.handlers.register(memfdHandler);
+    this.handlers.register(valueHandler);
+    for (const h of options.handlers ?? []) this.handlers.register(h);
+    this.#incomingRoot = arena.info().incomingRoot;
+    this.resumed = this.#incomingRoot !== 0n;
+  }
+
+  /** Wraps `arena` (closing it, and removing a file it created, when that fails). */
+  static #wrap(arena: Arena, options: LiveUpdateOptions, created: boolean): LiveUpdate {
+    try {
+      return new LiveUpdate(arena, options);
+    } catch (e) {
+      arena.close();
+      if (created) removeIfPresent(arena.path);
+      throw e;
+    }
+  }
+
+  /** Starts a first generation in a new arena file (which must not exist). */
+  static create(options: CreateOptions & LiveUpdateOptions = {}): LiveUpdate {
+    return LiveUpdate.#wrap(Arena.create(options), options, options.path !== undefined);
+  }
+
+  /**
+   * Opens an arena as the successor. Incoming state is read on first access.
+   * Read-only opens are refused (`EINVAL`): use `inspectArena` to look inside.
+   */
+  static open(path: string, options: OpenOptions & LiveUpdateOptions = {}): LiveUpdate {
+    if (options.readOnly) {
+      throw new LuoError(
+        "EINVAL",
+        `a live update needs arena ${path} writable; to look inside read-only, use inspectArena`,
+      );
+    }
+    return LiveUpdate.#wrap(Arena.open(path, options), options, false);
+  }
+
+  /**
+   * The start of a service: opens the arena at `path` when the file exists
+   * (a successor: {@link resumed} tells whether anything was handed over),
+   * creates it when it does not (atomically: of concurrent starters exactly
+   * one creates), and on any other error (held by a live process, no
+   * permission, not an arena, damaged) throws without touching the file.
+   * A handed-over image that cannot be read is refused, or moved aside
+   * with `damaged: "move-aside"`.
+   */
+  static start(path: string, options: StartOptions = {}): LiveUpdate {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let luo: LiveUpdate;
+      try {
+        luo = LiveUpdate.create({ ...options, path });
+        return luo;
+      } catch (e) {
+        if (!(e instanceof LiveUpdateError) || e.code !== "EEXIST") throw e;
+      }
+      try {
+        luo = LiveUpdate.open(path, options);
+      } catch (e) {
+        // Removed between our create and our open: try again.
+        if (e instanceof LiveUpdateError && e.code === "ENOENT") continue;
+        throw e;
+      }
+      return luo.#checkStarted(path, options);
+    }
+    throw new LuoError("EBUSY", `start ${path}: the file keeps appearing and disappearing`);
+  }
+
+  /** Reads the incoming image now; refuses a damaged one or moves it aside. */
+  #checkStarted(path: string, options: StartOptions): LiveUpdate {
+    try {
+      this.#loadIncoming();
+      return this;
+    } catch (e) {
+      this.close();
+      if (options.damaged !== "move-aside") {
+        throw new LuoError(
+          "EIO",
+          `start ${path}: the handed-over image cannot be used (the file was left as it is; ` +
+            `start with damaged: "move-aside" to keep it aside and start empty): ${
+              (e as Error).message
+            }`,
+          { cause: e },
+        );
+      }
+      const aside = `${path}.damaged-${Date.now()}`;
+      Deno.renameSync(path, aside);
+      const fresh = LiveUpdate.create({ ...options, path });
+      fresh.movedAside = aside;
+      return fresh;
+    }
+  }
+
+  #live(entry: string): void {
+    this.#ctx.guard.check(entry);
+    if (this.#state !== "live") {
+      throw new LuoError("EINVAL", `${entry}: live update of ${this.arena.path} is ${this.#state}`);
+    }
+  }
+
+  /** Whether the predecessor handed anything over. */
+  get hasIncoming(): boolean {
+    return this.#incomingRoot !== 0n;
+  }
+
+  /** `liveupdate-number` of the incoming image (0n when nothing was handed over). */
+  get incomingNumber(): bigint {
+    return this.#loadIncoming() ? this.#image!.liveupdateNumber : 0n;
+  }
+
+  /** Creates an outgoing session: `EINVAL` for a bad name, `EEXIST` for a live duplicate. */
+  createSession(name: string): OutgoingSession {
+    this.#live("createSession");
+    const s = new OutgoingSession(this.#ctx, name, (closed) => {
+      this.#outgoing.delete(closed.name);
+      this.#sessionChain.shrink(this.#outgoing.size);
+    });
+    if (this.#outgoing.has(name)) throw new LuoError("EEXIST", `session "${name}" already exists`);
+    this.#sessionChain.reserve(this.#outgoing.size + 1);
+    this.#outgoing.set(name, s);
+    return s;
+  }
+
+  /** Names of the outgoing sessions, in creation order. */
+  sessions(): string[] {
+    return [...this.#outgoing.keys()];
+  }
+
+  /** The outgoing session of `name` (`ENOENT` when absent). */
+  session(name: string): OutgoingSession {
+    const s = this.#outgoing.get(name);
+    if (!s) throw new LuoError("ENOENT", `no outgoing session "${name}"`);
+    return s;
+  }
+
+  /**
+   * The outgoing session and token `obj` is preserved under (the kernel's
+   * `liveupdate_get_token_outgoing`), or `undefined`. Allowed from inside
+   * handler ops.
+   */
+  tokenOf(obj: unknown): { session: string; token: bigint } | undefined {
+    const ctx = this.#ctx;
+    const reg = ctx.guard.run("a handler's canPreserve", () => ctx.handlers.find(ctx, obj));
+    if (!reg) return undefined;
+    const holder = ctx.holders.get(identityOf(ctx, reg.handler, obj, "tokenOf"));
+    return holder && !holder.incoming
+      ? { session: holder.session, token: holder.token }
+      : undefined;
+  }
+
+  #loadIncoming(): boolean {
+    if (this.#incomingError) throw this.#incomingError;
+    if (this.#incoming) return true;
+    if (this.#incomingRoot === 0n) return false;
+    try {
+      const image = readImage(this.arena, this.#incomingRoot, {
+        claim: true,
+        maxBlocks: this.#ctx.maxBlocks,
+        known: (c) => this.handlers.get(c) !== undefined,
+      });
+      this.#image = image;
+      this.#incoming = new Map(image.sessions.map((r) => [r.entry.name, { record: r }]));
+      return true;
+    } catch (cause) {
+      if (!(cause instanceof LiveUpdateError)) throw cause;
+      this.#incomingError = new LuoError(
+        "EIO",
+        `incoming state of ${this.arena.path} could not be restored: ${cause.message}`,
+        { cause },
+      );
+      throw this.#incomingError;
+    }
+  }
+
+  /** Names of the incoming sessions not finished yet (throws `EIO` if the image is damaged). */
+  incomingSessions(): string[] {
+    if (!this.#loadIncoming()) return [];
+    return [...this.#incoming!.keys()];
+  }
+
+  /** Incoming sessions nobody retrieved yet. */
+  unclaimedSessions(): string[] {
+    if (!this.#loadIncoming()) return [];
+    return [...this.#incoming!].filter(([, v]) => !v.session).map(([k]) => k);
+  }
+
+  /** Retrieves an incoming session: `ENOENT` when absent, `EINVAL` when retrieved already. */
+  retrieveSession(name: string): IncomingSession {
+    this.#live("retrieveSession");
+    if (!this.#loadIncoming()) {
+      throw new LuoError("ENOENT", `no incoming session "${name}": nothing was handed over`);
+    }
+    const entry = this.#incoming!.get(name);
+    if (!entry) throw new LuoError("ENOENT", `no incoming session "${name}"`);
+    if (entry.session) {
+      throw new LuoError("EINVAL", `incoming session "${name}" was already retrieved`);
+    }
+    const { record } = entry;
+    entry.session = new IncomingSession(
+      this.#ctx,
+      name,
+      record.entries,
+      record.release,
+      (s) => this.#incoming!.delete(s.name),
+    );
+    return entry.session;
+  }
+
+  /**
+   * Releases everything handed over that nobody claimed: incoming sessions
+   * never retrieved are discarded (their pages freed), then any handed-over
+   * page still unclaimed (also after a damaged image) is freed. Errors of
+   * individual discards (damaged file data) do not stop the release; they
+   * are returned. Freed pages of the predecessor's image stay parked until
+   * this process hands over (or {@link discardIncoming}), so that a crash
+   * before then still finds the image.
+   */
+  releaseUnclaimed(): ReleaseSummary {
+    this.#live("releaseUnclaimed");
+    const summary: ReleaseSummary = { sessions: [], regions: 0, pages: 0, errors: [] };
+    if (!this.#incomingError && this.#loadIncoming()) {
+      for (const name of this.unclaimedSessions()) {
+        try {
+          this.retrieveSession(name).finish();
+        } catch (e) {
+          if (!(e instanceof LiveUpdateError)) throw e;
+          summary.errors.push(e);
+        }
+        summary.sessions.push(name);
+      }
+    }
+    for (const r of [...this.arena.regions("handed-over")]) {
+      this.arena.restoreFree(r.pa);
+      summary.regions++;
+      summary.pages += r.pages;
+    }
+    return summary;
+  }
+
+  /**
+   * Gives up the predecessor's image for good: unclaimed sessions and pages
+   * are released and the image is unpublished, so that its pages become
+   * reusable now instead of at this process's handover. After this a crash
+   * of this process finds nothing handed over. `EBUSY` while an incoming
+   * session is retrieved and not finished.
+   */
+  discardIncoming(): ReleaseSummary {
+    this.#live("discardIncoming");
+    if (this.#incoming && [...this.#incoming.values()].some((e) => e.session)) {
+      throw new LuoError("EBUSY", `discard incoming state: a retrieved session is not finished`);
+    }
+    const summary = this.releaseUnclaimed();
+    if (this.arena.incomingRoot !== 0n) this.arena.releaseIncoming();
+    return summary;
+  }
+
+  /** Registers a handler (`EINVAL` bad compatible or ops, `EEXIST` duplicate). */
+  registerHandler<T>(handler: FileHandler<T>): void {
+    this.#live("registerHandler");
+    this.handlers.register(handler);
+  }
+
+  /**
+   * The `liveupdate-number` of the next handover: the incoming image's + 1;
+   * when it could not be read (or was discarded), the arena's handover
+   * count + 1, so that the number never goes backwards.
+   */
+  #nextNumber(): bigint {
+    if (this.hasIncoming && !this.#incomingError) {
+      try {
+        return this.incomingNumber + 1n;
+      } catch (e) {
+        if (!(e instanceof LiveUpdateError)) throw e;
+      }
+    }
+    return BigInt(this.arena.info().handovers) + 1n;
+  }
+
+  /**
+   * Hands over: freezes every file (sessions in creation order, files in
+   * preservation order), fills the blocks, publishes the device trees and
+   * the preserved-memory map, then closes the arena so that the successor
+   * can open it. If anything fails, what was frozen is unfrozen, the blocks
+   * are cleared, and the error is thrown: nothing is half handed over.
+   */
+  handover(): HandoverSummary {
+    this.#live("handover");
+    const number = this.#nextNumber();
+    const sessions = [...this.#outgoing.values()];
+    let frozen = 0;
+    const fdtPages: bigint[] = [];
+    try {
+      for (; frozen < sessions.length; frozen++) sessions[frozen].files.freeze();
+      for (const s of sessions) s.files.fill();
+      this.#sessionChain.fill(sessions.length, (dv, bytes, off, i) => {
+        const s = sessions[i];
+        writeSessionEntry(dv, bytes, off, s.nameBytes, s.files.head, s.files.count);
+      });
+      const root = placeRoots(this.arena, number, this.#sessionChain.head, fdtPages);
+      this.arena.handover(root);
+      this.#state = "handed-over";
+      this.arena.close();
+      return {
+        liveupdateNumber: number,
+        sessions: sessions.length,
+        files: sessions.reduce((a, s) => a + s.files.count, 0),
+        root,
+      };
+    } catch (e) {
+      for (const pa of fdtPages) this.arena.unpreserveFree(pa);
+      this.#sessionChain.clear();
+      for (let i = Math.min(frozen, sessions.length) - 1; i >= 0; i--) sessions[i].files.unfreeze();
+      throw e;
+    }
+  }
+
+  /** Closes the arena without handing over. Idempotent. */
+  close(): void {
+    if (this.#state === "closed") return;
+    this.#ctx.guard.check("close");
+    this.#state = "closed";
+    this.arena.close();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.dispose](): void {
+    if (this.#state !== "handed-over") this.close();
+  }
+}
+
+function removeIfPresent(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Looks inside an arena without changing it: the header, the decoded KHO
+ * and LUO device trees, sessions and files (each described by its
+ * handler), every block chain, the preserved regions and the regions
+ * nobody references. On damaged data it reports what it could read and the
+ * typed error for the rest.
+ *
+ * @module
+ */
+
+import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
+import { LiveUpdateError } from "../errors.ts";
+import { ARENA_HEADER, MEM_MAP_CHAIN, readArenaHeader } from "../format/arena_header.ts";
+import { toDts } from "../format/fdt.ts";
+import { memfdHandler } from "../handlers/memfd.ts";
+import { valueHandler } from "../handlers/value.ts";
+import { Arena, PAGE_SIZE } from "../kho/arena.ts";
+import type { AnyFileHandler, HandlerContext } from "../luo/handler.ts";
+import { readImage, type SessionRecord } from "../luo/image.ts";
+
+/** Arena header fields (addresses as hex strings). */
+export interface HeaderReport {
+  /** The magic, printable characters only ("KHOARENA"). */
+  magic: string;
+  /** Arena format version. */
+  version: number;
+  /** Page size in bytes. */
+  pageSize: number;
+  /** Arena size in bytes. */
+  size: number;
+  /** Physical address of file offset 0. */
+  physBase: string;
+  /** Physical address of the KHO root FDT ("0x0": nothing handed over). */
+  fdtPa: string;
+  /** Physical address of the first preserved-memory map block. */
+  memMapPa: string;
+  /** Handovers this arena has seen. */
+  handovers: number;
+}
+
+/** One file of a session. */
+export interface FileReport {
+  /** Its token, in decimal. */
+  token: string;
+  /** Its compatible string. */
+  compatible: string;
+  /** Its `luo_file_ser.data`, in hex. */
+  data: string;
+  /** What the file's handler says about it (size, position, ...). */
+  fields?: Record<string, string | number>;
+  /** Why the handler could not describe it. */
+  error?: string;
+}
+
+/** One session. */
+export interface SessionReport {
+  /** Its name. */
+  name: string;
+  /** Its files, in order. */
+  files: FileReport[];
+  /** Entries per file block. */
+  fileBlocks: number[];
+}
+
+/** A region of pages. */
+export interface RegionReport {
+  /** Physical address, in hex. */
+  pa: string;
+  /** Size in pages. */
+  pages: number;
+  /** What references it (absent for unclaimed regions). */
+  what?: string;
+}
+
+/** Everything {@link inspectArena} found. */
+export interface InspectReport {
+  /** The arena file. */
+  path: string;
+  /** Its header. */
+  header: HeaderReport;
+  /** Page accounting as a successor would see it. */
+  pages: {
+    /** All pages, the header page included. */
+    total: number;
+    /** Pages handed over. */
+    handedOver: number;
+    /** Blocks handed over. */
+    handedOverBlocks: number;
+    /** Free pages. */
+    free: number;
+  };
+  /** Whether an image is published. */
+  handedOver: boolean;
+  /** The KHO root FDT as device tree source. */
+  khoFdt?: string;
+  /** The LUO FDT as device tree source. */
+  luoFdt?: string;
+  /** The image's `liveupdate-number`, in decimal. */
+  liveupdateNumber?: string;
+  /** The session format (`luo-session-v4` or `luo-session-v3`). */
+  format?: string;
+  /** Entries per session block. */
+  sessionBlocks?: number[];
+  /** The sessions, in order. */
+  sessions?: SessionReport[];
+  /** Blocks of the native preserved-memory map, entries per block. */
+  memMapBlocks?: number[];
+  /** Every handed-over region, with what references it. */
+  regions: RegionReport[];
+  /** Handed-over regions nothing references. */
+  unclaimed: RegionReport[];
+  /** The typed error met while reading, if any. */
+  error?: {
+    /** Its code. */
+    code: string;
+    /** Its message. */
+    message: string;
+  };
+}
+
+/** Options of {@link inspectArena}. */
+export interface InspectOptions {
+  /** Path of the native library. */
+  library?: string;
+  /** Handlers (besides the built-in ones) that describe their files. */
+  handlers?: AnyFileHandler[];
+}
+
+const hex = (v: bigint) => "0x" + v.toString(16);
+
+function headerReport(path: string): HeaderReport {
+  const f = Deno.openSync(path, { read: true });
+  try {
+    const b = new Uint8Array(ARENA_HEADER.length);
+    f.readSync(b);
+    const h = readArenaHeader(b);
+    return { ...h, physBase: hex(h.physBase), fdtPa: hex(h.fdtPa), memMapPa: hex(h.memMapPa) };
+  } finally {
+    f.close();
+  }
+}
+
+/** Opens read-only; a damaged preserved-memory map is reported and the rest read with `discard`. */
+function openForInspection(path: string, library?: string) {
+  try {
+    return { arena: Arena.open(path, { readOnly: true, library }), error: undefined };
+  } catch (e) {
+    if (!(e instanceof LiveUpdateError) || e.code !== "EBADMSG") throw e;
+    const arena = Arena.open(path, { readOnly: true, discard: true, library });
+    return { arena, error: { code: e.code, message: e.message } };
+  }
+}
+
+/**
+ * Inspects the arena at `path` read-only. Throws only when the file cannot
+ * be opened as an arena at all (missing, not an arena, unsupported
+ * version); damaged handed-over data is reported in `error`.
+ *
+ * @example
+ * ```ts ignore
+ * import { inspectArena } from "@luo/live-update/tools";
+ * const report = inspectArena("/dev/shm/service.arena");
+ * console.log(report.sessions?.map((s) => s.name));
+ * ```
+ */
+export function inspectArena(path: string, options: InspectOptions = {}): InspectReport {
+  const { arena, error } = openForInspection(path, options.library);
+  try {
+    const header = headerReport(path);
+    const info = arena.info();
+    const report: InspectReport = {
+      path,
+      header,
+      pages: {
+        total: info.pages,
+        handedOver: info.handedOverPages,
+        handedOverBlocks: info.handedOverBlocks,
+        free: info.freePages,
+      },
+      handedOver: BigInt(header.fdtPa) !== 0n,
+      regions: [],
+      unclaimed: [],
+      error,
+    };
+    const refs = new Map<bigint, string>();
+    try {
+      if (report.handedOver && !report.error) collect(arena, options, report, refs);
+    } catch (e) {
+      if (!(e instanceof LiveUpdateError)) throw e;
+      report.error ??= { code: e.code, message: e.message };
+    }
+    for (const r of arena.regions("handed-over")) {
+      const what = refs.get(r.pa);
+      const region = { pa: hex(r.pa), pages: r.pages, what };
+      report.regions.push(region);
+      if (!what) report.unclaimed.push({ pa: region.pa, pages: r.pages });
+    }
+    return report;
+  } finally {
+    arena.close();
+  }
+}
+
+function collect(
+  arena: Arena,
+  options: InspectOptions,
+  report: InspectReport,
+  refs: Map<bigint, string>,
+): void {
+  const pages = arena.size / PAGE_SIZE;
+  const map = BlockChain.incoming(arena, MEM_MAP_CHAIN, BigInt(report.header.memMapPa), {
+    maxBlocks: pages,
+    claim: false,
+    what: "preserved-memory map",
+  });
+  report.memMapBlocks = map.blocks.map((b) => b.count);
+  for (const b of map.blocks) refs.set(b.pa, "preserved-memory map block");
+  const image = readImage(arena, arena.incomingRoot, {
+    claim: false,
+    maxBlocks: Math.max(pages, DEFAULT_MAX_BLOCKS),
+    known: () => true,
+  });
+  refs.set(image.khoRoot, "KHO root FDT");
+  refs.set(image.luoFdt, "LUO FDT");
+  report.khoFdt = toDts(image.kho);
+  report.luoFdt = toDts(image.luo);
+  report.liveupdateNumber = String(image.liveupdateNumber);
+  report.format = image.format;
+  report.sessionBlocks = image.sessionBlocks.map((b) => b.count);
+  for (const b of image.sessionBlocks) refs.set(b.pa, "session block");
+  const handlers = new Map(
+    [memfdHandler, valueHandler, ...(options.handlers ?? [])].map((h) => [h.compatible, h]),
+  );
+  const ctx: HandlerContext = { arena, maxBlocks: Math.max(pages, DEFAULT_MAX_BLOCKS) };
+  report.sessions = image.sessions.map((s) => sessionReport(ctx, s, handlers, refs));
+}
+
+function sessionReport(
+  ctx: HandlerContext,
+  s: SessionRecord,
+  handlers: Map<string, AnyFileHandler>,
+  refs: Map<bigint, string>,
+): SessionReport {
+  const name = s.entry.name;
+  for (const b of s.fileBlocks) refs.set(b.pa, `file block of session "${name}"`);
+  const files = s.entries.records().map((f) => {
+    const file: FileReport = {
+      token: String(f.token),
+      compatible: f.compatible,
+      data: hex(f.data),
+    };
+    const h = handlers.get(f.compatible);
+    if (!h?.describe) return file;
+    try {
+      const d = h.describe(ctx, f.data);
+      file.fields = d.fields;
+      for (const r of d.regions) refs.set(r.pa, `${r.what} (session "${name}" token ${f.token})`);
+    } catch (e) {
+      if (!(e instanceof LiveUpdateError)) throw e;
+      file.error = e.message;
+    }
+    return file;
+  });
+  return { name, fileBlocks: s.fileBlocks.map((b) => b.count), files };
+}

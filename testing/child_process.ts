@@ -1,0 +1,69 @@
+/**
+ * Running a child Deno process (the "successor" of a handover test, or a
+ * command of the CLI) and the two stages of `./luo stress`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+/** Output of a child process. */
+export interface ChildResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno run -A script ...args` as a separate process. */
+export async function runDeno(script: string | URL, args: string[]): Promise<ChildResult> {
+  const path = script instanceof URL ? script.pathname : script;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", path, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Runs a child and fails the test with its output when it exits non-zero. */
+export async function runOk(script: string | URL, args: string[]): Promise<ChildResult> {
+  const r = await runDeno(script, args);
+  assert.equal(r.code, 0, `child ${script} ${args.join(" ")} failed:\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+const CLI = new URL("../cli.ts", import.meta.url);
+
+/** The arguments of `./luo stress STAGE` for a shape, quietly. */
+function stressArgs(stage: string, path: string, sessions: number, files: number): string[] {
+  return [
+    "stress",
+    stage,
+    "--arena",
+    path,
+    "--sessions",
+    String(sessions),
+    "--files",
+    String(files),
+    "--quiet",
+  ];
+}
+
+/** Runs `./luo stress stage1` (through cli.ts); fails the test if it fails. */
+export async function stressStage1(
+  path: string,
+  sessions: number,
+  files: number,
+): Promise<ChildResult> {
+  return await runOk(CLI, stressArgs("stage1", path, sessions, files));
+}
+
+/** Runs `./luo stress stage2` (through cli.ts) and returns its result, failed or not. */
+export async function stressStage2(
+  path: string,
+  sessions: number,
+  files: number,
+): Promise<ChildResult> {
+  return await runDeno(CLI, stressArgs("stage2", path, sessions, files));
+}

@@ -1,0 +1,38 @@
+/**
+ * Temporary arena paths for tests, benchmarks and the fuzzer, in a fresh
+ * directory (mode 0700) that `cleanup` removes with everything in it.
+ *
+ * @module
+ */
+
+/** Where test arenas go: $LUO_ARENA_DIR, else /dev/shm when present, else the temp dir. */
+export function testArenaDir(): string | undefined {
+  const dir = Deno.env.get("LUO_ARENA_DIR");
+  if (dir) return dir;
+  try {
+    if (Deno.statSync("/dev/shm").isDirectory) return "/dev/shm";
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return undefined;
+}
+
+/** A temporary directory and a not yet existing arena path in it. */
+export interface TempArena {
+  /** The arena path (not created). */
+  path: string;
+  /** The directory. */
+  dir: string;
+  /** Removes the directory and everything in it. */
+  cleanup: () => void;
+}
+
+/** A fresh, not yet existing arena path in a new temp dir that `cleanup` removes. */
+export function tempArena(name = "test"): TempArena {
+  const dir = Deno.makeTempDirSync({ prefix: "luo-test-", dir: testArenaDir() });
+  return {
+    path: `${dir}/${name}.arena`,
+    dir,
+    cleanup: () => Deno.removeSync(dir, { recursive: true }),
+  };
+}

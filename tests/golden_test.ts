@@ -1,0 +1,59 @@
+// Format compatibility: an arena written by an earlier main (kept gzipped
+// in tests/golden/, made by tests/golden/generate.ts) restores with this
+// code, and this code writes the same workload byte for byte.
+import assert from "node:assert/strict";
+import { LiveUpdate, MemFile, Value } from "../mod.ts";
+import { runOk } from "../testing/child_process.ts";
+import { tempArena } from "../testing/temp_arena.ts";
+
+const GOLDEN = new URL("./golden/main-2026-11-28.arena.gz", import.meta.url);
+const GENERATE = new URL("./golden/generate.ts", import.meta.url);
+const dec = new TextDecoder();
+
+async function gunzip(url: URL): Promise<Uint8Array> {
+  const stream = (await fetch(url)).body!.pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+Deno.test("golden: an arena written by the earlier main restores, every byte", async () => {
+  const t = tempArena();
+  try {
+    Deno.writeFileSync(t.path, await gunzip(GOLDEN), { mode: 0o600 });
+    using luo = LiveUpdate.open(t.path, { poison: true });
+    assert.equal(luo.incomingNumber, 1n);
+    assert.deepEqual(luo.incomingSessions(), ["alpha", "beta-" + "x".repeat(58), "empty", "many"]);
+    const a = luo.retrieveSession("alpha");
+    assert.deepEqual(a.tokens(), [1n, 2n ** 63n, 7n]);
+    assert.equal(dec.decode(a.retrieve(1n, MemFile).read()), "hello, golden successor");
+    const big = a.retrieve(2n ** 63n, MemFile);
+    assert.equal(big.position, 1234);
+    assert.deepEqual(big.read(), new Uint8Array(10000).map((_, i) => (i * 7) & 0xff));
+    assert.equal(a.retrieve(7n, MemFile).size, 0);
+    const b = luo.retrieveSession("beta-" + "x".repeat(58));
+    assert.deepEqual(
+      b.retrieve(0n, Value).value,
+      new Map<string, unknown>([["n", 42], ["list", [1, 2, 3]]]),
+    );
+    const many = luo.retrieveSession("many");
+    for (let i = 0; i < 130; i++) {
+      assert.equal(dec.decode(many.retrieve(BigInt(i * 3), MemFile).read()), `file ${i}`);
+    }
+    for (const s of [a, b, many, luo.retrieveSession("empty")]) s.finish();
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("golden: this code writes the same workload byte for byte", async () => {
+  const t = tempArena();
+  try {
+    await runOk(GENERATE, [t.path]);
+    const ours = Deno.readFileSync(t.path);
+    const theirs = await gunzip(GOLDEN);
+    assert.equal(ours.length, theirs.length);
+    const first = ours.findIndex((b, i) => b !== theirs[i]);
+    assert.equal(first, -1, `first difference at byte ${first}`);
+  } finally {
+    t.cleanup();
+  }
+});
