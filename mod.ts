@@ -59,6 +59,7 @@ export {
   type RetrieveStatus,
 } from "./lib/luo/handler.ts";
 export { type Token } from "./lib/luo/token.ts";
+export { type FlbOps } from "./lib/luo/flb.ts";
 export { memfdHandler, MemFile } from "./lib/handlers/memfd.ts";
 export { Value, valueHandler } from "./lib/handlers/value.ts";
 export {

@@ -61,7 +61,7 @@ function buildV3(
       }),
     })),
   );
-  a.handover(placeRoots(a, 5n, header, [], format));
+  a.handover(placeRoots(a, { liveupdateNumber: 5n, sessionHeader: header, format }, []));
   return dataPages;
 }
 

@@ -258,6 +258,16 @@ export class FileEntries {
     return this.#compats[this.#compatIds[i]];
   }
 
+  /** How many entries have each compatible string. */
+  compatibleCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (let i = 0; i < this.count; i++) {
+      const c = this.compatible(i);
+      out.set(c, (out.get(c) ?? 0) + 1);
+    }
+    return out;
+  }
+
   /** Every entry as a plain record (not for hot paths). */
   records(): FileRecord[] {
     return Array.from({ length: this.count }, (_, i) => ({

@@ -8,6 +8,7 @@
  */
 
 import { type ErrorCode, ERRORS, LiveUpdateError, LuoError } from "../errors.ts";
+import type { FlbRegistry } from "./flb.ts";
 import type { CallbackGuard } from "./guard.ts";
 import type { FileHandler, HandlerContext, HandlerRegistry } from "./handler.ts";
 
@@ -29,6 +30,8 @@ export interface FileSetContext extends HandlerContext {
   readonly holders: Map<unknown, Holder>;
   /** Refuses calls into the live update from inside handler ops. */
   readonly guard: CallbackGuard;
+  /** File-lifecycle-bound objects. */
+  readonly flbs: FlbRegistry;
 }
 
 /**

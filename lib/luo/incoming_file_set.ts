@@ -156,7 +156,11 @@ export class IncomingFileSet {
       const file = this.#file(i);
       try {
         const h = this.#handler(i);
-        this.#ctx.guard.run(`handler "${h.compatible}" finish`, () => h.finish(this.#ctx, file));
+        try {
+          this.#ctx.guard.run(`handler "${h.compatible}" finish`, () => h.finish(this.#ctx, file));
+        } finally {
+          this.#ctx.flbs.finishFile(h.compatible);
+        }
       } catch (e) {
         first ??= wrapHandlerError(
           e,

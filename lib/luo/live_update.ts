@@ -9,15 +9,18 @@
 import { LiveUpdateError, LuoError } from "../errors.ts";
 import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { placeRoots } from "../format/roots.ts";
+import { FLB_CHAIN } from "../format/flb_ser.ts";
 import { SESSION_CHAIN, writeSessionEntry } from "../format/session_ser.ts";
 import { memfdHandler } from "../handlers/memfd.ts";
 import { valueHandler } from "../handlers/value.ts";
 import { Arena, checkInteger, type CreateOptions, type OpenOptions } from "../kho/arena.ts";
 import { type FileSetContext, identityOf } from "./context.ts";
+import { type FlbOps, FlbRegistry } from "./flb.ts";
 import { CallbackGuard } from "./guard.ts";
 import { type AnyFileHandler, type FileHandler, HandlerRegistry } from "./handler.ts";
-import { type Image, readImage, type SessionRecord } from "./image.ts";
+import { filesByCompatible, type Image, readImage, type SessionRecord } from "./image.ts";
 import { IncomingSession, OutgoingSession } from "./session.ts";
+import type { Token } from "./token.ts";
 
 /** Options shared by {@link LiveUpdate.create}, {@link LiveUpdate.open} and {@link LiveUpdate.start}. */
 export interface LiveUpdateOptions {
@@ -25,6 +28,8 @@ export interface LiveUpdateOptions {
   maxBlocks?: number;
   /** Handlers to register besides the built-in ones, before anything is read. */
   handlers?: AnyFileHandler[];
+  /** FLBs to attach to handlers (by handler compatible), before anything is read. */
+  flbs?: { handler: string; flb: FlbOps }[];
 }
 
 /** Options of {@link LiveUpdate.start}. */
@@ -99,8 +104,10 @@ export class LiveUpdate {
   /** Where {@link LiveUpdate.start} moved a damaged arena (with `damaged: "move-aside"`). */
   movedAside?: string;
   #ctx: FileSetContext;
+  #flbs: FlbRegistry;
   #outgoing = new Map<string, OutgoingSession>();
   #sessionChain: BlockChain;
+  #flbChain: BlockChain;
   #state: State = "live";
   #image: Image | null = null;
   #incoming: Map<string, IncomingEntry> | null = null;
@@ -111,11 +118,28 @@ export class LiveUpdate {
     this.arena = arena;
     const maxBlocks = checkInteger("maxBlocks", options.maxBlocks ?? DEFAULT_MAX_BLOCKS, 1);
     const guard = new CallbackGuard();
-    this.#ctx = { arena, handlers: this.handlers, holders: new Map(), maxBlocks, guard };
+    const lookups = {
+      tokenOutgoing: (obj: unknown) => this.tokenOf(obj),
+      fileIncoming: (session: string, token: Token) => this.#fileIncoming(session, token),
+      flbOutgoing: (compatible: string) => this.#flbs.outgoing(compatible),
+      flbIncoming: (compatible: string) => this.flbIncoming(compatible),
+    };
+    this.#flbs = new FlbRegistry({ arena, maxBlocks, ...lookups }, guard);
+    this.#ctx = {
+      arena,
+      handlers: this.handlers,
+      holders: new Map(),
+      maxBlocks,
+      guard,
+      flbs: this.#flbs,
+      ...lookups,
+    };
     this.#sessionChain = BlockChain.outgoing(arena, SESSION_CHAIN, maxBlocks);
+    this.#flbChain = BlockChain.outgoing(arena, FLB_CHAIN, maxBlocks);
     this.handlers.register(memfdHandler);
     this.handlers.register(valueHandler);
     for (const h of options.handlers ?? []) this.handlers.register(h);
+    for (const { handler, flb } of options.flbs ?? []) this.#flbs.register(handler, flb);
     this.#incomingRoot = arena.info().incomingRoot;
     this.resumed = this.#incomingRoot !== 0n;
   }
@@ -272,6 +296,12 @@ export class LiveUpdate {
         maxBlocks: this.#ctx.maxBlocks,
         known: (c) => this.handlers.get(c) !== undefined,
       });
+      try {
+        this.#flbs.adoptIncoming(image.flbs, filesByCompatible(image), image.flbHeader);
+      } catch (e) {
+        for (const r of image.sessions) r.release();
+        throw e;
+      }
       this.#image = image;
       this.#incoming = new Map(image.sessions.map((r) => [r.entry.name, { record: r }]));
       return true;
@@ -368,6 +398,39 @@ export class LiveUpdate {
     return summary;
   }
 
+  /**
+   * Attaches a file-lifecycle-bound object to the handler of
+   * `handlerCompatible` (see {@link FlbOps}); register it in the successor
+   * too, before the incoming state is first read.
+   */
+  registerFlb<T>(handlerCompatible: string, flb: FlbOps<T>): void {
+    this.#live("registerFlb");
+    this.#flbs.register(handlerCompatible, flb as FlbOps);
+  }
+
+  /**
+   * The incoming object of an FLB: retrieved on first use (before any of its
+   * files if you like), the same object after; `ENOENT` when it was not
+   * handed over. Allowed from inside handler ops.
+   */
+  flbIncoming(compatible: string): unknown {
+    if (!this.#loadIncoming()) {
+      throw new LuoError("ENOENT", `flb "${compatible}": nothing was handed over`);
+    }
+    return this.#flbs.incoming(compatible);
+  }
+
+  /** The outgoing object of an FLB; `ENOENT` while no preserved file uses it. */
+  flbOutgoing(compatible: string): unknown {
+    return this.#flbs.outgoing(compatible);
+  }
+
+  #fileIncoming(session: string, token: Token): unknown {
+    const s = this.#incoming?.get(session)?.session;
+    if (!s) throw new LuoError("ENOENT", `incoming session "${session}" is not retrieved`);
+    return s.retrieveForHandler(token);
+  }
+
   /** Registers a handler (`EINVAL` bad compatible or ops, `EEXIST` duplicate). */
   registerHandler<T>(handler: FileHandler<T>): void {
     this.#live("registerHandler");
@@ -410,7 +473,12 @@ export class LiveUpdate {
         const s = sessions[i];
         writeSessionEntry(dv, bytes, off, s.nameBytes, s.files.head, s.files.count);
       });
-      const root = placeRoots(this.arena, number, this.#sessionChain.head, fdtPages);
+      const flbHeader = this.#flbs.fill(this.#flbChain);
+      const root = placeRoots(
+        this.arena,
+        { liveupdateNumber: number, sessionHeader: this.#sessionChain.head, flbHeader },
+        fdtPages,
+      );
       this.arena.handover(root);
       this.#state = "handed-over";
       this.arena.close();
@@ -423,6 +491,7 @@ export class LiveUpdate {
     } catch (e) {
       for (const pa of fdtPages) this.arena.unpreserveFree(pa);
       this.#sessionChain.clear();
+      this.#flbChain.destroy();
       for (let i = Math.min(frozen, sessions.length) - 1; i >= 0; i--) sessions[i].files.unfreeze();
       throw e;
     }

@@ -103,7 +103,13 @@ export class OutgoingFileSet {
     const file = { session: this.session, token: t, obj, data: 0n, private: undefined as unknown };
     const slot: Slot = { reg, file, id };
     try {
-      file.data = this.#callPreserve(slot, where);
+      ctx.flbs.preserveFile(reg.handler.compatible);
+      try {
+        file.data = this.#callPreserve(slot, where);
+      } catch (e) {
+        ctx.flbs.unpreserveFile(reg.handler.compatible);
+        throw e;
+      }
     } catch (e) {
       this.#chain.shrink(this.#live);
       throw e;
@@ -177,6 +183,7 @@ export class OutgoingFileSet {
         throw wrapHandlerError(e, `${this.#where(t)}: ${op} failed`);
       }
     });
+    this.#ctx.flbs.unpreserveFile(h.compatible);
     this.#index.delete(lo, hi);
     this.#slots[i] = undefined;
     this.#live--;

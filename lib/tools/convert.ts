@@ -69,7 +69,12 @@ export function convertArena(
     const s = image.sessions[i];
     writeSessionEntry(dv, bytes, off, utf8(s.entry.name), fileChains[i].head, s.entries.count);
   });
-  arena.handover(placeRoots(arena, image.liveupdateNumber, sessionChain.head, []));
+  arena.handover(
+    placeRoots(arena, {
+      liveupdateNumber: image.liveupdateNumber,
+      sessionHeader: sessionChain.head,
+    }, []),
+  );
   return result;
 }
 

@@ -9,7 +9,7 @@
  */
 
 import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
-import { LiveUpdateError } from "../errors.ts";
+import { LiveUpdateError, LuoError } from "../errors.ts";
 import { ARENA_HEADER, MEM_MAP_CHAIN, readArenaHeader } from "../format/arena_header.ts";
 import { toDts } from "../format/fdt.ts";
 import { memfdHandler } from "../handlers/memfd.ts";
@@ -103,6 +103,15 @@ export interface InspectReport {
   sessionBlocks?: number[];
   /** The sessions, in order. */
   sessions?: SessionReport[];
+  /** The file-lifecycle-bound objects handed over. */
+  flbs?: {
+    /** Compatible string. */
+    compatible: string;
+    /** Its `data`, in hex. */
+    data: string;
+    /** Files that use it. */
+    count: number;
+  }[];
   /** Blocks of the native preserved-memory map, entries per block. */
   memMapBlocks?: number[];
   /** Every handed-over region, with what references it. */
@@ -231,8 +240,25 @@ function collect(
   const handlers = new Map(
     [memfdHandler, valueHandler, ...(options.handlers ?? [])].map((h) => [h.compatible, h]),
   );
-  const ctx: HandlerContext = { arena, maxBlocks: Math.max(pages, DEFAULT_MAX_BLOCKS) };
+  const ctx = inspectionContext(arena, Math.max(pages, DEFAULT_MAX_BLOCKS));
+  report.flbs = image.flbs.map((f) => ({ ...f, data: hex(f.data) }));
+  for (const b of image.flbBlocks) refs.set(b.pa, "flb block");
   report.sessions = image.sessions.map((s) => sessionReport(ctx, s, handlers, refs));
+}
+
+/** A handler context for `describe` only: the lookups of a live update are not available. */
+function inspectionContext(arena: Arena, maxBlocks: number): HandlerContext {
+  const none = (): never => {
+    throw new LuoError("EINVAL", "not available during inspection");
+  };
+  return {
+    arena,
+    maxBlocks,
+    tokenOutgoing: none,
+    fileIncoming: none,
+    flbOutgoing: none,
+    flbIncoming: none,
+  };
 }
 
 function sessionReport(
