@@ -60,7 +60,10 @@ export {
 } from "./lib/luo/handler.ts";
 export { type Token } from "./lib/luo/token.ts";
 export { type FlbOps } from "./lib/luo/flb.ts";
-export { memfdHandler, MemFile } from "./lib/handlers/memfd.ts";
+export { MemFile } from "./lib/handlers/memfd/mem_file.ts";
+export { memfdHandler } from "./lib/handlers/memfd/v2.ts";
+export { memfdV1Handler } from "./lib/handlers/memfd/v1.ts";
+export { SEALS } from "./lib/format/memfd_v2_ser.ts";
 export { Value, valueHandler } from "./lib/handlers/value.ts";
 export {
   type Manifest,

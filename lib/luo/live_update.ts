@@ -11,7 +11,9 @@ import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { placeRoots } from "../format/roots.ts";
 import { FLB_CHAIN } from "../format/flb_ser.ts";
 import { SESSION_CHAIN, writeSessionEntry } from "../format/session_ser.ts";
-import { memfdHandler } from "../handlers/memfd.ts";
+import { descriptorPagesFlb } from "../handlers/memfd/descriptor_pages.ts";
+import { memfdV1Handler, memfdV1Reader } from "../handlers/memfd/v1.ts";
+import { memfdHandler } from "../handlers/memfd/v2.ts";
 import { valueHandler } from "../handlers/value.ts";
 import { Arena, checkInteger, type CreateOptions, type OpenOptions } from "../kho/arena.ts";
 import { type FileSetContext, identityOf } from "./context.ts";
@@ -30,6 +32,12 @@ export interface LiveUpdateOptions {
   handlers?: AnyFileHandler[];
   /** FLBs to attach to handlers (by handler compatible), before anything is read. */
   flbs?: { handler: string; flb: FlbOps }[];
+  /**
+   * The format new memory files are handed over in: `"memfd-v2"` (default:
+   * 128 bytes of metadata per small file, seals kept) or `"memfd-v1"` (for a
+   * successor built before memfd-v2). Both are read either way.
+   */
+  memfdFormat?: "memfd-v2" | "memfd-v1";
 }
 
 /** Options of {@link LiveUpdate.start}. */
@@ -136,7 +144,10 @@ export class LiveUpdate {
     };
     this.#sessionChain = BlockChain.outgoing(arena, SESSION_CHAIN, maxBlocks);
     this.#flbChain = BlockChain.outgoing(arena, FLB_CHAIN, maxBlocks);
-    this.handlers.register(memfdHandler);
+    const v1 = options.memfdFormat === "memfd-v1";
+    this.handlers.register(v1 ? memfdV1Handler : memfdHandler);
+    this.handlers.register(v1 ? { ...memfdHandler, canPreserve: () => false } : memfdV1Reader);
+    this.#flbs.register(memfdHandler.compatible, descriptorPagesFlb);
     this.handlers.register(valueHandler);
     for (const h of options.handlers ?? []) this.handlers.register(h);
     for (const { handler, flb } of options.flbs ?? []) this.#flbs.register(handler, flb);

@@ -12,7 +12,8 @@ import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { LiveUpdateError, LuoError } from "../errors.ts";
 import { ARENA_HEADER, MEM_MAP_CHAIN, readArenaHeader } from "../format/arena_header.ts";
 import { toDts } from "../format/fdt.ts";
-import { memfdHandler } from "../handlers/memfd.ts";
+import { memfdV1Handler } from "../handlers/memfd/v1.ts";
+import { memfdHandler } from "../handlers/memfd/v2.ts";
 import { valueHandler } from "../handlers/value.ts";
 import { Arena, PAGE_SIZE } from "../kho/arena.ts";
 import type { AnyFileHandler, HandlerContext } from "../luo/handler.ts";
@@ -238,7 +239,9 @@ function collect(
   report.sessionBlocks = image.sessionBlocks.map((b) => b.count);
   for (const b of image.sessionBlocks) refs.set(b.pa, "session block");
   const handlers = new Map(
-    [memfdHandler, valueHandler, ...(options.handlers ?? [])].map((h) => [h.compatible, h]),
+    [memfdHandler, memfdV1Handler, valueHandler, ...(options.handlers ?? [])].map((
+      h,
+    ) => [h.compatible, h]),
   );
   const ctx = inspectionContext(arena, Math.max(pages, DEFAULT_MAX_BLOCKS));
   report.flbs = image.flbs.map((f) => ({ ...f, data: hex(f.data) }));
