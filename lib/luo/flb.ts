@@ -130,15 +130,16 @@ export class FlbRegistry {
 
   /** Runs an FLB's preserve and checks its data (undoing the preserve when it is not a u64). */
   #preserve(flb: FlbOps): { obj: unknown; data: bigint } {
-    const op = `flb "${flb.compatible}" preserve`;
-    const made = this.#guard.run(op, () => flb.preserve(this.#ctx));
+    const who = `flb "${flb.compatible}"`;
+    const made = this.#guard.run(who, "preserve", () => flb.preserve(this.#ctx));
     const data: unknown = made?.data;
     if (typeof data === "bigint" && data >= 0n && data < 1n << 64n) return { obj: made.obj, data };
     this.#guard.run(
-      `flb "${flb.compatible}" unpreserve`,
+      `flb "${flb.compatible}"`,
+      "unpreserve",
       () => flb.unpreserve(this.#ctx, made?.obj, data as bigint),
     );
-    throw new LuoError("EINVAL", `${op} returned data ${String(data)}, want a u64 bigint; undone`);
+    throw new LuoError("EINVAL", `${who} preserve returned data ${String(data)}, want a u64 bigint; undone`);
   }
 
   /** A file of `handler` was unpreserved (or its preserve failed): drops its references. */
@@ -154,7 +155,8 @@ export class FlbRegistry {
     if (--st.refs > 0) return;
     this.#outgoing.delete(flb.compatible);
     this.#guard.run(
-      `flb "${flb.compatible}" unpreserve`,
+      `flb "${flb.compatible}"`,
+      "unpreserve",
       () => flb.unpreserve(this.#ctx, st.obj, st.data),
     );
   }
@@ -224,7 +226,8 @@ export class FlbRegistry {
     const flb = this.#byCompat.get(compatible)!.ops;
     try {
       st.obj = this.#guard.run(
-        `flb "${compatible}" retrieve`,
+        `flb "${compatible}"`,
+        "retrieve",
         () => flb.retrieve(this.#ctx, st.entry.data),
       );
       st.state = "retrieved";
@@ -244,7 +247,8 @@ export class FlbRegistry {
       st.state = "finished";
       const obj = st.obj;
       this.#guard.run(
-        `flb "${flb.compatible}" finish`,
+        `flb "${flb.compatible}"`,
+        "finish",
         () => flb.finish(this.#ctx, obj, st.entry.data),
       );
     }

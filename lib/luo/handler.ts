@@ -132,6 +132,8 @@ export interface Registered {
   readonly handler: FileHandler;
   /** Its 48-byte `luo_file_ser.compatible` field. */
   readonly field: Uint8Array;
+  /** How messages name it: `handler "<compatible>"`. */
+  readonly label: string;
 }
 
 /** Handlers by compatible string, in registration order. */
@@ -161,7 +163,7 @@ export class HandlerRegistry {
     if (this.#byCompat.has(h.compatible)) {
       throw new LuoError("EEXIST", `a handler "${h.compatible}" is already registered`);
     }
-    this.#byCompat.set(h.compatible, { handler: h, field });
+    this.#byCompat.set(h.compatible, { handler: h, field, label: `handler "${h.compatible}"` });
   }
 
   /** Removes a handler; `ENOENT` when absent. */
@@ -174,6 +176,11 @@ export class HandlerRegistry {
   /** The handler of a compatible string. */
   get(compatible: string): FileHandler | undefined {
     return this.#byCompat.get(compatible)?.handler;
+  }
+
+  /** The registration of a compatible string (handler, field, label). */
+  registered(compatible: string): Registered | undefined {
+    return this.#byCompat.get(compatible);
   }
 
   /** The first handler (in registration order) that accepts `obj`, with its field. */

@@ -289,10 +289,10 @@ export class LiveUpdate {
    */
   tokenOf(obj: unknown): { session: string; token: bigint } | undefined {
     const ctx = this.#ctx;
-    const reg = ctx.guard.run("a handler's canPreserve", () => ctx.handlers.find(ctx, obj));
+    const reg = ctx.guard.run("a handler's", "canPreserve", () => ctx.handlers.find(ctx, obj));
     if (!reg) return undefined;
-    const holder = ctx.holders.get(identityOf(ctx, reg.handler, obj, "tokenOf"));
-    return holder && !holder.incoming
+    const holder = ctx.holders.get(identityOf(ctx, reg.handler, obj, () => "tokenOf"));
+    return holder && holder.status === undefined
       ? { session: holder.session, token: holder.token }
       : undefined;
   }
