@@ -139,7 +139,10 @@ export class FlbRegistry {
       "unpreserve",
       () => flb.unpreserve(this.#ctx, made?.obj, data as bigint),
     );
-    throw new LuoError("EINVAL", `${who} preserve returned data ${String(data)}, want a u64 bigint; undone`);
+    throw new LuoError(
+      "EINVAL",
+      `${who} preserve returned data ${String(data)}, want a u64 bigint; undone`,
+    );
   }
 
   /** A file of `handler` was unpreserved (or its preserve failed): drops its references. */

@@ -20,8 +20,8 @@ import { type FileSetContext, identityOf } from "./context.ts";
 import { type FlbOps, FlbRegistry } from "./flb.ts";
 import { CallbackGuard } from "./guard.ts";
 import { type AnyFileHandler, type FileHandler, HandlerRegistry } from "./handler.ts";
-import { filesByCompatible, type Image, readImage, type SessionRecord } from "./image.ts";
-import { IncomingSession, OutgoingSession } from "./session.ts";
+import { IncomingImage } from "./incoming_image.ts";
+import { type IncomingSession, OutgoingSession } from "./session.ts";
 import type { Token } from "./token.ts";
 
 /** Options shared by {@link LiveUpdate.create}, {@link LiveUpdate.open} and {@link LiveUpdate.start}. */
@@ -76,11 +76,6 @@ export interface ReleaseSummary {
 
 type State = "live" | "handed-over" | "closed";
 
-interface IncomingEntry {
-  record: SessionRecord;
-  session?: IncomingSession;
-}
-
 /**
  * A live update over one arena: create sessions, preserve files, hand over;
  * in the successor, retrieve and finish what was handed over.
@@ -117,10 +112,7 @@ export class LiveUpdate {
   #sessionChain: BlockChain;
   #flbChain: BlockChain;
   #state: State = "live";
-  #image: Image | null = null;
-  #incoming: Map<string, IncomingEntry> | null = null;
-  #incomingError: LuoError | null = null;
-  #incomingRoot: bigint;
+  #incoming: IncomingImage;
 
   private constructor(arena: Arena, options: LiveUpdateOptions) {
     this.arena = arena;
@@ -151,8 +143,8 @@ export class LiveUpdate {
     this.handlers.register(valueHandler);
     for (const h of options.handlers ?? []) this.handlers.register(h);
     for (const { handler, flb } of options.flbs ?? []) this.#flbs.register(handler, flb);
-    this.#incomingRoot = arena.info().incomingRoot;
-    this.resumed = this.#incomingRoot !== 0n;
+    this.#incoming = new IncomingImage(this.#ctx, arena.info().incomingRoot);
+    this.resumed = this.#incoming.present;
   }
 
   /** Wraps `arena` (closing it, and removing a file it created, when that fails). */
@@ -218,7 +210,7 @@ export class LiveUpdate {
   /** Reads the incoming image now; refuses a damaged one or moves it aside. */
   #checkStarted(path: string, options: StartOptions): LiveUpdate {
     try {
-      this.#loadIncoming();
+      this.#incoming.load();
       return this;
     } catch (e) {
       this.close();
@@ -249,12 +241,12 @@ export class LiveUpdate {
 
   /** Whether the predecessor handed anything over. */
   get hasIncoming(): boolean {
-    return this.#incomingRoot !== 0n;
+    return this.#incoming.present;
   }
 
   /** `liveupdate-number` of the incoming image (0n when nothing was handed over). */
   get incomingNumber(): bigint {
-    return this.#loadIncoming() ? this.#image!.liveupdateNumber : 0n;
+    return this.#incoming.number;
   }
 
   /** Creates an outgoing session: `EINVAL` for a bad name, `EEXIST` for a live duplicate. */
@@ -297,68 +289,20 @@ export class LiveUpdate {
       : undefined;
   }
 
-  #loadIncoming(): boolean {
-    if (this.#incomingError) throw this.#incomingError;
-    if (this.#incoming) return true;
-    if (this.#incomingRoot === 0n) return false;
-    try {
-      const image = readImage(this.arena, this.#incomingRoot, {
-        claim: true,
-        maxBlocks: this.#ctx.maxBlocks,
-        known: (c) => this.handlers.get(c) !== undefined,
-      });
-      try {
-        this.#flbs.adoptIncoming(image.flbs, filesByCompatible(image), image.flbHeader);
-      } catch (e) {
-        for (const r of image.sessions) r.release();
-        throw e;
-      }
-      this.#image = image;
-      this.#incoming = new Map(image.sessions.map((r) => [r.entry.name, { record: r }]));
-      return true;
-    } catch (cause) {
-      if (!(cause instanceof LiveUpdateError)) throw cause;
-      this.#incomingError = new LuoError(
-        "EIO",
-        `incoming state of ${this.arena.path} could not be restored: ${cause.message}`,
-        { cause },
-      );
-      throw this.#incomingError;
-    }
-  }
-
   /** Names of the incoming sessions not finished yet (throws `EIO` if the image is damaged). */
   incomingSessions(): string[] {
-    if (!this.#loadIncoming()) return [];
-    return [...this.#incoming!.keys()];
+    return this.#incoming.names();
   }
 
   /** Incoming sessions nobody retrieved yet. */
   unclaimedSessions(): string[] {
-    if (!this.#loadIncoming()) return [];
-    return [...this.#incoming!].filter(([, v]) => !v.session).map(([k]) => k);
+    return this.#incoming.unclaimed();
   }
 
   /** Retrieves an incoming session: `ENOENT` when absent, `EINVAL` when retrieved already. */
   retrieveSession(name: string): IncomingSession {
     this.#live("retrieveSession");
-    if (!this.#loadIncoming()) {
-      throw new LuoError("ENOENT", `no incoming session "${name}": nothing was handed over`);
-    }
-    const entry = this.#incoming!.get(name);
-    if (!entry) throw new LuoError("ENOENT", `no incoming session "${name}"`);
-    if (entry.session) {
-      throw new LuoError("EINVAL", `incoming session "${name}" was already retrieved`);
-    }
-    const { record } = entry;
-    entry.session = new IncomingSession(
-      this.#ctx,
-      name,
-      record.entries,
-      record.release,
-      (s) => this.#incoming!.delete(s.name),
-    );
-    return entry.session;
+    return this.#incoming.retrieve(name);
   }
 
   /**
@@ -373,7 +317,7 @@ export class LiveUpdate {
   releaseUnclaimed(): ReleaseSummary {
     this.#live("releaseUnclaimed");
     const summary: ReleaseSummary = { sessions: [], regions: 0, pages: 0, errors: [] };
-    if (!this.#incomingError && this.#loadIncoming()) {
+    if (!this.#incoming.failed && this.#incoming.load()) {
       for (const name of this.unclaimedSessions()) {
         try {
           this.retrieveSession(name).finish();
@@ -401,7 +345,7 @@ export class LiveUpdate {
    */
   discardIncoming(): ReleaseSummary {
     this.#live("discardIncoming");
-    if (this.#incoming && [...this.#incoming.values()].some((e) => e.session)) {
+    if (this.#incoming.busy) {
       throw new LuoError("EBUSY", `discard incoming state: a retrieved session is not finished`);
     }
     const summary = this.releaseUnclaimed();
@@ -425,7 +369,7 @@ export class LiveUpdate {
    * handed over. Allowed from inside handler ops.
    */
   flbIncoming(compatible: string): unknown {
-    if (!this.#loadIncoming()) {
+    if (!this.#incoming.load()) {
       throw new LuoError("ENOENT", `flb "${compatible}": nothing was handed over`);
     }
     return this.#flbs.incoming(compatible);
@@ -437,7 +381,7 @@ export class LiveUpdate {
   }
 
   #fileIncoming(session: string, token: Token): unknown {
-    const s = this.#incoming?.get(session)?.session;
+    const s = this.#incoming.retrieved(session);
     if (!s) throw new LuoError("ENOENT", `incoming session "${session}" is not retrieved`);
     return s.retrieveForHandler(token);
   }
@@ -454,7 +398,7 @@ export class LiveUpdate {
    * count + 1, so that the number never goes backwards.
    */
   #nextNumber(): bigint {
-    if (this.hasIncoming && !this.#incomingError) {
+    if (this.hasIncoming && !this.#incoming.failed) {
       try {
         return this.incomingNumber + 1n;
       } catch (e) {
