@@ -90,8 +90,8 @@ Deno.test("an explicit library that is missing, no library or no path is refused
   using t = tempDir();
   Deno.writeTextFileSync(`${t.dir}/libkho.so`, "not a library");
   assertCode(() => loadNative(`${t.dir}/libkho.so`), "ENOEXEC", /cannot load the native library/);
-  assertCode(() => loadNative(""), "EINVAL", /non-empty path/);
-  assertCode(() => loadNative(42 as unknown as string), "EINVAL", /got 42/);
+  assertCode(() => loadNative(""), "EINVAL", /non-empty path, got ""/);
+  assertCode(() => loadNative(42 as unknown as string), "EINVAL", /got number/);
 });
 
 Deno.test({

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { NativeLibraryError } from "../errors.ts";
+import { NativeLibraryError, typeOf } from "../errors.ts";
 import { ABI_VERSION, type Native, symbols } from "./ffi.ts";
 import { readVerified } from "./checksum.ts";
 import { cachedLibrary, cachePaths, downloadToCache } from "./library_cache.ts";
@@ -74,7 +74,8 @@ export function prebuiltFor(platform: string = platformName()): PrebuiltLibrary 
 function candidate(explicit: string | undefined): Candidate {
   if (explicit !== undefined) {
     if (typeof explicit !== "string" || explicit === "") {
-      throw new NativeLibraryError("EINVAL", `library must be a non-empty path, got ${explicit}`);
+      const got = typeof explicit === "string" ? `""` : typeOf(explicit);
+      throw new NativeLibraryError("EINVAL", `library must be a non-empty path, got ${got}`);
     }
     return { path: explicit, source: "option" };
   }
