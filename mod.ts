@@ -38,7 +38,9 @@ export {
   KhoError,
   LiveUpdateError,
   LuoError,
+  NativeLibraryError,
 } from "./lib/errors.ts";
+export { LIBRARY_ENV, prepareNativeLibrary } from "./lib/kho/library.ts";
 export {
   type HandoverSummary,
   LiveUpdate,

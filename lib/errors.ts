@@ -24,6 +24,7 @@ export const ERRORS = {
   ELOOP: { errno: 40, meaning: "is a symbolic link" },
   EPROTO: { errno: 71, meaning: "unsupported version or format" },
   EBADMSG: { errno: 74, meaning: "damaged data" },
+  ENOTSUP: { errno: 95, meaning: "not supported on this platform" },
 } as const;
 
 /** The error codes the library reports. */
@@ -64,6 +65,27 @@ export class LiveUpdateError extends Error {
 
 /** An error returned by the native arena (allocation, preservation, handover). */
 export class KhoError extends LiveUpdateError {}
+
+/**
+ * The native library could not be found, verified or loaded. The code says
+ * why and the message what to do: `EACCES` names the missing permission flag,
+ * `ENOTSUP` the platform and the supported ones, `EBADMSG` a size or SHA-256
+ * that is not the one recorded in the package (the file is never loaded),
+ * `EPROTO` the ABI version found and the one needed, `ENOENT` a missing file,
+ * `EIO` a failed download.
+ *
+ * @example
+ * ```ts ignore
+ * import { LiveUpdate, NativeLibraryError } from "@luo/live-update";
+ * try {
+ *   LiveUpdate.start("/var/lib/my-service/state.arena", { size: 1 << 30 });
+ * } catch (e) {
+ *   if (e instanceof NativeLibraryError) console.error(`cannot load libkho: ${e.message}`);
+ *   throw e;
+ * }
+ * ```
+ */
+export class NativeLibraryError extends KhoError {}
 
 /** An error of the LUO layer: sessions, files, handlers. */
 export class LuoError extends LiveUpdateError {}

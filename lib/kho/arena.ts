@@ -9,34 +9,21 @@
  */
 
 import { codeOfNative, CorruptImageError, ERRORS, KhoError, LiveUpdateError } from "../errors.ts";
-import { loadNative, type Native } from "./ffi.ts";
+import { temporaryArenaDir } from "./arena_dir.ts";
+import type { Native } from "./ffi.ts";
+import { loadNative } from "./library.ts";
 
 /** Bytes per page of every arena. */
 export const PAGE_SIZE = 4096;
 /** Physical address of arena file offset 0 (fixed, non-zero). */
 export const PHYS_BASE = 0x1_0000_0000n;
 
-/**
- * Directory of arenas created without a path: $LUO_ARENA_DIR, else /dev/shm
- * when it is a directory, else $TMPDIR or /tmp.
- */
-function temporaryArenaDir(): string {
-  const dir = Deno.env.get("LUO_ARENA_DIR");
-  if (dir) return dir;
-  try {
-    if (Deno.statSync("/dev/shm").isDirectory) return "/dev/shm";
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return Deno.env.get("TMPDIR") ?? "/tmp";
-}
-
 /** Byte written over unpreserved pages in poison mode. */
 export const POISON_BYTE = 0xa5;
 
 /** Options common to creating and opening an arena. */
 export interface ArenaOptions {
-  /** Path of the native library (else `$LUO_NATIVE_LIB`, else the local build). */
+  /** Path of the native library (else `$LUO_NATIVE_LIB`, else the one that comes with the package; see README "Install"). */
   library?: string;
   /** Fill pages that are freed or were not preserved with {@link POISON_BYTE}. */
   poison?: boolean;
