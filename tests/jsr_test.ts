@@ -146,7 +146,7 @@ Deno.test("imported by URL: A hands over, B verifies every byte; the library is 
     ]);
     assertOk(inspect, "cli.ts inspect");
     assert.match(inspect.stdout, /app: 1 files/);
-    assert.match(inspect.stdout, new RegExp(`token 1 +memfd-v1 +${BYTES} bytes`));
+    assert.match(inspect.stdout, new RegExp(`token 1 +memfd-v2 +${BYTES} bytes`));
 
     const b = await app(box.dir, home, server, ["b", `${box.dir}/one.arena`, String(BYTES)]);
     assertOk(b, "process B");
