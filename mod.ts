@@ -41,13 +41,13 @@ export {
   NativeLibraryError,
 } from "./lib/errors.ts";
 export { LIBRARY_ENV, prepareNativeLibrary } from "./lib/kho/library.ts";
-export {
-  type HandoverSummary,
-  LiveUpdate,
-  type LiveUpdateOptions,
-  type ReleaseSummary,
-  type StartOptions,
-} from "./lib/luo/live_update.ts";
+export { LiveUpdate } from "./lib/luo/live_update.ts";
+export type {
+  HandoverSummary,
+  LiveUpdateOptions,
+  ReleaseSummary,
+  StartOptions,
+} from "./lib/luo/options.ts";
 export { IncomingSession, type ObjectType, OutgoingSession } from "./lib/luo/session.ts";
 export {
   type AnyFileHandler,

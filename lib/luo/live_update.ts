@@ -8,9 +8,8 @@
 
 import { LiveUpdateError, LuoError } from "../errors.ts";
 import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
-import { placeRoots } from "../format/roots.ts";
 import { FLB_CHAIN } from "../format/flb_ser.ts";
-import { SESSION_CHAIN, writeSessionEntry } from "../format/session_ser.ts";
+import { SESSION_CHAIN } from "../format/session_ser.ts";
 import { descriptorPagesFlb } from "../handlers/memfd/descriptor_pages.ts";
 import { memfdV1Handler, memfdV1Reader } from "../handlers/memfd/v1.ts";
 import { memfdHandler } from "../handlers/memfd/v2.ts";
@@ -19,60 +18,17 @@ import { Arena, checkInteger, type CreateOptions, type OpenOptions } from "../kh
 import { type FileSetContext, identityOf } from "./context.ts";
 import { type FlbOps, FlbRegistry } from "./flb.ts";
 import { CallbackGuard } from "./guard.ts";
-import { type AnyFileHandler, type FileHandler, HandlerRegistry } from "./handler.ts";
+import { handOver } from "./handover.ts";
+import { type FileHandler, HandlerRegistry } from "./handler.ts";
 import { IncomingImage } from "./incoming_image.ts";
+import type {
+  HandoverSummary,
+  LiveUpdateOptions,
+  ReleaseSummary,
+  StartOptions,
+} from "./options.ts";
 import { type IncomingSession, OutgoingSession } from "./session.ts";
 import type { Token } from "./token.ts";
-
-/** Options shared by {@link LiveUpdate.create}, {@link LiveUpdate.open} and {@link LiveUpdate.start}. */
-export interface LiveUpdateOptions {
-  /** Safety cap on the blocks of one chain (default {@link DEFAULT_MAX_BLOCKS}). */
-  maxBlocks?: number;
-  /** Handlers to register besides the built-in ones, before anything is read. */
-  handlers?: AnyFileHandler[];
-  /** FLBs to attach to handlers (by handler compatible), before anything is read. */
-  flbs?: { handler: string; flb: FlbOps }[];
-  /**
-   * The format new memory files are handed over in: `"memfd-v2"` (default:
-   * 128 bytes of metadata per small file, seals kept) or `"memfd-v1"` (for a
-   * successor built before memfd-v2). Both are read either way.
-   */
-  memfdFormat?: "memfd-v2" | "memfd-v1";
-}
-
-/** Options of {@link LiveUpdate.start}. */
-export interface StartOptions extends LiveUpdateOptions, Omit<CreateOptions, "path"> {
-  /**
-   * What to do when the arena holds a handed-over image that cannot be
-   * read: `"refuse"` (default) throws and leaves the file as it is;
-   * `"move-aside"` renames it to `PATH.damaged-<time>` and starts empty.
-   */
-  damaged?: "refuse" | "move-aside";
-}
-
-/** What a handover did. */
-export interface HandoverSummary {
-  /** The number this handover carries (`liveupdate-number`). */
-  liveupdateNumber: bigint;
-  /** Sessions handed over. */
-  sessions: number;
-  /** Files handed over, in all sessions. */
-  files: number;
-  /** Physical address of the KHO root FDT. */
-  root: bigint;
-}
-
-/** What {@link LiveUpdate.releaseUnclaimed} released. */
-export interface ReleaseSummary {
-  /** Incoming sessions discarded because nobody retrieved them. */
-  sessions: string[];
-  /** Handed-over regions freed that no session referenced any more. */
-  regions: number;
-  /** Pages of those regions. */
-  pages: number;
-  /** Errors met while discarding (damaged file data); the pages were freed anyway. */
-  errors: LiveUpdateError[];
-}
 
 type State = "live" | "handed-over" | "closed";
 
@@ -417,39 +373,17 @@ export class LiveUpdate {
    */
   handover(): HandoverSummary {
     this.#live("handover");
-    const number = this.#nextNumber();
-    const sessions = [...this.#outgoing.values()];
-    let frozen = 0;
-    const fdtPages: bigint[] = [];
-    try {
-      for (; frozen < sessions.length; frozen++) sessions[frozen].files.freeze();
-      for (const s of sessions) s.files.fill();
-      this.#sessionChain.fill(sessions.length, (dv, bytes, off, i) => {
-        const s = sessions[i];
-        writeSessionEntry(dv, bytes, off, s.nameBytes, s.files.head, s.files.count);
-      });
-      const flbHeader = this.#flbs.fill(this.#flbChain);
-      const root = placeRoots(
-        this.arena,
-        { liveupdateNumber: number, sessionHeader: this.#sessionChain.head, flbHeader },
-        fdtPages,
-      );
-      this.arena.handover(root);
-      this.#state = "handed-over";
-      this.arena.close();
-      return {
-        liveupdateNumber: number,
-        sessions: sessions.length,
-        files: sessions.reduce((a, s) => a + s.files.count, 0),
-        root,
-      };
-    } catch (e) {
-      for (const pa of fdtPages) this.arena.unpreserveFree(pa);
-      this.#sessionChain.clear();
-      this.#flbChain.destroy();
-      for (let i = Math.min(frozen, sessions.length) - 1; i >= 0; i--) sessions[i].files.unfreeze();
-      throw e;
-    }
+    const summary = handOver({
+      arena: this.arena,
+      sessions: [...this.#outgoing.values()],
+      sessionChain: this.#sessionChain,
+      flbs: this.#flbs,
+      flbChain: this.#flbChain,
+      liveupdateNumber: this.#nextNumber(),
+    });
+    this.#state = "handed-over";
+    this.arena.close();
+    return summary;
   }
 
   /** Closes the arena without handing over. Idempotent. */
