@@ -18,13 +18,13 @@ import {
   writeExtents,
   writeMemfdDescriptor,
 } from "../../format/memfd_ser.ts";
-import { type Arena, PAGE_SIZE, type Region } from "../../kho/arena.ts";
 import type {
   FileDescription,
   FileHandler,
   HandlerContext,
   IncomingFile,
 } from "../../luo/handler.ts";
+import { claimExtents, preserveExtents, unpreserveExtents } from "./extents.ts";
 import { MemFile, setPreserved } from "./mem_file.ts";
 
 /** What the handler keeps per preserved file: the descriptor page and the extent chain. */
@@ -54,20 +54,6 @@ function parse(ctx: HandlerContext, data: bigint, claim: boolean) {
   }
 }
 
-/** Claims every extent of a handed-over file; on a failure frees what it claimed. */
-export function claimExtents(arena: Arena, extents: readonly Region[]): void {
-  const claimed: Region[] = [];
-  try {
-    for (const [i, e] of extents.entries()) {
-      arena.claim(e.pa, e.pages * PAGE_SIZE, `memfd extent ${i}`);
-      claimed.push(e);
-    }
-  } catch (err) {
-    for (const e of claimed) arena.free(e.pa);
-    throw err;
-  }
-}
-
 function preservedOf(file: { private: unknown }): Preserved {
   const st = file.private as Preserved | undefined;
   if (!st) throw new KhoError("EINVAL", "memfd is not preserved by this handler");
@@ -85,15 +71,10 @@ export const memfdV1Handler: FileHandler<MemFile> = {
     const f = file.obj;
     const desc = arena.allocPreserve(MEMFD_DESCRIPTOR_BYTES, { zero: true });
     const chain = BlockChain.outgoing(arena, EXTENT_CHAIN, ctx.maxBlocks);
-    const done: Region[] = [];
     try {
       chain.reserve(f.extents.length);
-      for (const e of f.extents) {
-        arena.preserve(e.pa, e.pages * PAGE_SIZE);
-        done.push(e);
-      }
+      preserveExtents(arena, f.extents);
     } catch (err) {
-      for (const e of done) arena.unpreserve(e.pa, e.pages * PAGE_SIZE);
       chain.destroy();
       arena.unpreserveFree(desc);
       throw err;
@@ -104,7 +85,7 @@ export const memfdV1Handler: FileHandler<MemFile> = {
   },
   unpreserve({ arena }, file) {
     const st = preservedOf(file);
-    for (const e of file.obj.extents) arena.unpreserve(e.pa, e.pages * PAGE_SIZE);
+    unpreserveExtents(arena, file.obj.extents);
     st.chain.destroy();
     arena.unpreserveFree(st.desc);
     file.private = undefined;

@@ -24,7 +24,7 @@ import { PAGE_SIZE, type Region } from "../../kho/arena.ts";
 import type { FileDescription, FileHandler, HandlerContext } from "../../luo/handler.ts";
 import { type DescriptorPages, type DescriptorSlab, MEMFD_V2_PAGES } from "./descriptor_pages.ts";
 import { MemFile, setPreserved } from "./mem_file.ts";
-import { claimExtents } from "./v1.ts";
+import { claimExtents, preserveExtents, unpreserveExtents } from "./extents.ts";
 
 /** What the handler keeps per preserved file: its slot and, past 5 extents, an extent chain. */
 interface Preserved {
@@ -99,18 +99,13 @@ export const memfdHandler: FileHandler<MemFile> = {
     const slab = ctx.flbOutgoing(MEMFD_V2_PAGES) as DescriptorSlab;
     const slot = slab.alloc();
     let chain: BlockChain | null = null;
-    const done: Region[] = [];
     try {
       if (f.extents.length > MEMFD_V2_SER.inlineCount) {
         chain = BlockChain.outgoing(arena, EXTENT_CHAIN, ctx.maxBlocks);
         chain.reserve(f.extents.length);
       }
-      for (const e of f.extents) {
-        arena.preserve(e.pa, e.pages * PAGE_SIZE);
-        done.push(e);
-      }
+      preserveExtents(arena, f.extents);
     } catch (err) {
-      for (const e of done) arena.unpreserve(e.pa, e.pages * PAGE_SIZE);
       chain?.destroy();
       slab.free(slot);
       throw err;
@@ -121,7 +116,7 @@ export const memfdHandler: FileHandler<MemFile> = {
   },
   unpreserve(ctx, file) {
     const st = preservedOf(file);
-    for (const e of file.obj.extents) ctx.arena.unpreserve(e.pa, e.pages * PAGE_SIZE);
+    unpreserveExtents(ctx.arena, file.obj.extents);
     st.chain?.destroy();
     (ctx.flbOutgoing(MEMFD_V2_PAGES) as DescriptorSlab).free(st.slot);
     file.private = undefined;
