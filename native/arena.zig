@@ -11,6 +11,7 @@ const Err = errors.Err;
 const buddy_mod = @import("buddy.zig");
 const Buddy = buddy_mod.Buddy;
 const memmap = @import("memmap.zig");
+const publish = @import("publish.zig");
 
 pub const PAGE_SIZE: u64 = memmap.PAGE_SIZE;
 pub const MAGIC = "KHOARENA";
@@ -69,24 +70,30 @@ pub const Info = extern struct {
     deferred_pages: u64,
 };
 
+/// Whose preserved-memory map the header publishes.
+pub const Source = enum { none, incoming, own };
+
 pub const Arena = struct {
     fd: posix.fd_t,
     mem: []align(std.heap.page_size_min) u8,
     flags: u32,
     buddy: Buddy,
-    /// The predecessor's map blocks, held until our own handover replaces them.
-    old_map: std.ArrayListUnmanaged(u32) = .{},
-    /// Map blocks written by our own last handover (offsets), freed by the next one.
-    own_map: std.ArrayListUnmanaged(u64) = .{},
-    /// FDT address published by the predecessor (0: none).
+    /// Blocks of the predecessor's map (pages), held until the image is
+    /// superseded by our own handover or discarded.
+    incoming_map: std.ArrayListUnmanaged(u32) = .{},
+    /// Blocks of the map written by our own last handover (pages), freed by the next one.
+    own_map: std.ArrayListUnmanaged(u32) = .{},
+    /// FDT address published by the predecessor (0: none, or superseded).
     incoming_fdt_pa: u64 = 0,
-    /// Block heads that belong to the predecessor's published state.
-    incoming: std.DynamicBitSetUnmanaged = .{},
-    /// While true, freeing an `incoming` block defers it (see `free`).
-    protect_incoming: bool = false,
+    /// Whose map the header currently publishes.
+    source: Source = .none,
+    /// Block heads listed in the currently published map. Freeing one only
+    /// parks it (deferred): a crash before the image is superseded must find
+    /// every listed block intact.
+    listed: std.DynamicBitSetUnmanaged = .{},
     gpa: std.mem.Allocator,
 
-    fn phys(self: *const Arena) memmap.Phys {
+    pub fn phys(self: *const Arena) memmap.Phys {
         return .{ .mem = self.mem, .base = PHYS_BASE };
     }
 
@@ -178,16 +185,16 @@ pub const Arena = struct {
         var b = try Buddy.init(gpa, size / PAGE_SIZE);
         errdefer b.deinit();
         b.setBlock(0, 0, .reserved);
-        var incoming = std.DynamicBitSetUnmanaged.initEmpty(gpa, @intCast(size / PAGE_SIZE)) catch return Err.NoMemory;
-        errdefer incoming.deinit(gpa);
+        var listed = std.DynamicBitSetUnmanaged.initEmpty(gpa, @intCast(size / PAGE_SIZE)) catch return Err.NoMemory;
+        errdefer listed.deinit(gpa);
         const self = gpa.create(Arena) catch return Err.NoMemory;
-        self.* = .{ .fd = fd, .mem = mem, .flags = flags, .buddy = b, .incoming = incoming, .gpa = gpa };
+        self.* = .{ .fd = fd, .mem = mem, .flags = flags, .buddy = b, .listed = listed, .gpa = gpa };
         return self;
     }
 
     fn unmapAndFree(self: *Arena) void {
-        self.incoming.deinit(self.gpa);
-        self.old_map.deinit(self.gpa);
+        self.listed.deinit(self.gpa);
+        self.incoming_map.deinit(self.gpa);
         self.own_map.deinit(self.gpa);
         self.buddy.deinit();
         posix.munmap(self.mem);
@@ -234,7 +241,7 @@ pub const Arena = struct {
                 self.covered.set(@intCast(p));
             }
             a.buddy.setBlock(@intCast(first), @intCast(std.math.log2_int(u64, npages)), .handed_over);
-            a.incoming.set(@intCast(first));
+            a.listed.set(@intCast(first));
         }
     };
 
@@ -247,12 +254,12 @@ pub const Arena = struct {
         var loader = MapLoader{
             .arena = self,
             .covered = std.DynamicBitSetUnmanaged.initEmpty(self.gpa, self.buddy.npages) catch return Err.NoMemory,
-            .blocks = &self.old_map,
+            .blocks = &self.incoming_map,
         };
         defer loader.covered.deinit(self.gpa);
         try memmap.walk(self.phys(), map_pa, self.buddy.npages, &loader);
         // Every map block and the FDT must be handed-over blocks themselves.
-        for (self.old_map.items) |page| {
+        for (self.incoming_map.items) |page| {
             _ = self.buddy.head(page, .handed_over) catch
                 return errors.fail(Err.Corrupt, "preserved-memory map: its block at 0x{x} is not listed in it", .{paOf(page)});
         }
@@ -262,10 +269,10 @@ pub const Arena = struct {
         _ = self.buddy.head((fdt_pa - PHYS_BASE) / PAGE_SIZE, .handed_over) catch
             return errors.fail(Err.Corrupt, "header: fdt_pa 0x{x} is not a preserved block", .{fdt_pa});
         if (self.flags & Flags.READ_ONLY == 0) {
-            for (self.old_map.items) |page| self.buddy.claim(page);
+            for (self.incoming_map.items) |page| self.buddy.claim(page);
         }
         self.incoming_fdt_pa = fdt_pa;
-        self.protect_incoming = true;
+        self.source = .incoming;
     }
 
     /// Every page not in a block yet becomes free (and poisoned in poison mode).
@@ -285,8 +292,8 @@ pub const Arena = struct {
         }
     }
 
-    fn writable(self: *const Arena) Err!void {
-        if (self.flags & Flags.READ_ONLY != 0) return Err.NotPermitted;
+    pub fn writable(self: *const Arena) Err!void {
+        if (self.flags & Flags.READ_ONLY != 0) return errors.fail(Err.NotPermitted, "the arena is open read-only", .{});
     }
 
     /// Page index of the block head at `pa`; Invalid when unaligned or outside.
@@ -311,20 +318,24 @@ pub const Arena = struct {
         return paOf(try self.buddy.alloc(try orderForSize(size)));
     }
 
-    /// Frees a block. While the predecessor's state is still the published
-    /// one, a block that belongs to it is only parked (deferred) so that a
-    /// crash before our own handover leaves that state intact.
+    /// Frees a block. A block listed in the published image is only parked
+    /// (deferred) so that a crash before that image is superseded (by our
+    /// own handover) or discarded leaves it intact.
     pub fn free(self: *Arena, pa: u64) Err!void {
         try self.writable();
         const page = try self.pageOf(pa);
-        if (self.protect_incoming and self.incoming.isSet(page)) return self.buddy.deferFree(page);
+        if (self.listed.isSet(page)) return self.buddy.deferFree(page);
+        try self.freeNow(page);
+    }
+
+    /// Returns a block to the free lists at once (poisoned in poison mode).
+    pub fn freeNow(self: *Arena, page: u32) Err!void {
         const order = self.buddy.order[page];
         try self.buddy.free(page);
-        self.incoming.unset(page);
         self.poisonPages(page, order);
     }
 
-    fn poisonPages(self: *Arena, page: u32, order: u8) void {
+    pub fn poisonPages(self: *Arena, page: u32, order: u8) void {
         if (self.flags & Flags.POISON == 0) return;
         const start: usize = @intCast(page * PAGE_SIZE);
         @memset(self.mem[start..][0..@intCast(Buddy.pagesOf(order) * PAGE_SIZE)], POISON_BYTE);
@@ -379,73 +390,19 @@ pub const Arena = struct {
         try self.free(pa);
     }
 
-    /// Writes the preserved-memory map and publishes `root_pa` (a preserved
-    /// block, or 0 for nothing) with a journaled header update: a crash at
-    /// any point leaves either the previous state or this one published.
-    /// Then the predecessor's leftovers (unclaimed blocks, deferred frees,
-    /// its map) are freed.
+    /// Publishes `root_pa` (see publish.zig).
     pub fn handover(self: *Arena, root_pa: u64) Err!void {
-        try self.writable();
-        if (root_pa != 0) {
-            const page = try self.buddy.head(try self.pageOf(root_pa), .allocated);
-            if (!self.buddy.preserved[page]) return Err.Invalid;
-        }
-        // A second handover from this process replaces the first one's map:
-        // its blocks stay intact (unpreserved, not freed) until the commit.
-        for (self.own_map.items) |off| self.buddy.setPreserved(@intCast(off / PAGE_SIZE), false) catch unreachable;
-        errdefer for (self.own_map.items) |off| self.buddy.setPreserved(@intCast(off / PAGE_SIZE), true) catch unreachable;
-        const nblocks = nblocksFor(self, root_pa);
-        const blocks = self.gpa.alloc(u64, nblocks) catch return Err.NoMemory;
-        defer self.gpa.free(blocks);
-        var got: usize = 0;
-        errdefer for (blocks[0..got]) |off| self.unpreserveFree(PHYS_BASE + off) catch unreachable;
-        while (got < nblocks) : (got += 1) blocks[got] = try self.allocPreserve(PAGE_SIZE) - PHYS_BASE;
-        const old_own = self.own_map.toOwnedSlice(self.gpa) catch return Err.NoMemory;
-        defer self.gpa.free(old_own);
-        self.own_map.appendSlice(self.gpa, blocks) catch {
-            self.own_map = std.ArrayListUnmanaged(u64).fromOwnedSlice(old_own);
-            return Err.NoMemory;
-        };
-        // Point of no return: nothing below can fail.
-        if (nblocks > 0) {
-            var w = memmap.Writer{ .phys = self.phys(), .blocks = blocks };
-            var i: u64 = 1;
-            while (self.buddy.nextBlock(i, .allocated, true)) |page| : (i = page + Buddy.pagesOf(self.buddy.order[page])) {
-                w.add(paOf(page), Buddy.pagesOf(self.buddy.order[page])) catch unreachable;
-            }
-            w.finish() catch unreachable;
-        }
-        self.sync(0, self.mem.len);
-        const map_pa = if (nblocks > 0) PHYS_BASE + blocks[0] else 0;
-        self.commit(.{ .fdt_pa = root_pa, .mem_map_pa = map_pa, .handovers = self.phys().readU64(Hdr.handovers) + 1 });
-        for (old_own) |off| self.free(PHYS_BASE + off) catch unreachable;
-        self.dropIncoming();
+        return publish.handover(self, root_pa);
     }
 
-    fn nblocksFor(self: *const Arena, root_pa: u64) usize {
-        return if (root_pa == 0) 0 else @intCast(memmap.blocksNeeded(self.buddy.stats.preserved_blocks));
+    /// Appends an allocated block to the published image (see publish.zig).
+    pub fn attach(self: *Arena, pa: u64) Err!void {
+        return publish.attach(self, pa);
     }
 
-    /// The successor consumed everything it was handed: unpublish the
-    /// predecessor's state and free its map blocks. Busy while any handed-over
-    /// block is still unclaimed.
-    pub fn releaseIncoming(self: *Arena) Err!void {
-        try self.writable();
-        if (self.buddy.stats.handed_over_blocks != 0) return Err.Busy;
-        if (self.own_map.items.len == 0) {
-            self.commit(.{ .fdt_pa = 0, .mem_map_pa = 0, .handovers = self.phys().readU64(Hdr.handovers) });
-        }
-        self.dropIncoming();
-    }
-
-    /// Frees what the predecessor's state still holds, once it is no longer published.
-    fn dropIncoming(self: *Arena) void {
-        self.protect_incoming = false;
-        for (self.old_map.items) |page| self.free(paOf(page)) catch {};
-        self.old_map.clearRetainingCapacity();
-        while (self.buddy.nextBlock(1, .handed_over, false)) |page| self.free(paOf(page)) catch unreachable;
-        while (self.buddy.nextBlock(1, .deferred, false)) |page| self.free(paOf(page)) catch unreachable;
-        self.incoming_fdt_pa = 0;
+    /// Gives up the predecessor's image (see publish.zig).
+    pub fn discardIncoming(self: *Arena) Err!void {
+        return publish.discardIncoming(self);
     }
 
     pub const Published = struct { fdt_pa: u64, mem_map_pa: u64, handovers: u64 };
@@ -453,13 +410,13 @@ pub const Arena = struct {
     /// Journaled header update: write the pending record, mark it valid (the
     /// commit point), copy it to the header fields, clear it. An opener that
     /// finds a valid pending record completes the copy (roll forward).
-    fn commit(self: *Arena, p: Published) void {
+    pub fn commit(self: *Arena, p: Published) void {
         const pend = Hdr.pending;
-        @atomicStore(u64, self.headerField(pend + 8), p.fdt_pa, .seq_cst);
-        @atomicStore(u64, self.headerField(pend + 16), p.mem_map_pa, .seq_cst);
-        @atomicStore(u64, self.headerField(pend + 24), p.handovers, .seq_cst);
+        @atomicStore(u64, self.wordAt(pend + 8), p.fdt_pa, .seq_cst);
+        @atomicStore(u64, self.wordAt(pend + 16), p.mem_map_pa, .seq_cst);
+        @atomicStore(u64, self.wordAt(pend + 24), p.handovers, .seq_cst);
         self.sync(0, PAGE_SIZE);
-        @atomicStore(u64, self.headerField(pend), PENDING_MAGIC, .seq_cst);
+        @atomicStore(u64, self.wordAt(pend), PENDING_MAGIC, .seq_cst);
         self.sync(0, PAGE_SIZE);
         self.applyPending();
     }
@@ -467,13 +424,13 @@ pub const Arena = struct {
     /// Copies a valid pending record into the header fields and clears it.
     fn applyPending(self: *Arena) void {
         const pend = Hdr.pending;
-        if (@atomicLoad(u64, self.headerField(pend), .seq_cst) != PENDING_MAGIC) return;
+        if (@atomicLoad(u64, self.wordAt(pend), .seq_cst) != PENDING_MAGIC) return;
         const ph = self.phys();
-        @atomicStore(u64, self.headerField(Hdr.mem_map_pa), ph.readU64(pend + 16), .seq_cst);
-        @atomicStore(u64, self.headerField(Hdr.handovers), ph.readU64(pend + 24), .seq_cst);
-        @atomicStore(u64, self.headerField(Hdr.fdt_pa), ph.readU64(pend + 8), .seq_cst);
+        @atomicStore(u64, self.wordAt(Hdr.mem_map_pa), ph.readU64(pend + 16), .seq_cst);
+        @atomicStore(u64, self.wordAt(Hdr.handovers), ph.readU64(pend + 24), .seq_cst);
+        @atomicStore(u64, self.wordAt(Hdr.fdt_pa), ph.readU64(pend + 8), .seq_cst);
         self.sync(0, PAGE_SIZE);
-        @atomicStore(u64, self.headerField(pend), 0, .seq_cst);
+        @atomicStore(u64, self.wordAt(pend), 0, .seq_cst);
         self.sync(0, PAGE_SIZE);
     }
 
@@ -486,14 +443,14 @@ pub const Arena = struct {
         return .{ .fdt_pa = ph.readU64(base), .mem_map_pa = ph.readU64(map_off), .handovers = ph.readU64(ho_off) };
     }
 
-    fn headerField(self: *Arena, off: usize) *u64 {
+    pub fn wordAt(self: *Arena, off: usize) *u64 {
         return @ptrCast(@alignCast(&self.mem[off]));
     }
 
     /// Flushes [off, off+len) to the file when the SYNC flag is set. Stores
     /// to a MAP_SHARED mapping are visible to the next opener without it;
     /// the order of the header stores is what keeps a crash consistent.
-    fn sync(self: *Arena, off: u64, len: u64) void {
+    pub fn sync(self: *Arena, off: u64, len: u64) void {
         if (self.flags & Flags.SYNC == 0) return;
         const slice: []align(std.heap.page_size_min) u8 = @alignCast(self.mem[@intCast(off)..][0..@intCast(len)]);
         posix.msync(slice, posix.MSF.SYNC) catch {};
@@ -523,7 +480,7 @@ pub const Arena = struct {
 
 const testing = std.testing;
 
-fn tmpPath(buf: []u8, name: []const u8) ![]const u8 {
+pub fn tmpPath(buf: []u8, name: []const u8) ![]const u8 {
     return std.fmt.bufPrint(buf, "/tmp/kho-zig-test-{d}-{s}.arena", .{ std.os.linux.getpid(), name });
 }
 

@@ -9,7 +9,7 @@ const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
 
 /// ABI version of this library; lib/ffi.ts checks it.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 /// How many arenas one process may hold open at once.
 pub const MAX_ARENAS = 64;
 
@@ -179,11 +179,23 @@ export fn kho_handover(h: u32, root_pa: u64) i32 {
     return ret(a.handover(root_pa));
 }
 
-/// Unpublishes the predecessor's state once every handed-over block was
-/// restored or freed (EBUSY otherwise) and frees its map blocks.
-export fn kho_release_incoming(h: u32) i32 {
+/// Gives up the predecessor's image: unpublishes it (the handover count is
+/// kept) and frees its unclaimed blocks, its map and the deferred frees.
+/// ENOENT when no incoming image is published.
+export fn kho_discard_incoming(h: u32) i32 {
+    errors.clearDetail();
     const a = lookup(h) catch |e| return errors.code(e);
-    return ret(a.releaseIncoming());
+    return ret(a.discardIncoming());
+}
+
+/// Appends the allocated block at `pa` to the published image, crash-safely:
+/// if this process dies before its own handover, the next opener finds the
+/// block handed over. The block stays allocated to the caller. ENOENT when
+/// nothing is published, EEXIST when the block is listed already.
+export fn kho_attach(h: u32, pa: u64) i32 {
+    errors.clearDetail();
+    const a = lookup(h) catch |e| return errors.code(e);
+    return ret(a.attach(pa));
 }
 
 /// Copies `len` bytes from `src_pa` to `dst_pa` (memcpy baseline for benchmarks).

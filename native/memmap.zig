@@ -67,17 +67,17 @@ pub fn walk(phys: Phys, first_pa: u64, max_blocks: u64, ctx: anytype) Err!void {
     }
 }
 
-/// Fills block pages with entries, in order. `blocks` holds the page offsets
-/// of the blocks to fill; `entries` yields `{pa, npages}` pairs.
+/// Fills block pages with entries, in order. `blocks` holds the page
+/// numbers of the blocks to fill.
 pub const Writer = struct {
     phys: Phys,
-    blocks: []const u64,
+    blocks: []const u32,
     block: usize = 0,
     count: u64 = 0,
 
     pub fn add(self: *Writer, pa: u64, npages: u64) Err!void {
         if (self.block >= self.blocks.len) return Err.NoSpace;
-        const off = self.blocks[self.block];
+        const off = @as(u64, self.blocks[self.block]) * PAGE_SIZE;
         if (self.count == 0) @memset(self.phys.mem[@intCast(off)..][0..PAGE_SIZE], 0);
         const e = off + HEADER_SIZE + self.count * ENTRY_SIZE;
         self.phys.writeU64(e, pa);
@@ -94,9 +94,9 @@ pub const Writer = struct {
     pub fn finish(self: *Writer) Err!void {
         const used = self.block + @intFromBool(self.count > 0);
         if (used != self.blocks.len) return Err.Invalid;
-        for (self.blocks, 0..) |off, i| {
-            const next = if (i + 1 < self.blocks.len) self.phys.base + self.blocks[i + 1] else 0;
-            self.phys.writeU64(off, next);
+        for (self.blocks, 0..) |page, i| {
+            const next = if (i + 1 < self.blocks.len) self.phys.base + @as(u64, self.blocks[i + 1]) * PAGE_SIZE else 0;
+            self.phys.writeU64(@as(u64, page) * PAGE_SIZE, next);
         }
     }
 };
@@ -141,7 +141,7 @@ test "blocksNeeded covers the map's own blocks" {
 test "write then walk returns every entry; a cycle is caught" {
     var mem = [_]u8{0} ** (PAGE_SIZE * 4);
     const phys = Phys{ .mem = &mem, .base = 0x1000_0000 };
-    const blocks = [_]u64{ PAGE_SIZE, PAGE_SIZE * 3 };
+    const blocks = [_]u32{ 1, 3 };
     var w = Writer{ .phys = phys, .blocks = &blocks };
     var i: u64 = 0;
     while (i < 300) : (i += 1) try w.add(phys.base + i * PAGE_SIZE, 1);

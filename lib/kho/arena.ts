@@ -440,14 +440,28 @@ export class Arena {
   }
 
   /**
-   * Declares the predecessor's state consumed: unpublishes it and frees the
-   * native map blocks. `EBUSY` while any handed-over block is unclaimed.
+   * Appends the allocated block at `pa` to the image that is published now
+   * (the predecessor's, or this process's own last handover), crash-safely:
+   * if this process dies before its own handover, the next opener finds the
+   * block handed over, with whatever it held. The block stays allocated;
+   * freeing it later only parks it until the image is superseded. `ENOENT`
+   * when nothing is published, `EEXIST` when the block is listed already.
    */
-  releaseIncoming(): void {
+  attach(pa: bigint): void {
+    this.#live();
+    this.#check(this.#native.kho_attach(this.#handle, pa), () => `attach ${hex(pa)}`);
+  }
+
+  /**
+   * Gives up the predecessor's image for good: unpublishes it (the handover
+   * count is kept) and frees its unclaimed blocks, its map and every
+   * deferred free. `ENOENT` when no incoming image is published.
+   */
+  discardIncoming(): void {
     this.#live();
     this.#check(
-      this.#native.kho_release_incoming(this.#handle),
-      () => `release incoming state of ${this.path}`,
+      this.#native.kho_discard_incoming(this.#handle),
+      () => `discard incoming image of ${this.path}`,
     );
   }
 
