@@ -12,42 +12,19 @@ const buddy_mod = @import("buddy.zig");
 const Buddy = buddy_mod.Buddy;
 const memmap = @import("memmap.zig");
 const publish = @import("publish.zig");
+const header = @import("header.zig");
+const arena_file = @import("arena_file.zig");
 
-pub const PAGE_SIZE: u64 = memmap.PAGE_SIZE;
-pub const MAGIC = "KHOARENA";
-pub const VERSION: u32 = 1;
-/// Physical address of file offset 0.
-pub const PHYS_BASE: u64 = 0x1_0000_0000;
+pub const PAGE_SIZE: u64 = header.PAGE_SIZE;
+pub const PHYS_BASE: u64 = header.PHYS_BASE;
+pub const Hdr = header.Hdr;
+pub const Flags = @import("flags.zig").Flags;
 /// Byte pattern written over unpreserved pages in poison mode.
 pub const POISON_BYTE: u8 = 0xa5;
 
-pub const Flags = struct {
-    pub const POISON: u32 = 1;
-    pub const READ_ONLY: u32 = 2;
-    /// Ignore what was handed over: every page but the header is free.
-    pub const DISCARD: u32 = 4;
-    /// msync the map and the header at handover (survive a host crash, not
-    /// only a process crash; off by default: like KHO, a live update
-    /// survives the predecessor's exit, not a power loss).
-    pub const SYNC: u32 = 8;
-    pub const ALL: u32 = POISON | READ_ONLY | DISCARD | SYNC;
-};
-
-/// Header field offsets (the arena file layout contract).
-pub const Hdr = struct {
-    pub const magic = 0;
-    pub const version = 8;
-    pub const page_size = 12;
-    pub const size = 16;
-    pub const phys_base = 24;
-    pub const fdt_pa = 32;
-    pub const mem_map_pa = 40;
-    pub const handovers = 48;
-    pub const len = 56;
-    /// Journal record { u64 magic; u64 fdt_pa; u64 mem_map_pa; u64 handovers; }
-    /// used to make the update of the three fields above atomic.
-    pub const pending = 64;
-};
+/// Journal record { u64 magic; u64 fdt_pa; u64 mem_map_pa; u64 handovers; }
+/// after the header, used to make the update of its last three fields atomic.
+const PENDING = 64;
 
 /// "KHOPEND1", little-endian: marks a valid pending header record.
 pub const PENDING_MAGIC: u64 = std.mem.readInt(u64, "KHOPEND1", .little);
@@ -75,7 +52,7 @@ pub const Source = enum { none, incoming, own };
 
 pub const Arena = struct {
     fd: posix.fd_t,
-    mem: []align(std.heap.page_size_min) u8,
+    mem: arena_file.Memory,
     flags: u32,
     buddy: Buddy,
     /// Blocks of the predecessor's map (pages), held until the image is
@@ -97,115 +74,67 @@ pub const Arena = struct {
         return .{ .mem = self.mem, .base = PHYS_BASE };
     }
 
-    /// Creates a new arena file of `size` bytes at `path` (mode 0600, must not exist).
+    /// Creates a new arena file of `size` bytes at `path` (which must not
+    /// exist); see arena_file.zig for how it appears only when complete.
     pub fn create(gpa: std.mem.Allocator, path: []const u8, size: u64, flags: u32) Err!*Arena {
-        if (flags & ~(Flags.POISON | Flags.SYNC) != 0) return Err.Invalid;
-        if (size % PAGE_SIZE != 0 or size < 2 * PAGE_SIZE or size / PAGE_SIZE > buddy_mod.MAX_PAGES) return Err.Invalid;
-        const fd = posix.open(path, .{ .ACCMODE = .RDWR, .CREAT = true, .EXCL = true, .CLOEXEC = true }, 0o600) catch |e| return switch (e) {
-            error.PathAlreadyExists => Err.Exists,
-            error.FileNotFound => Err.NotFound,
-            error.NoSpaceLeft => Err.NoSpace,
-            error.AccessDenied => Err.NotPermitted,
-            else => Err.Io,
-        };
-        var ok = false;
-        defer if (!ok) {
-            posix.close(fd);
-            posix.unlink(path) catch {};
-        };
-        try lock(fd);
-        posix.ftruncate(fd, size) catch |e| return if (e == error.FileTooBig) Err.NoSpace else Err.Io;
-        const self = try mapAndInit(gpa, fd, size, flags);
-        const h = self.mem;
-        @memcpy(h[0..8], MAGIC);
-        std.mem.writeInt(u32, h[Hdr.version..][0..4], VERSION, .little);
-        std.mem.writeInt(u32, h[Hdr.page_size..][0..4], @intCast(PAGE_SIZE), .little);
-        std.mem.writeInt(u64, h[Hdr.size..][0..8], size, .little);
-        std.mem.writeInt(u64, h[Hdr.phys_base..][0..8], PHYS_BASE, .little);
+        return createFile(gpa, path, size, flags, true);
+    }
+
+    /// `create`; `use_tmpfile` false takes the path of filesystems without O_TMPFILE.
+    pub fn createFile(gpa: std.mem.Allocator, path: []const u8, size: u64, flags: u32, use_tmpfile: bool) Err!*Arena {
+        if (flags & ~Flags.CREATE != 0) return errors.fail(Err.Invalid, "create: unknown flags 0x{x}", .{flags & ~Flags.CREATE});
+        if (!header.validSize(size)) {
+            return errors.fail(Err.Invalid, "create: size {d} is not a multiple of {d} in {d}..{d}", .{ size, PAGE_SIZE, 2 * PAGE_SIZE, buddy_mod.MAX_PAGES * PAGE_SIZE });
+        }
+        var file = try arena_file.createUnnamed(path, size, flags, use_tmpfile);
+        errdefer file.discard();
+        const self = try init(gpa, file.mapped, flags);
+        errdefer self.deinitState();
         self.buddy.addFreeRange(1, self.buddy.npages - 1);
-        ok = true;
+        try file.link();
         return self;
     }
 
-    /// Opens an existing arena; rebuilds the allocator from the handed-over map.
+    /// Opens an existing arena (see arena_file.zig for which files are
+    /// accepted); rebuilds the allocator from the handed-over map.
     pub fn open(gpa: std.mem.Allocator, path: []const u8, flags: u32) Err!*Arena {
-        if (flags & ~Flags.ALL != 0) return Err.Invalid;
-        const ro = flags & Flags.READ_ONLY != 0;
-        const fd = posix.open(path, .{ .ACCMODE = if (ro) .RDONLY else .RDWR, .CLOEXEC = true }, 0) catch |e| return switch (e) {
-            error.FileNotFound => Err.NotFound,
-            error.AccessDenied => Err.NotPermitted,
-            error.IsDir => Err.NotArena,
-            else => Err.Io,
-        };
-        var ok = false;
-        defer if (!ok) posix.close(fd);
-        if (!ro) try lock(fd);
-        const st = posix.fstat(fd) catch return Err.Io;
-        const size: u64 = @intCast(st.size);
-        if (size < Hdr.len) return errors.fail(Err.NotArena, "header: the file has {d} bytes, less than the {d}-byte header", .{ size, Hdr.len });
-        var hdr: [Hdr.len]u8 = undefined;
-        const n = posix.pread(fd, &hdr, 0) catch return Err.Io;
-        if (n != Hdr.len) return errors.fail(Err.NotArena, "header: short read of {d} bytes", .{n});
-        if (!std.mem.eql(u8, hdr[0..8], MAGIC)) {
-            return errors.fail(Err.NotArena, "header: magic {s} at offset 0, want \"{s}\"", .{ std.fmt.fmtSliceEscapeLower(hdr[0..8]), MAGIC });
-        }
-        const version = std.mem.readInt(u32, hdr[Hdr.version..][0..4], .little);
-        if (version != VERSION) return errors.fail(Err.Version, "header: arena version {d}, this build reads version {d}", .{ version, VERSION });
-        const page_size = std.mem.readInt(u32, hdr[Hdr.page_size..][0..4], .little);
-        if (page_size != PAGE_SIZE) return errors.fail(Err.Corrupt, "header: page size {d}, want {d}", .{ page_size, PAGE_SIZE });
-        const hsize = std.mem.readInt(u64, hdr[Hdr.size..][0..8], .little);
-        if (hsize != size) return errors.fail(Err.Corrupt, "header: size {d} but the file has {d} bytes (truncated?)", .{ hsize, size });
-        const base = std.mem.readInt(u64, hdr[Hdr.phys_base..][0..8], .little);
-        if (base != PHYS_BASE) return errors.fail(Err.Corrupt, "header: phys_base 0x{x}, want 0x{x}", .{ base, PHYS_BASE });
-        if (size % PAGE_SIZE != 0 or size < 2 * PAGE_SIZE or size / PAGE_SIZE > buddy_mod.MAX_PAGES) {
-            return errors.fail(Err.Corrupt, "header: size {d} is not a valid arena size", .{size});
-        }
-        const self = try mapAndInit(gpa, fd, size, flags);
-        errdefer self.unmapAndFree();
+        if (flags & ~Flags.OPEN != 0) return errors.fail(Err.Invalid, "open: unknown flags 0x{x}", .{flags & ~Flags.OPEN});
+        const mapped = try arena_file.open(path, flags);
+        errdefer mapped.close();
+        const self = try init(gpa, mapped, flags);
+        errdefer self.deinitState();
         if (flags & Flags.DISCARD == 0) try self.rebuildFromMap();
         try self.freeUncovered();
-        ok = true;
         return self;
     }
 
-    fn lock(fd: posix.fd_t) Err!void {
-        posix.flock(fd, posix.LOCK.EX | posix.LOCK.NB) catch |e| return switch (e) {
-            error.WouldBlock => errors.fail(Err.Busy, "the arena is held by a live process (it has the file locked)", .{}),
-            else => Err.Io,
-        };
-    }
-
-    fn mapAndInit(gpa: std.mem.Allocator, fd: posix.fd_t, size: u64, flags: u32) Err!*Arena {
-        // Read-only opens map privately (copy-on-write): callers may scribble
-        // on their view without a fault, and nothing reaches the file.
-        const ro = flags & Flags.READ_ONLY != 0;
-        const prot: u32 = posix.PROT.READ | posix.PROT.WRITE;
-        const mem = posix.mmap(null, @intCast(size), prot, .{ .TYPE = if (ro) .PRIVATE else .SHARED }, fd, 0) catch return Err.NoMemory;
-        errdefer posix.munmap(mem);
-        var b = try Buddy.init(gpa, size / PAGE_SIZE);
+    /// The in-process state of a mapped file: allocator metadata, page 0 reserved.
+    fn init(gpa: std.mem.Allocator, mapped: arena_file.Mapped, flags: u32) Err!*Arena {
+        const npages = mapped.mem.len / PAGE_SIZE;
+        var b = try Buddy.init(gpa, npages);
         errdefer b.deinit();
         b.setBlock(0, 0, .reserved);
-        var listed = std.DynamicBitSetUnmanaged.initEmpty(gpa, @intCast(size / PAGE_SIZE)) catch return Err.NoMemory;
+        var listed = std.DynamicBitSetUnmanaged.initEmpty(gpa, npages) catch return Err.NoMemory;
         errdefer listed.deinit(gpa);
         const self = gpa.create(Arena) catch return Err.NoMemory;
-        self.* = .{ .fd = fd, .mem = mem, .flags = flags, .buddy = b, .listed = listed, .gpa = gpa };
+        self.* = .{ .fd = mapped.fd, .mem = mapped.mem, .flags = flags, .buddy = b, .listed = listed, .gpa = gpa };
         return self;
     }
 
-    fn unmapAndFree(self: *Arena) void {
+    /// Frees the in-process state; the mapping and the descriptor stay.
+    fn deinitState(self: *Arena) void {
         self.listed.deinit(self.gpa);
         self.incoming_map.deinit(self.gpa);
         self.own_map.deinit(self.gpa);
         self.buddy.deinit();
-        posix.munmap(self.mem);
         self.gpa.destroy(self);
     }
 
     /// Unmaps, unlocks and closes. The file stays.
     pub fn close(self: *Arena) void {
-        const fd = self.fd;
-        self.unmapAndFree();
-        posix.close(fd);
+        const mapped = arena_file.Mapped{ .fd = self.fd, .mem = self.mem, .fresh = false };
+        self.deinitState();
+        mapped.close();
     }
 
     const MapLoader = struct {
@@ -309,8 +238,8 @@ pub const Arena = struct {
     }
 
     fn orderForSize(size: u64) Err!u8 {
-        if (size == 0) return Err.Invalid;
-        return Buddy.orderFor(std.math.divCeil(u64, size, PAGE_SIZE) catch unreachable);
+        if (size == 0) return errors.fail(Err.Invalid, "size 0", .{});
+        return Buddy.orderFor(size / PAGE_SIZE + @intFromBool(size % PAGE_SIZE != 0));
     }
 
     pub fn alloc(self: *Arena, size: u64) Err!u64 {
@@ -411,7 +340,7 @@ pub const Arena = struct {
     /// commit point), copy it to the header fields, clear it. An opener that
     /// finds a valid pending record completes the copy (roll forward).
     pub fn commit(self: *Arena, p: Published) void {
-        const pend = Hdr.pending;
+        const pend = PENDING;
         @atomicStore(u64, self.wordAt(pend + 8), p.fdt_pa, .seq_cst);
         @atomicStore(u64, self.wordAt(pend + 16), p.mem_map_pa, .seq_cst);
         @atomicStore(u64, self.wordAt(pend + 24), p.handovers, .seq_cst);
@@ -423,7 +352,7 @@ pub const Arena = struct {
 
     /// Copies a valid pending record into the header fields and clears it.
     fn applyPending(self: *Arena) void {
-        const pend = Hdr.pending;
+        const pend = PENDING;
         if (@atomicLoad(u64, self.wordAt(pend), .seq_cst) != PENDING_MAGIC) return;
         const ph = self.phys();
         @atomicStore(u64, self.wordAt(Hdr.mem_map_pa), ph.readU64(pend + 16), .seq_cst);
@@ -437,9 +366,9 @@ pub const Arena = struct {
     /// The published header fields, a valid pending record taking precedence.
     pub fn published(self: *const Arena) Published {
         const ph = self.phys();
-        const base: usize = if (ph.readU64(Hdr.pending) == PENDING_MAGIC) Hdr.pending + 8 else Hdr.fdt_pa;
-        const map_off: usize = if (base == Hdr.fdt_pa) Hdr.mem_map_pa else Hdr.pending + 16;
-        const ho_off: usize = if (base == Hdr.fdt_pa) Hdr.handovers else Hdr.pending + 24;
+        const base: usize = if (ph.readU64(PENDING) == PENDING_MAGIC) PENDING + 8 else Hdr.fdt_pa;
+        const map_off: usize = if (base == Hdr.fdt_pa) Hdr.mem_map_pa else PENDING + 16;
+        const ho_off: usize = if (base == Hdr.fdt_pa) Hdr.handovers else PENDING + 24;
         return .{ .fdt_pa = ph.readU64(base), .mem_map_pa = ph.readU64(map_off), .handovers = ph.readU64(ho_off) };
     }
 
@@ -533,10 +462,10 @@ test "a pending header record is rolled forward by the next opener" {
     // the pending record is valid, the header fields are not updated yet.
     a.phys().writeU64(Hdr.fdt_pa, 0);
     a.phys().writeU64(Hdr.mem_map_pa, 0);
-    a.phys().writeU64(Hdr.pending + 8, published.fdt_pa);
-    a.phys().writeU64(Hdr.pending + 16, published.mem_map_pa);
-    a.phys().writeU64(Hdr.pending + 24, published.handovers);
-    a.phys().writeU64(Hdr.pending, PENDING_MAGIC);
+    a.phys().writeU64(PENDING + 8, published.fdt_pa);
+    a.phys().writeU64(PENDING + 16, published.mem_map_pa);
+    a.phys().writeU64(PENDING + 24, published.handovers);
+    a.phys().writeU64(PENDING, PENDING_MAGIC);
     a.close();
     const ro = try Arena.open(testing.allocator, path, Flags.READ_ONLY);
     try testing.expectEqual(root, ro.incoming_fdt_pa);
@@ -545,7 +474,7 @@ test "a pending header record is rolled forward by the next opener" {
     defer b.close();
     try testing.expectEqual(root, b.incoming_fdt_pa);
     try testing.expectEqual(root, b.phys().readU64(Hdr.fdt_pa));
-    try testing.expectEqual(@as(u64, 0), b.phys().readU64(Hdr.pending));
+    try testing.expectEqual(@as(u64, 0), b.phys().readU64(PENDING));
 }
 
 test "a damaged map is reported, not trusted" {

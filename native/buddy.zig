@@ -7,7 +7,8 @@
 //! rebuilds it from the preserved-memory map.
 
 const std = @import("std");
-const Err = @import("errors.zig").Err;
+const errors = @import("errors.zig");
+const Err = errors.Err;
 
 /// Largest block: 2^MAX_ORDER pages (4 TiB of 4 KiB pages).
 pub const MAX_ORDER: u5 = 30;
@@ -106,7 +107,9 @@ pub const Buddy = struct {
 
     /// Smallest order whose block holds `npages` pages.
     pub fn orderFor(npages: u64) Err!u8 {
-        if (npages == 0 or npages > pagesOf(MAX_ORDER)) return Err.Invalid;
+        if (npages == 0 or npages > pagesOf(MAX_ORDER)) {
+            return errors.fail(Err.Invalid, "{d} pages is not a block size (1..{d} pages)", .{ npages, pagesOf(MAX_ORDER) });
+        }
         const o = std.math.log2_int_ceil(u64, npages);
         return @intCast(o);
     }
@@ -171,12 +174,16 @@ pub const Buddy = struct {
     /// Allocates a block of `order`. Fails with NoMemory when no block is
     /// large enough or when fault injection says so.
     pub fn alloc(self: *Buddy, order: u8) Err!u32 {
-        if (order > MAX_ORDER) return Err.Invalid;
+        if (order > MAX_ORDER) return errors.fail(Err.Invalid, "alloc: order {d} is over the largest, {d}", .{ order, MAX_ORDER });
         self.stats.allocations += 1;
-        if (self.fail_at != 0 and self.stats.allocations == self.fail_at) return Err.NoMemory;
+        if (self.fail_at != 0 and self.stats.allocations == self.fail_at) {
+            return errors.fail(Err.NoMemory, "allocation {d} failed by fault injection", .{self.stats.allocations});
+        }
         var k: u8 = order;
         while (k <= MAX_ORDER and self.free_head[k] == NIL) : (k += 1) {}
-        if (k > MAX_ORDER) return Err.NoMemory;
+        if (k > MAX_ORDER) {
+            return errors.fail(Err.NoMemory, "out of arena memory: no free block of {d} pages ({d} pages free in smaller blocks)", .{ pagesOf(order), self.stats.free_pages });
+        }
         const i = self.free_head[k];
         self.listRemove(i);
         while (k > order) {

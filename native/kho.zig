@@ -7,35 +7,23 @@ const errors = @import("errors.zig");
 const Err = errors.Err;
 const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
+const handles = @import("handles.zig");
 
 /// ABI version of this library; lib/ffi.ts checks it.
 pub const ABI_VERSION: u32 = 2;
-/// How many arenas one process may hold open at once.
-pub const MAX_ARENAS = 64;
-
-var slots: [MAX_ARENAS]?*Arena = [_]?*Arena{null} ** MAX_ARENAS;
-var generations: [MAX_ARENAS]u32 = [_]u32{0} ** MAX_ARENAS;
 const gpa = std.heap.page_allocator;
+var arenas = handles.Table(Arena){ .gpa = gpa };
 
-/// Handle = generation << 8 | (slot + 1): a stale handle never reaches a reused slot.
 fn lookup(h: u32) Err!*Arena {
-    const idx = h & 0xff;
-    if (idx == 0 or idx > MAX_ARENAS) return Err.BadHandle;
-    const slot = idx - 1;
-    if (generations[slot] != h >> 8) return Err.BadHandle;
-    return slots[slot] orelse Err.BadHandle;
+    return arenas.get(h);
 }
 
-fn install(a: *Arena, out: ?*u32) Err!void {
-    const o = out orelse return Err.Invalid;
-    for (&slots, 0..) |*s, i| if (s.* == null) {
-        s.* = a;
-        generations[i] +%= 1;
-        generations[i] &= 0xffffff;
-        o.* = generations[i] << 8 | @as(u32, @intCast(i + 1));
-        return;
-    };
-    return Err.NoSpace;
+/// Checks `out`, then makes room for a handle: once an arena is made
+/// (a file created), storing its handle cannot fail.
+fn reserveHandle(out: ?*u32) Err!*u32 {
+    const o = out orelse return errors.fail(Err.Invalid, "no place for the handle (out is null)", .{});
+    try arenas.reserve();
+    return o;
 }
 
 fn ret(r: Err!void) i32 {
@@ -44,10 +32,11 @@ fn ret(r: Err!void) i32 {
 }
 
 fn pathOf(ptr: ?[*]const u8, len: usize) Err![]const u8 {
-    const p = ptr orelse return Err.Invalid;
-    if (len == 0 or len > std.fs.max_path_bytes) return Err.Invalid;
+    const p = ptr orelse return errors.fail(Err.Invalid, "the path is null", .{});
+    if (len == 0) return errors.fail(Err.Invalid, "the path is empty", .{});
+    if (len >= std.fs.max_path_bytes) return errors.fail(Err.NameTooLong, "the path has {d} bytes, the limit is {d}", .{ len, std.fs.max_path_bytes - 1 });
     const s = p[0..len];
-    if (std.mem.indexOfScalar(u8, s, 0) != null) return Err.Invalid;
+    if (std.mem.indexOfScalar(u8, s, 0) != null) return errors.fail(Err.Invalid, "the path contains a NUL byte", .{});
     return s;
 }
 
@@ -68,31 +57,34 @@ export fn kho_last_error(out: ?[*]u8, len: usize) usize {
 /// An empty call: the cost of crossing the FFI boundary, for benchmarks.
 export fn kho_noop() void {}
 
+/// Creates an arena file of `size` bytes at `path` (which must not exist)
+/// and writes its handle to `out`. The file appears under its name only
+/// when complete; a failed create leaves no file.
 export fn kho_create(path: ?[*]const u8, len: usize, size: u64, flags: u32, out: ?*u32) i32 {
     errors.clearDetail();
-    return ret(blk: {
-        const a = Arena.create(gpa, pathOf(path, len) catch |e| break :blk e, size, flags) catch |e| break :blk e;
-        install(a, out) catch |e| {
-            a.close();
-            break :blk e;
-        };
-    });
+    return ret(create(path, len, size, flags, out));
 }
 
+fn create(path: ?[*]const u8, len: usize, size: u64, flags: u32, out: ?*u32) Err!void {
+    const o = try reserveHandle(out);
+    o.* = arenas.add(try Arena.create(gpa, try pathOf(path, len), size, flags));
+}
+
+/// Opens the arena file at `path` and writes its handle to `out`.
 export fn kho_open(path: ?[*]const u8, len: usize, flags: u32, out: ?*u32) i32 {
     errors.clearDetail();
-    return ret(blk: {
-        const a = Arena.open(gpa, pathOf(path, len) catch |e| break :blk e, flags) catch |e| break :blk e;
-        install(a, out) catch |e| {
-            a.close();
-            break :blk e;
-        };
-    });
+    return ret(open(path, len, flags, out));
 }
 
+fn open(path: ?[*]const u8, len: usize, flags: u32, out: ?*u32) Err!void {
+    const o = try reserveHandle(out);
+    o.* = arenas.add(try Arena.open(gpa, try pathOf(path, len), flags));
+}
+
+/// Unmaps, unlocks and closes an arena; its handle is dead from now on.
 export fn kho_close(h: u32) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
-    slots[(h & 0xff) - 1] = null;
+    errors.clearDetail();
+    const a = arenas.remove(h) catch |e| return errors.code(e);
     a.close();
     return 0;
 }
@@ -101,6 +93,11 @@ export fn kho_close(h: u32) i32 {
 export fn kho_base(h: u32) ?[*]u8 {
     const a = lookup(h) catch return null;
     return a.mem.ptr;
+}
+
+/// Size in bytes of the `Info` struct that kho_info writes (lib/kho/info.ts checks it).
+export fn kho_info_size() usize {
+    return @sizeOf(arena_mod.Info);
 }
 
 export fn kho_info(h: u32, out: ?*arena_mod.Info) i32 {
@@ -237,9 +234,14 @@ export fn kho_next_region(h: u32, from_pa: u64, kind: u32, out: ?*[2]u64) i32 {
 }
 
 test {
+    _ = @import("errors.zig");
     _ = @import("buddy.zig");
     _ = @import("memmap.zig");
+    _ = @import("header.zig");
+    _ = @import("arena_file.zig");
     _ = @import("arena.zig");
+    _ = @import("publish.zig");
+    _ = @import("handles.zig");
 }
 
 test "handles are validated" {

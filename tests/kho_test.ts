@@ -117,8 +117,12 @@ Deno.test("the lock of a killed process does not block the next opener", async (
 Deno.test("opening a file that is not an arena, or a missing one, is a typed error", () => {
   const t = tempArena();
   try {
-    Deno.writeTextFileSync(t.path, "hello, this is not an arena at all; ".repeat(10));
+    Deno.writeTextFileSync(t.path, "hello, this is not an arena at all; ".repeat(10), {
+      mode: 0o600,
+    });
     assertCode(() => Arena.open(t.path), "ENOEXEC", /not an arena/);
+    Deno.writeFileSync(t.path, new Uint8Array(8192));
+    assertCode(() => Arena.open(t.path), "ENOEXEC", /the magic is zero/);
     assertCode(() => Arena.open(`${t.dir}/missing.arena`), "ENOENT");
   } finally {
     t.cleanup();

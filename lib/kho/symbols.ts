@@ -17,6 +17,7 @@ export const symbols = {
   kho_open: { parameters: ["buffer", "usize", "u32", "buffer"], result: "i32" },
   kho_close: { parameters: ["u32"], result: "i32" },
   kho_base: { parameters: ["u32"], result: "pointer" },
+  kho_info_size: { parameters: [], result: "usize" },
   kho_info: { parameters: ["u32", "buffer"], result: "i32" },
   kho_phys_to_virt: { parameters: ["u32", "u64"], result: "pointer" },
   kho_alloc: { parameters: ["u32", "u64", "buffer"], result: "i32" },
