@@ -14,6 +14,7 @@ const memmap = @import("memmap.zig");
 const publish = @import("publish.zig");
 const header = @import("header.zig");
 const arena_file = @import("arena_file.zig");
+const bits = @import("bits.zig");
 
 pub const PAGE_SIZE: u64 = header.PAGE_SIZE;
 pub const PHYS_BASE: u64 = header.PHYS_BASE;
@@ -45,7 +46,18 @@ pub const Info = extern struct {
     handovers: u64,
     flags: u64,
     deferred_pages: u64,
+    zeroed_pages: u64,
 };
+
+/// Flags of kho_alloc and kho_alloc_preserve.
+pub const AllocFlags = struct {
+    /// The block reads as zero.
+    pub const ZERO: u32 = 1;
+    pub const ALL: u32 = ZERO;
+};
+
+/// An allocated block: its physical address and size in pages.
+pub const Block = struct { pa: u64, npages: u64 };
 
 /// Whose preserved-memory map the header publishes.
 pub const Source = enum { none, incoming, own };
@@ -68,6 +80,11 @@ pub const Arena = struct {
     /// parks it (deferred): a crash before the image is superseded must find
     /// every listed block intact.
     listed: std.DynamicBitSetUnmanaged = .{},
+    /// Pages never handed out since the file was created (they read as
+    /// zero); empty for an arena opened, not created, by this process.
+    fresh: std.DynamicBitSetUnmanaged = .{},
+    /// Pages zero-filled by ZERO allocations (fresh ones need none).
+    zeroed_pages: u64 = 0,
     gpa: std.mem.Allocator,
 
     pub fn phys(self: *const Arena) memmap.Phys {
@@ -91,6 +108,8 @@ pub const Arena = struct {
         const self = try init(gpa, file.mapped, flags);
         errdefer self.deinitState();
         self.buddy.addFreeRange(1, self.buddy.npages - 1);
+        self.fresh = std.DynamicBitSetUnmanaged.initFull(gpa, self.buddy.npages) catch return Err.NoMemory;
+        self.fresh.unset(0);
         try file.link();
         return self;
     }
@@ -124,6 +143,7 @@ pub const Arena = struct {
     /// Frees the in-process state; the mapping and the descriptor stay.
     fn deinitState(self: *Arena) void {
         self.listed.deinit(self.gpa);
+        self.fresh.deinit(self.gpa);
         self.incoming_map.deinit(self.gpa);
         self.own_map.deinit(self.gpa);
         self.buddy.deinit();
@@ -242,9 +262,27 @@ pub const Arena = struct {
         return Buddy.orderFor(size / PAGE_SIZE + @intFromBool(size % PAGE_SIZE != 0));
     }
 
-    pub fn alloc(self: *Arena, size: u64) Err!u64 {
+    /// Allocates a block of at least `size` bytes. With ZERO the whole
+    /// block reads as zero: it is zero-filled unless its pages are fresh.
+    pub fn alloc(self: *Arena, size: u64, flags: u32) Err!Block {
         try self.writable();
-        return paOf(try self.buddy.alloc(try orderForSize(size)));
+        if (flags & ~AllocFlags.ALL != 0) return errors.fail(Err.Invalid, "alloc: unknown flags 0x{x}", .{flags & ~AllocFlags.ALL});
+        const page = try self.allocBlock(try orderForSize(size), flags & AllocFlags.ZERO != 0);
+        return .{ .pa = paOf(page), .npages = Buddy.pagesOf(self.buddy.order[page]) };
+    }
+
+    /// The one way pages are handed out: a block of `order`, no longer
+    /// fresh, zero-filled when `zero` unless it was.
+    pub fn allocBlock(self: *Arena, order: u8, zero: bool) Err!u32 {
+        const page = try self.buddy.alloc(order);
+        const n: usize = @intCast(Buddy.pagesOf(order));
+        const fresh = self.fresh.bit_length > 0 and bits.allSet(&self.fresh, page, n);
+        if (zero and !fresh) {
+            @memset(self.mem[@as(usize, page) * PAGE_SIZE ..][0 .. n * PAGE_SIZE], 0);
+            self.zeroed_pages += n;
+        }
+        if (self.fresh.bit_length > 0) self.fresh.setRangeValue(.{ .start = page, .end = page + n }, false);
+        return page;
     }
 
     /// Frees a block. A block listed in the published image is only parked
@@ -289,10 +327,11 @@ pub const Arena = struct {
         try self.buddy.setPreserved(page, false);
     }
 
-    pub fn allocPreserve(self: *Arena, size: u64) Err!u64 {
-        const pa = try self.alloc(size);
-        self.buddy.setPreserved(try self.pageOf(pa), true) catch unreachable;
-        return pa;
+    /// `alloc`, and the block is marked preserved.
+    pub fn allocPreserve(self: *Arena, size: u64, flags: u32) Err!Block {
+        const b = try self.alloc(size, flags);
+        self.buddy.flipPreserved(@intCast((b.pa - PHYS_BASE) / PAGE_SIZE));
+        return b;
     }
 
     pub fn unpreserveFree(self: *Arena, pa: u64) Err!void {
@@ -403,6 +442,7 @@ pub const Arena = struct {
             .handovers = self.published().handovers,
             .flags = self.flags,
             .deferred_pages = s.deferred_pages,
+            .zeroed_pages = self.zeroed_pages,
         };
     }
 };
@@ -419,9 +459,9 @@ test "create, allocate, hand over, reopen: preserved blocks are held, the rest i
     posix.unlink(path) catch {};
     defer posix.unlink(path) catch {};
     const a = try Arena.create(testing.allocator, path, 256 * PAGE_SIZE, Flags.POISON);
-    const p1 = try a.allocPreserve(3 * PAGE_SIZE);
-    const p2 = try a.allocPreserve(1);
-    const scratch = try a.alloc(PAGE_SIZE);
+    const p1 = (try a.allocPreserve(3 * PAGE_SIZE, 0)).pa;
+    const p2 = (try a.allocPreserve(1, 0)).pa;
+    const scratch = (try a.alloc(PAGE_SIZE, 0)).pa;
     try testing.expectError(Err.Busy, Arena.open(testing.allocator, path, 0));
     a.mem[@intCast(p1 - PHYS_BASE)] = 42;
     a.mem[@intCast(scratch - PHYS_BASE)] = 7;
@@ -455,7 +495,7 @@ test "a pending header record is rolled forward by the next opener" {
     posix.unlink(path) catch {};
     defer posix.unlink(path) catch {};
     const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
-    const root = try a.allocPreserve(PAGE_SIZE);
+    const root = (try a.allocPreserve(PAGE_SIZE, 0)).pa;
     try a.handover(root);
     const published = a.published();
     // Simulate a crash right after the commit point of a second handover:
@@ -483,7 +523,7 @@ test "a damaged map is reported, not trusted" {
     posix.unlink(path) catch {};
     defer posix.unlink(path) catch {};
     const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
-    const root = try a.allocPreserve(PAGE_SIZE);
+    const root = (try a.allocPreserve(PAGE_SIZE, 0)).pa;
     try a.handover(root);
     const map_off = a.phys().readU64(Hdr.mem_map_pa) - PHYS_BASE;
     a.phys().writeU64(map_off + 8, 999); // count over capacity
@@ -492,4 +532,33 @@ test "a damaged map is reported, not trusted" {
     const c = try Arena.open(testing.allocator, path, Flags.DISCARD);
     defer c.close();
     try testing.expectEqual(@as(u64, 63), c.info().free_pages);
+}
+
+test "ZERO: fresh pages are handed out as they are, reused ones are zero-filled" {
+    var buf: [128]u8 = undefined;
+    const path = try tmpPath(&buf, "zero");
+    posix.unlink(path) catch {};
+    defer posix.unlink(path) catch {};
+    const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
+    const first = try a.alloc(2 * PAGE_SIZE, AllocFlags.ZERO);
+    try testing.expectEqual(@as(u64, 0), a.zeroed_pages);
+    const bytes = a.mem[@intCast(first.pa - PHYS_BASE)..][0 .. 2 * PAGE_SIZE];
+    try testing.expect(std.mem.allEqual(u8, bytes, 0));
+    @memset(bytes, 0xff);
+    try a.free(first.pa);
+    const again = try a.alloc(2 * PAGE_SIZE, 0);
+    try testing.expectEqual(first.pa, again.pa); // reused, and left as it was
+    try testing.expectEqual(@as(u8, 0xff), bytes[PAGE_SIZE]);
+    try a.free(again.pa);
+    const zeroed = try a.allocPreserve(2 * PAGE_SIZE, AllocFlags.ZERO);
+    try testing.expectEqual(first.pa, zeroed.pa);
+    try testing.expect(std.mem.allEqual(u8, bytes, 0));
+    try testing.expectEqual(@as(u64, 2), a.zeroed_pages);
+    try testing.expectError(Err.Invalid, a.alloc(1, 2));
+    a.close();
+    // An opened arena knows no fresh page: every ZERO allocation is filled.
+    const b = try Arena.open(testing.allocator, path, 0);
+    defer b.close();
+    _ = try b.alloc(PAGE_SIZE, AllocFlags.ZERO);
+    try testing.expectEqual(@as(u64, 1), b.zeroed_pages);
 }

@@ -250,9 +250,18 @@ pub const Buddy = struct {
         return i;
     }
 
+    /// Sets the preserved mark of an allocated block: Invalid when it is
+    /// not one, Exists (NotFound) when it is preserved (not preserved) already.
     pub fn setPreserved(self: *Buddy, first: u32, on: bool) Err!void {
         if (self.state[first] != .allocated) return Err.Invalid;
         if (self.preserved[first] == on) return if (on) Err.Exists else Err.NotFound;
+        self.flipPreserved(first);
+    }
+
+    /// Flips the preserved mark of a block the caller knows is allocated.
+    pub fn flipPreserved(self: *Buddy, first: u32) void {
+        std.debug.assert(self.state[first] == .allocated);
+        const on = !self.preserved[first];
         self.preserved[first] = on;
         const pages = pagesOf(self.order[first]);
         if (on) {

@@ -120,16 +120,18 @@ fn outPa(r: Err!u64, out: ?*u64) i32 {
     return 0;
 }
 
-/// Allocates a block of at least `size` bytes; writes `{pa, npages}` to `out`.
-export fn kho_alloc(h: u32, size: u64, out: ?*[2]u64) i32 {
+/// Allocates a block of at least `size` bytes; writes `{pa, npages}` to
+/// `out`. Flag 1 (ZERO): the block reads as zero.
+export fn kho_alloc(h: u32, size: u64, flags: u32, out: ?*[2]u64) i32 {
+    errors.clearDetail();
     const a = lookup(h) catch |e| return errors.code(e);
-    return outBlock(a, a.alloc(size), out);
+    return outBlock(a.alloc(size, flags), out);
 }
 
-fn outBlock(a: *Arena, r: Err!u64, out: ?*[2]u64) i32 {
-    const o = out orelse return errors.code(Err.Invalid);
-    const pa = r catch |e| return errors.code(e);
-    o.* = .{ pa, @import("buddy.zig").Buddy.pagesOf(a.buddy.order[a.pageOf(pa) catch unreachable]) };
+fn outBlock(r: Err!arena_mod.Block, out: ?*[2]u64) i32 {
+    const o = out orelse return errors.code(errors.fail(Err.Invalid, "no place for the block (out is null)", .{}));
+    const b = r catch |e| return errors.code(e);
+    o.* = .{ b.pa, b.npages };
     return 0;
 }
 
@@ -138,10 +140,12 @@ export fn kho_free(h: u32, pa: u64) i32 {
     return ret(a.free(pa));
 }
 
-/// Allocates and preserves a block of at least `size` bytes; writes `{pa, npages}` to `out`.
-export fn kho_alloc_preserve(h: u32, size: u64, out: ?*[2]u64) i32 {
+/// Allocates and preserves a block of at least `size` bytes; writes
+/// `{pa, npages}` to `out`. Flag 1 (ZERO): the block reads as zero.
+export fn kho_alloc_preserve(h: u32, size: u64, flags: u32, out: ?*[2]u64) i32 {
+    errors.clearDetail();
     const a = lookup(h) catch |e| return errors.code(e);
-    return outBlock(a, a.allocPreserve(size), out);
+    return outBlock(a.allocPreserve(size, flags), out);
 }
 
 export fn kho_unpreserve_free(h: u32, pa: u64) i32 {
@@ -242,6 +246,7 @@ test {
     _ = @import("arena.zig");
     _ = @import("publish.zig");
     _ = @import("handles.zig");
+    _ = @import("bits.zig");
 }
 
 test "handles are validated" {

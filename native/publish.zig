@@ -36,8 +36,9 @@ pub fn handover(a: *Arena, root_pa: u64) Err!void {
     const blocks = a.gpa.alloc(u32, nblocks) catch return Err.NoMemory;
     errdefer a.gpa.free(blocks);
     var got: usize = 0;
-    errdefer setPreservedAndFree(a, blocks[0..got]);
-    while (got < nblocks) : (got += 1) blocks[got] = try a.buddy.alloc(0);
+    errdefer freeUnpreserved(a, blocks[0..got]);
+    // The map writer fills each block whole.
+    while (got < nblocks) : (got += 1) blocks[got] = try a.allocBlock(0, false);
     // Marked preserved only once all are allocated: the map lists itself.
     setPreserved(a, blocks, true);
     // Point of no return: nothing below can fail.
@@ -55,19 +56,20 @@ pub fn handover(a: *Arena, root_pa: u64) Err!void {
 }
 
 /// Marks every block of `pages` preserved (or not). Each is an allocated
-/// block of ours whose mark is the opposite (own map blocks are preserved
-/// between handovers, fresh ones are not).
+/// block of ours whose mark is the opposite: own map blocks are preserved
+/// between handovers, new ones are not until the map is complete.
 fn setPreserved(a: *Arena, pages: []const u32, on: bool) void {
     for (pages) |page| {
         assert(a.buddy.state[page] == .allocated and a.buddy.preserved[page] != on);
-        a.buddy.setPreserved(page, on) catch unreachable;
+        a.buddy.flipPreserved(page);
     }
 }
 
-/// Undoes the allocation of map blocks after a failed handover.
-fn setPreservedAndFree(a: *Arena, pages: []const u32) void {
+/// Undoes the allocation of new map blocks after a failed handover (they
+/// are marked preserved only once all of them are allocated).
+fn freeUnpreserved(a: *Arena, pages: []const u32) void {
     for (pages) |page| {
-        if (a.buddy.preserved[page]) a.buddy.setPreserved(page, false) catch unreachable;
+        assert(!a.buddy.preserved[page]);
         freeListedNoMore(a, page);
     }
 }
@@ -131,10 +133,9 @@ pub fn attach(a: *Arena, pa: u64) Err!void {
         a.sync(last, PAGE_SIZE);
     } else {
         map.ensureUnusedCapacity(a.gpa, 1) catch return Err.NoMemory;
-        const block = try a.buddy.alloc(0);
-        if (a.source == .own) a.buddy.setPreserved(block, true) catch unreachable;
+        const block = try a.allocBlock(0, true);
+        if (a.source == .own) a.buddy.flipPreserved(block);
         const off: u64 = block * PAGE_SIZE;
-        @memset(a.mem[@intCast(off)..][0..PAGE_SIZE], 0);
         ph.writeU64(off + memmap.HEADER_SIZE, Arena.paOf(block));
         ph.writeU64(off + memmap.HEADER_SIZE + 8, 1);
         ph.writeU64(off + memmap.HEADER_SIZE + memmap.ENTRY_SIZE, pa);
@@ -188,7 +189,7 @@ const Flags = arena_mod.Flags;
 fn firstGeneration(path: []const u8, pages: u64) !u64 {
     const a = try Arena.create(testing.allocator, path, pages * PAGE_SIZE, 0);
     defer a.close();
-    const root = try a.allocPreserve(PAGE_SIZE);
+    const root = (try a.allocPreserve(PAGE_SIZE, 0)).pa;
     try a.handover(root);
     return root;
 }
@@ -200,7 +201,7 @@ test "attach: a block a successor attached is handed over to the next opener, co
     defer std.posix.unlink(path) catch {};
     const root = try firstGeneration(path, 64);
     const b = try Arena.open(testing.allocator, path, 0);
-    const x = try b.alloc(2 * PAGE_SIZE);
+    const x = (try b.alloc(2 * PAGE_SIZE, 0)).pa;
     @memset(b.mem[@intCast(x - PHYS_BASE)..][0 .. 2 * PAGE_SIZE], 0x5a);
     try b.attach(x);
     try testing.expectError(Err.Exists, b.attach(x));
@@ -227,7 +228,7 @@ test "attach: past a full map block, a new last block lists itself and the block
         const b = try Arena.open(testing.allocator, path, 0);
         defer b.close();
         for (&pas, 0..) |*pa, i| {
-            pa.* = try b.alloc(1);
+            pa.* = (try b.alloc(1, 0)).pa;
             b.mem[@intCast(pa.* - PHYS_BASE)] = @truncate(i);
             try b.attach(pa.*);
         }
@@ -251,9 +252,9 @@ test "attach: refused when nothing is published, for listed, free or read-only b
     {
         const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
         defer a.close();
-        const x = try a.alloc(1);
+        const x = (try a.alloc(1, 0)).pa;
         try testing.expectError(Err.NotFound, a.attach(x));
-        const root = try a.allocPreserve(1);
+        const root = (try a.allocPreserve(1, 0)).pa;
         try a.handover(root);
         // Our own image is the published one now: it grows too.
         try a.attach(x);
@@ -262,7 +263,7 @@ test "attach: refused when nothing is published, for listed, free or read-only b
     const b = try Arena.open(testing.allocator, path, 0);
     defer b.close();
     try testing.expectEqual(@as(u64, 2), b.info().handed_over_blocks);
-    const y = try b.alloc(1);
+    const y = (try b.alloc(1, 0)).pa;
     try testing.expectError(Err.Invalid, b.attach(y + PAGE_SIZE)); // a free page
     try b.attach(y);
     const free_before = b.info().free_pages;
@@ -288,7 +289,7 @@ test "discard: unclaimed blocks are freed, the image unpublished, the handover c
         try testing.expectEqual(@as(u64, 0), b.info().handed_over_blocks);
         try testing.expectEqual(@as(u64, 63), b.info().free_pages);
         try testing.expectError(Err.NotFound, b.discardIncoming());
-        try testing.expectError(Err.NotFound, b.attach(try b.alloc(1)));
+        try testing.expectError(Err.NotFound, b.attach((try b.alloc(1, 0)).pa));
     }
     const c = try Arena.open(testing.allocator, path, 0);
     defer c.close();

@@ -13,6 +13,7 @@ import { libraryPath, loadNative, type Native } from "./ffi.ts";
 import { type ArenaInfo, checkInfoSize, decodeInfo, INFO_BYTES } from "./info.ts";
 import { checkNative } from "./native_error.ts";
 import {
+  allocFlags,
   type AllocOptions,
   type ArenaOptions,
   createFlags,
@@ -212,18 +213,16 @@ export class Arena {
   /**
    * Allocates a block of at least `size` bytes (the allocator rounds up to a
    * power of two pages); returns it with its size in pages. Its contents are
-   * undefined unless `zero` (then the whole block is zero).
+   * undefined unless `zero` (then the whole block reads as zero).
    */
   allocRegion(size: number, options: AllocOptions = {}): Region {
     this.#live();
     const n = this.#size("alloc", size);
     this.#check(
-      this.#native.kho_alloc(this.#handle, n, this.#outBytes),
+      this.#native.kho_alloc(this.#handle, n, allocFlags(options), this.#outBytes),
       () => `alloc ${size} bytes`,
     );
-    const region = { pa: this.#out[0], pages: Number(this.#out[1]) };
-    if (options.zero) this.bytes(region.pa, region.pages * PAGE_SIZE).fill(0);
-    return region;
+    return { pa: this.#out[0], pages: Number(this.#out[1]) };
   }
 
   /** Frees a block from {@link alloc} that is not preserved. */
@@ -237,12 +236,10 @@ export class Arena {
     this.#live();
     const n = this.#size("alloc_preserve", size);
     this.#check(
-      this.#native.kho_alloc_preserve(this.#handle, n, this.#outBytes),
+      this.#native.kho_alloc_preserve(this.#handle, n, allocFlags(options), this.#outBytes),
       () => `alloc_preserve ${size} bytes`,
     );
-    const pa = this.#out[0];
-    if (options.zero) this.bytes(pa, Number(this.#out[1]) * PAGE_SIZE).fill(0);
-    return pa;
+    return this.#out[0];
   }
 
   /** Unpreserves and frees a block. */

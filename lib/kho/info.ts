@@ -44,6 +44,8 @@ export interface ArenaInfo {
    * crash before then leaves it intact.
    */
   deferredPages: number;
+  /** Pages zero-filled by `zero` allocations (pages never handed out need none). */
+  zeroedPages: number;
 }
 
 /** The native struct's fields in their order, u64 each; `flags` is read but not exposed. */
@@ -63,6 +65,7 @@ const INFO_FIELDS = [
   "handovers",
   "flags",
   "deferredPages",
+  "zeroedPages",
 ] as const;
 const AS_BIGINT = new Set<string>(["physBase", "incomingRoot"]);
 

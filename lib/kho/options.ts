@@ -58,8 +58,17 @@ export interface OpenOptions extends ArenaOptions {
 
 /** Options of an allocation. */
 export interface AllocOptions {
-  /** Zero-fill the block (otherwise its contents are whatever the pages held). */
+  /**
+   * The whole block reads as zero (otherwise its contents are whatever the
+   * pages held). Pages never handed out since the arena was created are
+   * zero already and are not written.
+   */
   zero?: boolean;
+}
+
+/** Native flags of an allocation (native/arena.zig `AllocFlags`). */
+export function allocFlags(o: AllocOptions): number {
+  return o.zero ? 1 : 0;
 }
 
 /** Native flags of create and open (native/flags.zig `Flags`). */
