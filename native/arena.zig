@@ -15,6 +15,7 @@ const publish = @import("publish.zig");
 const header = @import("header.zig");
 const arena_file = @import("arena_file.zig");
 const bits = @import("bits.zig");
+const loader = @import("loader.zig");
 
 pub const PAGE_SIZE: u64 = header.PAGE_SIZE;
 pub const PHYS_BASE: u64 = header.PHYS_BASE;
@@ -122,8 +123,8 @@ pub const Arena = struct {
         errdefer mapped.close();
         const self = try init(gpa, mapped, flags);
         errdefer self.deinitState();
-        if (flags & Flags.DISCARD == 0) try self.rebuildFromMap();
-        try self.freeUncovered();
+        if (flags & Flags.DISCARD == 0) try loader.rebuild(self);
+        loader.freeUncovered(self);
         return self;
     }
 
@@ -155,90 +156,6 @@ pub const Arena = struct {
         const mapped = arena_file.Mapped{ .fd = self.fd, .mem = self.mem, .fresh = false };
         self.deinitState();
         mapped.close();
-    }
-
-    const MapLoader = struct {
-        arena: *Arena,
-        covered: std.DynamicBitSetUnmanaged,
-        blocks: *std.ArrayListUnmanaged(u32),
-
-        pub fn onBlock(self: *MapLoader, off: u64) Err!void {
-            const page: u32 = @intCast(off / PAGE_SIZE);
-            for (self.blocks.items) |b| if (b == page) {
-                return errors.fail(Err.Corrupt, "preserved-memory map: cycle back to the block at 0x{x}", .{paOf(page)});
-            };
-            self.blocks.append(self.arena.gpa, page) catch return Err.NoMemory;
-        }
-
-        pub fn onEntry(self: *MapLoader, pa: u64, npages: u64) Err!void {
-            const a = self.arena;
-            if (pa < PHYS_BASE or (pa - PHYS_BASE) % PAGE_SIZE != 0) {
-                return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} is not a page address", .{pa});
-            }
-            if (npages == 0 or !std.math.isPowerOfTwo(npages) or npages > Buddy.pagesOf(buddy_mod.MAX_ORDER)) {
-                return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} has {d} pages, not a power of two", .{ pa, npages });
-            }
-            const first = (pa - PHYS_BASE) / PAGE_SIZE;
-            if (first == 0 or first % npages != 0 or first >= a.buddy.npages or npages > a.buddy.npages - first) {
-                return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} of {d} pages is outside the arena or unaligned", .{ pa, npages });
-            }
-            var p = first;
-            while (p < first + npages) : (p += 1) {
-                if (self.covered.isSet(@intCast(p))) {
-                    return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} overlaps another at page 0x{x}", .{ pa, paOf(p) });
-                }
-                self.covered.set(@intCast(p));
-            }
-            a.buddy.setBlock(@intCast(first), @intCast(std.math.log2_int(u64, npages)), .handed_over);
-            a.listed.set(@intCast(first));
-        }
-    };
-
-    fn rebuildFromMap(self: *Arena) Err!void {
-        if (self.flags & Flags.READ_ONLY == 0) self.applyPending();
-        const pub_ = self.published();
-        const fdt_pa = pub_.fdt_pa;
-        if (fdt_pa == 0) return;
-        const map_pa = pub_.mem_map_pa;
-        var loader = MapLoader{
-            .arena = self,
-            .covered = std.DynamicBitSetUnmanaged.initEmpty(self.gpa, self.buddy.npages) catch return Err.NoMemory,
-            .blocks = &self.incoming_map,
-        };
-        defer loader.covered.deinit(self.gpa);
-        try memmap.walk(self.phys(), map_pa, self.buddy.npages, &loader);
-        // Every map block and the FDT must be handed-over blocks themselves.
-        for (self.incoming_map.items) |page| {
-            _ = self.buddy.head(page, .handed_over) catch
-                return errors.fail(Err.Corrupt, "preserved-memory map: its block at 0x{x} is not listed in it", .{paOf(page)});
-        }
-        if (fdt_pa < PHYS_BASE or (fdt_pa - PHYS_BASE) % PAGE_SIZE != 0) {
-            return errors.fail(Err.Corrupt, "header: fdt_pa 0x{x} is not a page address", .{fdt_pa});
-        }
-        _ = self.buddy.head((fdt_pa - PHYS_BASE) / PAGE_SIZE, .handed_over) catch
-            return errors.fail(Err.Corrupt, "header: fdt_pa 0x{x} is not a preserved block", .{fdt_pa});
-        if (self.flags & Flags.READ_ONLY == 0) {
-            for (self.incoming_map.items) |page| self.buddy.claim(page);
-        }
-        self.incoming_fdt_pa = fdt_pa;
-        self.source = .incoming;
-    }
-
-    /// Every page not in a block yet becomes free (and poisoned in poison mode).
-    fn freeUncovered(self: *Arena) Err!void {
-        const b = &self.buddy;
-        const poison = self.flags & Flags.POISON != 0 and self.flags & Flags.READ_ONLY == 0;
-        var i: u64 = 1;
-        while (i < b.npages) {
-            if (b.state[@intCast(i)] != .tail) {
-                i += Buddy.pagesOf(b.order[@intCast(i)]);
-                continue;
-            }
-            const start = i;
-            while (i < b.npages and b.state[@intCast(i)] == .tail) : (i += 1) {}
-            b.addFreeRange(@intCast(start), @intCast(i - start));
-            if (poison) @memset(self.mem[@intCast(start * PAGE_SIZE)..@intCast(i * PAGE_SIZE)], POISON_BYTE);
-        }
     }
 
     pub fn writable(self: *const Arena) Err!void {
@@ -291,15 +208,25 @@ pub const Arena = struct {
     pub fn free(self: *Arena, pa: u64) Err!void {
         try self.writable();
         const page = try self.pageOf(pa);
-        if (self.listed.isSet(page)) return self.buddy.deferFree(page);
-        try self.freeNow(page);
+        try self.buddy.checkReleasable(page);
+        if (self.buddy.state[page] == .deferred) return errors.fail(Err.Invalid, "free 0x{x}: freed already", .{pa});
+        self.releaseValid(page);
     }
 
-    /// Returns a block to the free lists at once (poisoned in poison mode).
-    pub fn freeNow(self: *Arena, page: u32) Err!void {
+    /// Frees (or, when listed, defers) a block known to be allocated and
+    /// not preserved, or handed over.
+    fn releaseValid(self: *Arena, page: u32) void {
+        if (self.listed.isSet(page)) self.buddy.deferValid(page) else _ = self.freeValid(page);
+    }
+
+    /// Returns a block to the free lists at once (poisoned in poison mode):
+    /// one the caller knows is allocated and not preserved, handed over or
+    /// deferred. Returns the page after the free block it merged into.
+    pub fn freeValid(self: *Arena, page: u32) u64 {
         const order = self.buddy.order[page];
-        try self.buddy.free(page);
+        const end = self.buddy.freeValid(page);
         self.poisonPages(page, order);
+        return end;
     }
 
     pub fn poisonPages(self: *Arena, page: u32, order: u8) void {
@@ -338,7 +265,7 @@ pub const Arena = struct {
         try self.writable();
         const page = try self.buddy.head(try self.pageOf(pa), .allocated);
         try self.buddy.setPreserved(page, false);
-        self.free(pa) catch unreachable;
+        self.releaseValid(page);
     }
 
     /// Claims a handed-over block; returns its size in pages.
@@ -390,7 +317,7 @@ pub const Arena = struct {
     }
 
     /// Copies a valid pending record into the header fields and clears it.
-    fn applyPending(self: *Arena) void {
+    pub fn applyPending(self: *Arena) void {
         const pend = PENDING;
         if (@atomicLoad(u64, self.wordAt(pend), .seq_cst) != PENDING_MAGIC) return;
         const ph = self.phys();

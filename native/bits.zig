@@ -13,8 +13,9 @@ fn rangeMask(shift: usize, n: usize) Mask {
     return ones << @intCast(shift);
 }
 
-/// Whether every bit of [start, start + len) is set (true for an empty range).
-pub fn allSet(bs: *const BitSet, start: usize, len: usize) bool {
+/// Whether `holds(word, mask)` is true for every word of [start, start +
+/// len), `mask` selecting the range's bits in `word`.
+fn everyWord(bs: *const BitSet, start: usize, len: usize, comptime holds: fn (Mask, Mask) bool) bool {
     std.debug.assert(start + len <= bs.bit_length);
     var i = start;
     const end = start + len;
@@ -22,11 +23,28 @@ pub fn allSet(bs: *const BitSet, start: usize, len: usize) bool {
     while (i < end) {
         const shift = i % BITS;
         const n = @min(BITS - shift, end - i);
-        const m = rangeMask(shift, n);
-        if (bs.masks[i / BITS] & m != m) return false;
+        if (!holds(bs.masks[i / BITS], rangeMask(shift, n))) return false;
         i += n;
     }
     return true;
+}
+
+fn allOf(word: Mask, mask: Mask) bool {
+    return word & mask == mask;
+}
+
+fn noneOf(word: Mask, mask: Mask) bool {
+    return word & mask == 0;
+}
+
+/// Whether every bit of [start, start + len) is set (true for an empty range).
+pub fn allSet(bs: *const BitSet, start: usize, len: usize) bool {
+    return everyWord(bs, start, len, allOf);
+}
+
+/// Whether any bit of [start, start + len) is set (false for an empty range).
+pub fn anySet(bs: *const BitSet, start: usize, len: usize) bool {
+    return !everyWord(bs, start, len, noneOf);
 }
 
 const testing = std.testing;
@@ -44,4 +62,9 @@ test "allSet over word edges" {
     bs.unset(130);
     try testing.expect(!allSet(&bs, 10, 190));
     try testing.expect(allSet(&bs, 131, 69));
+    try testing.expect(!anySet(&bs, 0, 10));
+    try testing.expect(anySet(&bs, 0, 11));
+    try testing.expect(anySet(&bs, 199, 100));
+    try testing.expect(!anySet(&bs, 200, 100));
+    try testing.expect(!anySet(&bs, 130, 1));
 }

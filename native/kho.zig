@@ -247,6 +247,7 @@ test {
     _ = @import("publish.zig");
     _ = @import("handles.zig");
     _ = @import("bits.zig");
+    _ = @import("loader.zig");
 }
 
 test "handles are validated" {
