@@ -2,7 +2,7 @@
 // downloads it (here from a package server on 127.0.0.1), checks its SHA-256
 // and stores it atomically; later runs check the cached file and dlopen it.
 // Ratios to "later run: check the cached file" (baseline).
-import { symbols } from "../lib/kho/ffi.ts";
+import { symbols } from "../lib/kho/symbols.ts";
 import { platformName, prebuiltFor } from "../lib/kho/library.ts";
 import { CACHE_NAME, cachedLibrary, downloadToCache } from "../lib/kho/library_cache.ts";
 import { readPackage, servePackage } from "../testing/package_server.ts";

@@ -22,7 +22,8 @@
  */
 
 import { NativeLibraryError, typeOf } from "../errors.ts";
-import { ABI_VERSION, type Native, symbols } from "./ffi.ts";
+import { checkInfoSize } from "./info.ts";
+import { ABI_VERSION, type Native, symbols } from "./symbols.ts";
 import { readVerified } from "./checksum.ts";
 import { cachedLibrary, cachePaths, downloadToCache } from "./library_cache.ts";
 import { readEnv, withPermission } from "./permission.ts";
@@ -185,6 +186,7 @@ export function loadNative(explicit?: string): Native {
   }
   checkAbiVersion(c);
   const lib = open(c, symbols);
+  checkInfoSize(lib.symbols, c.path);
   loaded.set(c.path, lib.symbols);
   return lib.symbols;
 }

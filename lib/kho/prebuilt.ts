@@ -25,22 +25,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 301872,
-    sha256: "3c4d9c5ad586fd67bdc5e9ffe410c08b0b130c0d618ddf2be8c891034f95f219",
+    size: 319712,
+    sha256: "68925f20268c6cf7617f4e4ecdcfdf4b80f3b7ab21c2b41b3199c089901f261a",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 252105,
-    sha256: "09497d63064542797d31ff1ec9b462f3d7f9ca1dbfcdc6fa54673e6f544e4b36",
+    size: 269990,
+    sha256: "bc3b79bf55a6365825d0601562ba72a4479359960d62a190abdfa63a8f298878",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 303056,
-    sha256: "1872e631d861e1ea2eff6d718adf152d858e6d22b3c69e9e291c06e0e95cc8d0",
+    size: 354368,
+    sha256: "8f312d5f0cae23a79b4aab33cb64ac0e66dc3885eee3b1e64106c41862c88702",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 309016,
-    sha256: "e209168b22085be3ca6c36b9cbdf9bb33bcb54debeff94cd899da404d5a32a4c",
+    size: 363912,
+    sha256: "8fce6a4c08dcac81a8f6b9be4d1f02bbe689715af05029cd72caa5065bbe89df",
   },
 };

@@ -305,7 +305,7 @@ export class LiveUpdate {
       throw new LuoError("EBUSY", `discard incoming state: a retrieved session is not finished`);
     }
     const summary = this.releaseUnclaimed();
-    if (this.arena.incomingRoot !== 0n) this.arena.releaseIncoming();
+    if (this.arena.incomingRoot !== 0n) this.arena.discardIncoming();
     return summary;
   }
 
