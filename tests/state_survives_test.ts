@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { LiveUpdate, MemFile } from "../mod.ts";
 import { Arena } from "../kho.ts";
+import { inspectArena } from "../tools.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
@@ -113,6 +114,26 @@ Deno.test("a failed create leaves no file behind, and the retry works", () => {
     assert.equal(mine(), before + 1);
     luo.close();
     assert.equal(mine(), before, "closed without a handover: removed");
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("errors say the truth: a read-only live update, an arena larger than RAM inspected", () => {
+  const t = tempArena();
+  try {
+    LiveUpdate.create({ path: t.path, size: 1 << 20 }).close();
+    assertCode(
+      () => LiveUpdate.open(t.path, { readOnly: true }),
+      "EINVAL",
+      /needs arena .* writable; to look inside read-only, use inspectArena/,
+    );
+    // 1 TiB, sparse: inspection maps it lazily instead of failing with "out of memory".
+    const big = `${t.dir}/big.arena`;
+    Arena.create({ path: big, size: 2 ** 40, reserve: false }).close();
+    const r = inspectArena(big);
+    assert.equal(r.header.size, 2 ** 40);
+    assert.equal(r.handedOver, false);
   } finally {
     t.cleanup();
   }
