@@ -39,6 +39,7 @@ export {
   LiveUpdateError,
   LuoError,
   NativeLibraryError,
+  UnflushedHandoverError,
 } from "./lib/errors.ts";
 export { LIBRARY_ENV, prepareNativeLibrary } from "./lib/kho/library.ts";
 export { LiveUpdate } from "./lib/luo/live_update.ts";

@@ -93,6 +93,13 @@ export class KhoError extends LiveUpdateError {}
  */
 export class NativeLibraryError extends KhoError {}
 
+/**
+ * A handover that committed (the image is published: a live successor
+ * finds it) but whose flush to disk failed (`sync: true`): a host crash may
+ * bring back the previous image. Nothing is rolled back after it.
+ */
+export class UnflushedHandoverError extends KhoError {}
+
 /** An error of the LUO layer: sessions, files, handlers. */
 export class LuoError extends LiveUpdateError {}
 

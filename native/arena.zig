@@ -1,10 +1,12 @@
 //! The arena: a file mapped MAP_SHARED that plays "physical memory".
 //! Page 0 is the header; physical address = phys_base + file offset.
 //! Preserved blocks are listed in the preserved-memory map at handover; a
-//! successor rebuilds its allocator from that map: listed blocks are held
-//! (handed over) until restored, everything else is free.
+//! successor rebuilds its allocator from that map (loader.zig): listed
+//! blocks are held (handed over) until restored, everything else is free.
+//! The file itself: arena_file.zig; publishing: publish.zig and journal.zig.
 
 const std = @import("std");
+const assert = std.debug.assert;
 const posix = std.posix;
 const errors = @import("errors.zig");
 const Err = errors.Err;
@@ -12,25 +14,21 @@ const buddy_mod = @import("buddy.zig");
 const Buddy = buddy_mod.Buddy;
 const memmap = @import("memmap.zig");
 const publish = @import("publish.zig");
+const journal = @import("journal.zig");
 const header = @import("header.zig");
 const arena_file = @import("arena_file.zig");
 const bits = @import("bits.zig");
 const loader = @import("loader.zig");
+const sys = @import("sys.zig");
 
 pub const PAGE_SIZE: u64 = header.PAGE_SIZE;
 pub const PHYS_BASE: u64 = header.PHYS_BASE;
-pub const Hdr = header.Hdr;
 pub const Flags = @import("flags.zig").Flags;
 /// Byte pattern written over unpreserved pages in poison mode.
 pub const POISON_BYTE: u8 = 0xa5;
 
-/// Journal record { u64 magic; u64 fdt_pa; u64 mem_map_pa; u64 handovers; }
-/// after the header, used to make the update of its last three fields atomic.
-const PENDING = 64;
-
-/// "KHOPEND1", little-endian: marks a valid pending header record.
-pub const PENDING_MAGIC: u64 = std.mem.readInt(u64, "KHOPEND1", .little);
-
+/// Page accounting and header state, as kho_info writes it (lib/kho/info.ts
+/// decodes it field by field and checks its size with kho_info_size).
 pub const Info = extern struct {
     size: u64,
     phys_base: u64,
@@ -86,6 +84,10 @@ pub const Arena = struct {
     fresh: std.DynamicBitSetUnmanaged = .{},
     /// Pages zero-filled by ZERO allocations (fresh ones need none).
     zeroed_pages: u64 = 0,
+    /// msync calls made (SYNC flag), and fault injection: the one with this
+    /// 1-based number fails (0 = off).
+    syncs: u64 = 0,
+    sync_fail_at: u64 = 0,
     gpa: std.mem.Allocator,
 
     pub fn phys(self: *const Arena) memmap.Phys {
@@ -162,11 +164,11 @@ pub const Arena = struct {
         if (self.flags & Flags.READ_ONLY != 0) return errors.fail(Err.NotPermitted, "the arena is open read-only", .{});
     }
 
-    /// Page index of the block head at `pa`; Invalid when unaligned or outside.
+    /// Page index of `pa`; Invalid when unaligned, the header page or outside.
     pub fn pageOf(self: *const Arena, pa: u64) Err!u32 {
-        if (pa < PHYS_BASE or (pa - PHYS_BASE) % PAGE_SIZE != 0) return Err.Invalid;
+        if (pa < PHYS_BASE or (pa - PHYS_BASE) % PAGE_SIZE != 0) return errors.fail(Err.Invalid, "0x{x} is not a page address", .{pa});
         const page = (pa - PHYS_BASE) / PAGE_SIZE;
-        if (page == 0 or page >= self.buddy.npages) return Err.Invalid;
+        if (page == 0 or page >= self.buddy.npages) return errors.fail(Err.Invalid, "0x{x} is the header page or outside the arena", .{pa});
         return @intCast(page);
     }
 
@@ -188,6 +190,13 @@ pub const Arena = struct {
         return .{ .pa = paOf(page), .npages = Buddy.pagesOf(self.buddy.order[page]) };
     }
 
+    /// `alloc`, and the block is marked preserved.
+    pub fn allocPreserve(self: *Arena, size: u64, flags: u32) Err!Block {
+        const b = try self.alloc(size, flags);
+        self.buddy.flipPreserved(@intCast((b.pa - PHYS_BASE) / PAGE_SIZE));
+        return b;
+    }
+
     /// The one way pages are handed out: a block of `order`, no longer
     /// fresh, zero-filled when `zero` unless it was.
     pub fn allocBlock(self: *Arena, order: u8, zero: bool) Err!u32 {
@@ -202,9 +211,9 @@ pub const Arena = struct {
         return page;
     }
 
-    /// Frees a block. A block listed in the published image is only parked
-    /// (deferred) so that a crash before that image is superseded (by our
-    /// own handover) or discarded leaves it intact.
+    /// Frees a block (allocated and not preserved, or handed over). A block
+    /// listed in the published image is only parked (deferred) so that a
+    /// crash before that image is superseded or discarded leaves it intact.
     pub fn free(self: *Arena, pa: u64) Err!void {
         try self.writable();
         const page = try self.pageOf(pa);
@@ -223,42 +232,32 @@ pub const Arena = struct {
     /// one the caller knows is allocated and not preserved, handed over or
     /// deferred. Returns the page after the free block it merged into.
     pub fn freeValid(self: *Arena, page: u32) u64 {
-        const order = self.buddy.order[page];
+        const pages = Buddy.pagesOf(self.buddy.order[page]);
         const end = self.buddy.freeValid(page);
-        self.poisonPages(page, order);
+        if (self.flags & Flags.POISON != 0) {
+            @memset(self.mem[@as(usize, page) * PAGE_SIZE ..][0..@intCast(pages * PAGE_SIZE)], POISON_BYTE);
+        }
         return end;
     }
 
-    pub fn poisonPages(self: *Arena, page: u32, order: u8) void {
-        if (self.flags & Flags.POISON == 0) return;
-        const start: usize = @intCast(page * PAGE_SIZE);
-        @memset(self.mem[start..][0..@intCast(Buddy.pagesOf(order) * PAGE_SIZE)], POISON_BYTE);
-    }
-
-    /// Checks that `size` fits the block at `page` (and is not absurdly small for it).
-    fn checkSize(self: *const Arena, page: u32, size: u64) Err!void {
-        if (size == 0 or size > Buddy.pagesOf(self.buddy.order[page]) * PAGE_SIZE) return Err.Invalid;
+    /// The allocated block at `pa`, checked to hold `size` bytes (and not to
+    /// be absurdly large for them: at most one power of two more).
+    fn allocatedOfSize(self: *const Arena, pa: u64, size: u64) Err!u32 {
+        const page = try self.buddy.head(try self.pageOf(pa), .allocated);
+        if (size == 0 or size > Buddy.pagesOf(self.buddy.order[page]) * PAGE_SIZE) {
+            return errors.fail(Err.Invalid, "0x{x}: {d} bytes do not fit its block of {d} pages", .{ pa, size, Buddy.pagesOf(self.buddy.order[page]) });
+        }
+        return page;
     }
 
     pub fn preserve(self: *Arena, pa: u64, size: u64) Err!void {
         try self.writable();
-        const page = try self.buddy.head(try self.pageOf(pa), .allocated);
-        try self.checkSize(page, size);
-        try self.buddy.setPreserved(page, true);
+        try self.buddy.setPreserved(try self.allocatedOfSize(pa, size), true);
     }
 
     pub fn unpreserve(self: *Arena, pa: u64, size: u64) Err!void {
         try self.writable();
-        const page = try self.buddy.head(try self.pageOf(pa), .allocated);
-        try self.checkSize(page, size);
-        try self.buddy.setPreserved(page, false);
-    }
-
-    /// `alloc`, and the block is marked preserved.
-    pub fn allocPreserve(self: *Arena, size: u64, flags: u32) Err!Block {
-        const b = try self.alloc(size, flags);
-        self.buddy.flipPreserved(@intCast((b.pa - PHYS_BASE) / PAGE_SIZE));
-        return b;
+        try self.buddy.setPreserved(try self.allocatedOfSize(pa, size), false);
     }
 
     pub fn unpreserveFree(self: *Arena, pa: u64) Err!void {
@@ -279,9 +278,8 @@ pub const Arena = struct {
     /// Frees a handed-over block, claimed or not (a preserved one is Busy).
     pub fn restoreFree(self: *Arena, pa: u64) Err!void {
         try self.writable();
-        const page = try self.pageOf(pa);
-        const s = self.buddy.state[page];
-        if (s != .handed_over and s != .allocated) return Err.NotFound;
+        const s = self.buddy.state[try self.pageOf(pa)];
+        if (s != .handed_over and s != .allocated) return errors.fail(Err.NotFound, "0x{x} is not a handed-over block", .{pa});
         try self.free(pa);
     }
 
@@ -300,55 +298,24 @@ pub const Arena = struct {
         return publish.discardIncoming(self);
     }
 
-    pub const Published = struct { fdt_pa: u64, mem_map_pa: u64, handovers: u64 };
-
-    /// Journaled header update: write the pending record, mark it valid (the
-    /// commit point), copy it to the header fields, clear it. An opener that
-    /// finds a valid pending record completes the copy (roll forward).
-    pub fn commit(self: *Arena, p: Published) void {
-        const pend = PENDING;
-        @atomicStore(u64, self.wordAt(pend + 8), p.fdt_pa, .seq_cst);
-        @atomicStore(u64, self.wordAt(pend + 16), p.mem_map_pa, .seq_cst);
-        @atomicStore(u64, self.wordAt(pend + 24), p.handovers, .seq_cst);
-        self.sync(0, PAGE_SIZE);
-        @atomicStore(u64, self.wordAt(pend), PENDING_MAGIC, .seq_cst);
-        self.sync(0, PAGE_SIZE);
-        self.applyPending();
-    }
-
-    /// Copies a valid pending record into the header fields and clears it.
-    pub fn applyPending(self: *Arena) void {
-        const pend = PENDING;
-        if (@atomicLoad(u64, self.wordAt(pend), .seq_cst) != PENDING_MAGIC) return;
-        const ph = self.phys();
-        @atomicStore(u64, self.wordAt(Hdr.mem_map_pa), ph.readU64(pend + 16), .seq_cst);
-        @atomicStore(u64, self.wordAt(Hdr.handovers), ph.readU64(pend + 24), .seq_cst);
-        @atomicStore(u64, self.wordAt(Hdr.fdt_pa), ph.readU64(pend + 8), .seq_cst);
-        self.sync(0, PAGE_SIZE);
-        @atomicStore(u64, self.wordAt(pend), 0, .seq_cst);
-        self.sync(0, PAGE_SIZE);
-    }
-
-    /// The published header fields, a valid pending record taking precedence.
-    pub fn published(self: *const Arena) Published {
-        const ph = self.phys();
-        const base: usize = if (ph.readU64(PENDING) == PENDING_MAGIC) PENDING + 8 else Hdr.fdt_pa;
-        const map_off: usize = if (base == Hdr.fdt_pa) Hdr.mem_map_pa else PENDING + 16;
-        const ho_off: usize = if (base == Hdr.fdt_pa) Hdr.handovers else PENDING + 24;
-        return .{ .fdt_pa = ph.readU64(base), .mem_map_pa = ph.readU64(map_off), .handovers = ph.readU64(ho_off) };
-    }
-
-    pub fn wordAt(self: *Arena, off: usize) *u64 {
+    /// The aligned 8-byte word at byte offset `off` (atomic stores publish through it).
+    pub fn wordAt(self: *const Arena, off: usize) *u64 {
+        assert(off % 8 == 0 and off + 8 <= self.mem.len);
         return @ptrCast(@alignCast(&self.mem[off]));
     }
 
     /// Flushes [off, off+len) to the file when the SYNC flag is set. Stores
     /// to a MAP_SHARED mapping are visible to the next opener without it;
-    /// the order of the header stores is what keeps a crash consistent.
-    pub fn sync(self: *Arena, off: u64, len: u64) void {
+    /// the order of the stores is what keeps a process crash consistent,
+    /// the flushes are for host crashes.
+    pub fn sync(self: *Arena, off: u64, len: u64) Err!void {
         if (self.flags & Flags.SYNC == 0) return;
-        const slice: []align(std.heap.page_size_min) u8 = @alignCast(self.mem[@intCast(off)..][0..@intCast(len)]);
-        posix.msync(slice, posix.MSF.SYNC) catch {};
+        self.syncs += 1;
+        if (self.sync_fail_at != 0 and self.syncs == self.sync_fail_at) {
+            return errors.fail(Err.Io, "msync {d} failed by fault injection", .{self.syncs});
+        }
+        const start = std.mem.alignBackward(u64, off, std.heap.pageSize());
+        return sys.msync(@alignCast(self.mem[@intCast(start)..@intCast(off + len)]));
     }
 
     pub fn info(self: *const Arena) Info {
@@ -366,126 +333,10 @@ pub const Arena = struct {
             .handed_over_blocks = s.handed_over_blocks,
             .allocations = s.allocations,
             .incoming_fdt_pa = self.incoming_fdt_pa,
-            .handovers = self.published().handovers,
+            .handovers = journal.published(self).handovers,
             .flags = self.flags,
             .deferred_pages = s.deferred_pages,
             .zeroed_pages = self.zeroed_pages,
         };
     }
 };
-
-const testing = std.testing;
-
-pub fn tmpPath(buf: []u8, name: []const u8) ![]const u8 {
-    return std.fmt.bufPrint(buf, "/tmp/kho-zig-test-{d}-{s}.arena", .{ std.os.linux.getpid(), name });
-}
-
-test "create, allocate, hand over, reopen: preserved blocks are held, the rest is free" {
-    var buf: [128]u8 = undefined;
-    const path = try tmpPath(&buf, "handover");
-    posix.unlink(path) catch {};
-    defer posix.unlink(path) catch {};
-    const a = try Arena.create(testing.allocator, path, 256 * PAGE_SIZE, Flags.POISON);
-    const p1 = (try a.allocPreserve(3 * PAGE_SIZE, 0)).pa;
-    const p2 = (try a.allocPreserve(1, 0)).pa;
-    const scratch = (try a.alloc(PAGE_SIZE, 0)).pa;
-    try testing.expectError(Err.Busy, Arena.open(testing.allocator, path, 0));
-    a.mem[@intCast(p1 - PHYS_BASE)] = 42;
-    a.mem[@intCast(scratch - PHYS_BASE)] = 7;
-    try a.handover(p2);
-    a.close();
-
-    const b = try Arena.open(testing.allocator, path, Flags.POISON);
-    defer b.close();
-    try testing.expectEqual(p2, b.incoming_fdt_pa);
-    try testing.expectEqual(@as(u64, 1), b.info().handovers);
-    try testing.expectEqual(@as(u64, 2), b.info().handed_over_blocks);
-    try testing.expectEqual(@as(u64, 4), try b.restore(p1));
-    try testing.expectEqual(@as(u8, 42), b.mem[@intCast(p1 - PHYS_BASE)]);
-    try testing.expectEqual(POISON_BYTE, b.mem[@intCast(scratch - PHYS_BASE)]);
-    try testing.expectError(Err.NotFound, b.restore(p1));
-    try testing.expectError(Err.Invalid, b.restore(scratch + 1));
-    try b.restoreFree(p1);
-    try b.restoreFree(p2);
-    // The predecessor's state stays intact until our handover: its blocks are
-    // deferred, not reusable; the map block is held too.
-    try testing.expectEqual(@as(u64, 5), b.info().deferred_pages);
-    try testing.expectEqual(@as(u64, 256 - 2 - 5), b.info().free_pages);
-    try b.handover(0);
-    try testing.expectEqual(@as(u64, 0), b.info().deferred_pages);
-    try testing.expectEqual(@as(u64, 255), b.info().free_pages);
-}
-
-test "a pending header record is rolled forward by the next opener" {
-    var buf: [128]u8 = undefined;
-    const path = try tmpPath(&buf, "pending");
-    posix.unlink(path) catch {};
-    defer posix.unlink(path) catch {};
-    const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
-    const root = (try a.allocPreserve(PAGE_SIZE, 0)).pa;
-    try a.handover(root);
-    const published = a.published();
-    // Simulate a crash right after the commit point of a second handover:
-    // the pending record is valid, the header fields are not updated yet.
-    a.phys().writeU64(Hdr.fdt_pa, 0);
-    a.phys().writeU64(Hdr.mem_map_pa, 0);
-    a.phys().writeU64(PENDING + 8, published.fdt_pa);
-    a.phys().writeU64(PENDING + 16, published.mem_map_pa);
-    a.phys().writeU64(PENDING + 24, published.handovers);
-    a.phys().writeU64(PENDING, PENDING_MAGIC);
-    a.close();
-    const ro = try Arena.open(testing.allocator, path, Flags.READ_ONLY);
-    try testing.expectEqual(root, ro.incoming_fdt_pa);
-    ro.close();
-    const b = try Arena.open(testing.allocator, path, 0);
-    defer b.close();
-    try testing.expectEqual(root, b.incoming_fdt_pa);
-    try testing.expectEqual(root, b.phys().readU64(Hdr.fdt_pa));
-    try testing.expectEqual(@as(u64, 0), b.phys().readU64(PENDING));
-}
-
-test "a damaged map is reported, not trusted" {
-    var buf: [128]u8 = undefined;
-    const path = try tmpPath(&buf, "corrupt");
-    posix.unlink(path) catch {};
-    defer posix.unlink(path) catch {};
-    const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
-    const root = (try a.allocPreserve(PAGE_SIZE, 0)).pa;
-    try a.handover(root);
-    const map_off = a.phys().readU64(Hdr.mem_map_pa) - PHYS_BASE;
-    a.phys().writeU64(map_off + 8, 999); // count over capacity
-    a.close();
-    try testing.expectError(Err.Corrupt, Arena.open(testing.allocator, path, 0));
-    const c = try Arena.open(testing.allocator, path, Flags.DISCARD);
-    defer c.close();
-    try testing.expectEqual(@as(u64, 63), c.info().free_pages);
-}
-
-test "ZERO: fresh pages are handed out as they are, reused ones are zero-filled" {
-    var buf: [128]u8 = undefined;
-    const path = try tmpPath(&buf, "zero");
-    posix.unlink(path) catch {};
-    defer posix.unlink(path) catch {};
-    const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
-    const first = try a.alloc(2 * PAGE_SIZE, AllocFlags.ZERO);
-    try testing.expectEqual(@as(u64, 0), a.zeroed_pages);
-    const bytes = a.mem[@intCast(first.pa - PHYS_BASE)..][0 .. 2 * PAGE_SIZE];
-    try testing.expect(std.mem.allEqual(u8, bytes, 0));
-    @memset(bytes, 0xff);
-    try a.free(first.pa);
-    const again = try a.alloc(2 * PAGE_SIZE, 0);
-    try testing.expectEqual(first.pa, again.pa); // reused, and left as it was
-    try testing.expectEqual(@as(u8, 0xff), bytes[PAGE_SIZE]);
-    try a.free(again.pa);
-    const zeroed = try a.allocPreserve(2 * PAGE_SIZE, AllocFlags.ZERO);
-    try testing.expectEqual(first.pa, zeroed.pa);
-    try testing.expect(std.mem.allEqual(u8, bytes, 0));
-    try testing.expectEqual(@as(u64, 2), a.zeroed_pages);
-    try testing.expectError(Err.Invalid, a.alloc(1, 2));
-    a.close();
-    // An opened arena knows no fresh page: every ZERO allocation is filled.
-    const b = try Arena.open(testing.allocator, path, 0);
-    defer b.close();
-    _ = try b.alloc(PAGE_SIZE, AllocFlags.ZERO);
-    try testing.expectEqual(@as(u64, 1), b.zeroed_pages);
-}

@@ -1,34 +1,37 @@
-//! C ABI of the native layer: a fixed table of open arenas addressed by
-//! handles, every entry point validating its arguments and returning 0 or a
-//! negated errno code. Single-threaded: callers serialize their calls.
+//! C ABI of the native layer: open arenas addressed by handles (handles.zig),
+//! every entry point validating its arguments and returning 0 or a negated
+//! Linux errno. Every entry point that can fail clears the error detail
+//! first, so that kho_last_error always describes the call that just
+//! failed. Single-threaded: callers serialize their calls.
 
 const std = @import("std");
 const errors = @import("errors.zig");
 const Err = errors.Err;
 const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
+const Buddy = @import("buddy.zig").Buddy;
 const handles = @import("handles.zig");
 
-/// ABI version of this library; lib/ffi.ts checks it.
+/// ABI version of this library; lib/kho/symbols.ts declares the same.
 pub const ABI_VERSION: u32 = 2;
+
 const gpa = std.heap.page_allocator;
 var arenas = handles.Table(Arena){ .gpa = gpa };
 
-fn lookup(h: u32) Err!*Arena {
-    return arenas.get(h);
-}
-
-/// Checks `out`, then makes room for a handle: once an arena is made
-/// (a file created), storing its handle cannot fail.
-fn reserveHandle(out: ?*u32) Err!*u32 {
-    const o = out orelse return errors.fail(Err.Invalid, "no place for the handle (out is null)", .{});
-    try arenas.reserve();
-    return o;
+/// The start of every call on an arena: clears the detail, resolves the handle.
+fn enter(h: u32) Err!*Arena {
+    errors.clearDetail();
+    return arenas.get(h) catch |e| errors.fail(e, "handle 0x{x} is not an open arena (closed, or never opened)", .{h});
 }
 
 fn ret(r: Err!void) i32 {
     r catch |e| return errors.code(e);
     return 0;
+}
+
+/// `out`, or Invalid naming it when it is null.
+fn place(comptime T: type, out: ?*T) Err!*T {
+    return out orelse errors.fail(Err.Invalid, "no place for the result (out is null)", .{});
 }
 
 fn pathOf(ptr: ?[*]const u8, len: usize) Err![]const u8 {
@@ -44,8 +47,8 @@ export fn kho_abi_version() u32 {
     return ABI_VERSION;
 }
 
-/// Copies the detail of the last error (what and where) into `out`;
-/// returns its length (0 when the last error had none).
+/// Copies the detail of the last failed call (what and where) into `out`;
+/// returns its length (0 when it had none). With `out` null: the length.
 export fn kho_last_error(out: ?[*]u8, len: usize) usize {
     const d = errors.detail();
     const o = out orelse return d.len;
@@ -66,7 +69,9 @@ export fn kho_create(path: ?[*]const u8, len: usize, size: u64, flags: u32, out:
 }
 
 fn create(path: ?[*]const u8, len: usize, size: u64, flags: u32, out: ?*u32) Err!void {
-    const o = try reserveHandle(out);
+    const o = try place(u32, out);
+    // Room for the handle first: once the file exists, storing it cannot fail.
+    try arenas.reserve();
     o.* = arenas.add(try Arena.create(gpa, try pathOf(path, len), size, flags));
 }
 
@@ -77,13 +82,14 @@ export fn kho_open(path: ?[*]const u8, len: usize, flags: u32, out: ?*u32) i32 {
 }
 
 fn open(path: ?[*]const u8, len: usize, flags: u32, out: ?*u32) Err!void {
-    const o = try reserveHandle(out);
+    const o = try place(u32, out);
+    try arenas.reserve();
     o.* = arenas.add(try Arena.open(gpa, try pathOf(path, len), flags));
 }
 
 /// Unmaps, unlocks and closes an arena; its handle is dead from now on.
 export fn kho_close(h: u32) i32 {
-    errors.clearDetail();
+    _ = enter(h) catch |e| return errors.code(e);
     const a = arenas.remove(h) catch |e| return errors.code(e);
     a.close();
     return 0;
@@ -91,7 +97,7 @@ export fn kho_close(h: u32) i32 {
 
 /// Start of the mapping (physical address phys_base), or null for a bad handle.
 export fn kho_base(h: u32) ?[*]u8 {
-    const a = lookup(h) catch return null;
+    const a = enter(h) catch return null;
     return a.mem.ptr;
 }
 
@@ -101,82 +107,77 @@ export fn kho_info_size() usize {
 }
 
 export fn kho_info(h: u32, out: ?*arena_mod.Info) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
-    const o = out orelse return errors.code(Err.Invalid);
+    const a = enter(h) catch |e| return errors.code(e);
+    const o = place(arena_mod.Info, out) catch |e| return errors.code(e);
     o.* = a.info();
     return 0;
 }
 
 /// Virtual address of `pa` in this process, or null when outside the arena.
 export fn kho_phys_to_virt(h: u32, pa: u64) ?[*]u8 {
-    const a = lookup(h) catch return null;
+    const a = enter(h) catch return null;
     if (pa < arena_mod.PHYS_BASE or pa - arena_mod.PHYS_BASE >= a.mem.len) return null;
     return a.mem.ptr + @as(usize, @intCast(pa - arena_mod.PHYS_BASE));
 }
 
-fn outPa(r: Err!u64, out: ?*u64) i32 {
-    const o = out orelse return errors.code(Err.Invalid);
-    o.* = r catch |e| return errors.code(e);
+fn outBlock(r: Err!arena_mod.Block, out: ?*[2]u64) i32 {
+    const o = place([2]u64, out) catch |e| return errors.code(e);
+    const b = r catch |e| return errors.code(e);
+    o.* = .{ b.pa, b.npages };
     return 0;
 }
 
 /// Allocates a block of at least `size` bytes; writes `{pa, npages}` to
 /// `out`. Flag 1 (ZERO): the block reads as zero.
 export fn kho_alloc(h: u32, size: u64, flags: u32, out: ?*[2]u64) i32 {
-    errors.clearDetail();
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
     return outBlock(a.alloc(size, flags), out);
-}
-
-fn outBlock(r: Err!arena_mod.Block, out: ?*[2]u64) i32 {
-    const o = out orelse return errors.code(errors.fail(Err.Invalid, "no place for the block (out is null)", .{}));
-    const b = r catch |e| return errors.code(e);
-    o.* = .{ b.pa, b.npages };
-    return 0;
-}
-
-export fn kho_free(h: u32, pa: u64) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
-    return ret(a.free(pa));
 }
 
 /// Allocates and preserves a block of at least `size` bytes; writes
 /// `{pa, npages}` to `out`. Flag 1 (ZERO): the block reads as zero.
 export fn kho_alloc_preserve(h: u32, size: u64, flags: u32, out: ?*[2]u64) i32 {
-    errors.clearDetail();
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
     return outBlock(a.allocPreserve(size, flags), out);
 }
 
+export fn kho_free(h: u32, pa: u64) i32 {
+    const a = enter(h) catch |e| return errors.code(e);
+    return ret(a.free(pa));
+}
+
 export fn kho_unpreserve_free(h: u32, pa: u64) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
     return ret(a.unpreserveFree(pa));
 }
 
 export fn kho_preserve(h: u32, pa: u64, size: u64) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
     return ret(a.preserve(pa, size));
 }
 
 export fn kho_unpreserve(h: u32, pa: u64, size: u64) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
     return ret(a.unpreserve(pa, size));
 }
 
 /// Claims a handed-over block; writes its page count to `out`.
 export fn kho_restore(h: u32, pa: u64, out: ?*u64) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
-    return outPa(a.restore(pa), out);
+    const a = enter(h) catch |e| return errors.code(e);
+    const o = place(u64, out) catch |e| return errors.code(e);
+    o.* = a.restore(pa) catch |e| return errors.code(e);
+    return 0;
 }
 
 export fn kho_restore_free(h: u32, pa: u64) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
     return ret(a.restoreFree(pa));
 }
 
+/// Writes the preserved-memory map and publishes `root_pa` (0: nothing).
+/// EIO with SYNC after the commit point: published, but not flushed.
 export fn kho_handover(h: u32, root_pa: u64) i32 {
-    errors.clearDetail();
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
     return ret(a.handover(root_pa));
 }
 
@@ -184,8 +185,7 @@ export fn kho_handover(h: u32, root_pa: u64) i32 {
 /// kept) and frees its unclaimed blocks, its map and the deferred frees.
 /// ENOENT when no incoming image is published.
 export fn kho_discard_incoming(h: u32) i32 {
-    errors.clearDetail();
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
     return ret(a.discardIncoming());
 }
 
@@ -194,29 +194,40 @@ export fn kho_discard_incoming(h: u32) i32 {
 /// block handed over. The block stays allocated to the caller. ENOENT when
 /// nothing is published, EEXIST when the block is listed already.
 export fn kho_attach(h: u32, pa: u64) i32 {
-    errors.clearDetail();
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
     return ret(a.attach(pa));
 }
 
 /// Copies `len` bytes from `src_pa` to `dst_pa` (memcpy baseline for benchmarks).
 export fn kho_copy(h: u32, dst_pa: u64, src_pa: u64, len: u64) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
+    return ret(copy(a, dst_pa, src_pa, len));
+}
+
+fn copy(a: *Arena, dst_pa: u64, src_pa: u64, len: u64) Err!void {
     const base = arena_mod.PHYS_BASE;
     const size = a.mem.len;
-    if (dst_pa < base or src_pa < base) return errors.code(Err.Invalid);
-    const d = dst_pa - base;
-    const s = src_pa - base;
-    if (d > size or s > size or len > size - d or len > size - s) return errors.code(Err.Invalid);
-    if ((d < s and d + len > s) or (s < d and s + len > d)) return errors.code(Err.Invalid);
-    @memcpy(a.mem[@intCast(d)..][0..@intCast(len)], a.mem[@intCast(s)..][0..@intCast(len)]);
-    return 0;
+    const inside = dst_pa >= base and src_pa >= base and dst_pa - base <= size and src_pa - base <= size and
+        len <= size - (dst_pa - base) and len <= size - (src_pa - base);
+    if (!inside) return errors.fail(Err.Invalid, "copy of {d} bytes from 0x{x} to 0x{x}: outside the arena", .{ len, src_pa, dst_pa });
+    const d: usize = @intCast(dst_pa - base);
+    const s: usize = @intCast(src_pa - base);
+    const n: usize = @intCast(len);
+    if ((d < s and d + n > s) or (s < d and s + n > d)) return errors.fail(Err.Invalid, "copy of {d} bytes from 0x{x} to 0x{x}: the ranges overlap", .{ len, src_pa, dst_pa });
+    @memcpy(a.mem[d..][0..n], a.mem[s..][0..n]);
 }
 
 /// Fault injection: the `n`th allocation from now fails with ENOMEM (0 = off).
 export fn kho_fail_alloc_after(h: u32, n: u64) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
+    const a = enter(h) catch |e| return errors.code(e);
     a.buddy.fail_at = if (n == 0) 0 else a.buddy.stats.allocations + n;
+    return 0;
+}
+
+/// Fault injection: with SYNC, the `n`th msync from now fails with EIO (0 = off).
+export fn kho_fail_sync_after(h: u32, n: u64) i32 {
+    const a = enter(h) catch |e| return errors.code(e);
+    a.sync_fail_at = if (n == 0) 0 else a.syncs + n;
     return 0;
 }
 
@@ -224,38 +235,43 @@ export fn kho_fail_alloc_after(h: u32, n: u64) i32 {
 /// (0 = handed over and unclaimed, 1 = preserved, 2 = allocated, preserved or not).
 /// Writes `{pa, npages}` to `out`; ENOENT when there is none.
 export fn kho_next_region(h: u32, from_pa: u64, kind: u32, out: ?*[2]u64) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
-    const o = out orelse return errors.code(Err.Invalid);
-    const from = if (from_pa <= arena_mod.PHYS_BASE) 1 else (from_pa - arena_mod.PHYS_BASE + arena_mod.PAGE_SIZE - 1) / arena_mod.PAGE_SIZE;
+    const a = enter(h) catch |e| return errors.code(e);
+    const o = place([2]u64, out) catch |e| return errors.code(e);
+    const PAGE = arena_mod.PAGE_SIZE;
+    const from = if (from_pa <= arena_mod.PHYS_BASE) 1 else (from_pa - arena_mod.PHYS_BASE) / PAGE + @intFromBool(from_pa % PAGE != 0);
     const page = switch (kind) {
         0 => a.buddy.nextBlock(from, .handed_over, false),
         1 => a.buddy.nextBlock(from, .allocated, true),
         2 => a.buddy.nextBlock(from, .allocated, false),
-        else => return errors.code(Err.Invalid),
+        else => return errors.code(errors.fail(Err.Invalid, "region kind {d}: want 0, 1 or 2", .{kind})),
     } orelse return errors.code(Err.NotFound);
-    o.* = .{ Arena.paOf(page), @import("buddy.zig").Buddy.pagesOf(a.buddy.order[page]) };
+    o.* = .{ Arena.paOf(page), Buddy.pagesOf(a.buddy.order[page]) };
     return 0;
 }
 
 test {
     _ = @import("errors.zig");
-    _ = @import("buddy.zig");
-    _ = @import("memmap.zig");
-    _ = @import("header.zig");
-    _ = @import("arena_file.zig");
-    _ = @import("arena.zig");
-    _ = @import("publish.zig");
-    _ = @import("handles.zig");
     _ = @import("bits.zig");
-    _ = @import("loader.zig");
+    _ = @import("header.zig");
+    _ = @import("memmap.zig");
+    _ = @import("handles.zig");
+    _ = @import("buddy_test.zig");
+    _ = @import("arena_file_test.zig");
+    _ = @import("arena_test.zig");
+    _ = @import("publish_test.zig");
+    _ = @import("journal_test.zig");
 }
 
-test "handles are validated" {
+test "handles are validated, and the detail is the failed call's" {
     try std.testing.expectEqual(@as(i32, -9), kho_close(0));
     try std.testing.expectEqual(@as(i32, -9), kho_close(12345));
+    try std.testing.expect(std.mem.indexOf(u8, errors.detail(), "0x3039 is not an open arena") != null);
     try std.testing.expectEqual(@as(?[*]u8, null), kho_base(1));
     var out: u32 = 0;
     try std.testing.expectEqual(@as(i32, -22), kho_open(null, 0, 0, &out));
+    try std.testing.expectEqualStrings("the path is null", errors.detail());
     const missing = "/nonexistent/dir/x.arena";
     try std.testing.expectEqual(@as(i32, -2), kho_open(missing, missing.len, 0, &out));
+    try std.testing.expectEqual(@as(i32, -22), kho_open(missing, missing.len, 1 << 20, &out));
+    try std.testing.expectEqualStrings("open: unknown flags 0x100000", errors.detail());
 }

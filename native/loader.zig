@@ -8,6 +8,7 @@ const std = @import("std");
 const errors = @import("errors.zig");
 const Err = errors.Err;
 const memmap = @import("memmap.zig");
+const journal = @import("journal.zig");
 const bits = @import("bits.zig");
 const buddy_mod = @import("buddy.zig");
 const Buddy = buddy_mod.Buddy;
@@ -64,8 +65,11 @@ const MapLoader = struct {
 /// record forward first, unless read-only). A damaged map is Corrupt,
 /// naming what and where.
 pub fn rebuild(a: *Arena) Err!void {
-    if (a.flags & Flags.READ_ONLY == 0) a.applyPending();
-    const published = a.published();
+    if (a.flags & Flags.READ_ONLY == 0 and journal.apply(a) == .not_flushed) {
+        errors.append("; while rolling the header journal forward", .{});
+        return Err.Io;
+    }
+    const published = journal.published(a);
     const fdt_pa = published.fdt_pa;
     if (fdt_pa == 0) return;
     var loader = MapLoader{

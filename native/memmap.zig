@@ -67,6 +67,17 @@ pub fn walk(phys: Phys, first_pa: u64, max_blocks: u64, ctx: anytype) Err!void {
     }
 }
 
+/// One entry: a preserved region.
+pub const Entry = struct { pa: u64, npages: u64 };
+
+/// Writes entry `index` of the map block at byte offset `block`.
+pub fn writeEntry(phys: Phys, block: u64, index: u64, e: Entry) void {
+    std.debug.assert(index < ENTRIES_PER_BLOCK);
+    const off = block + HEADER_SIZE + index * ENTRY_SIZE;
+    phys.writeU64(off, e.pa);
+    phys.writeU64(off + 8, e.npages);
+}
+
 /// Fills block pages with entries, in order. `blocks` holds the page
 /// numbers of the blocks to fill, as many as `blocksNeeded` says for the
 /// entries the caller adds: they never run out and none stays empty.
@@ -80,9 +91,7 @@ pub const Writer = struct {
         std.debug.assert(self.block < self.blocks.len);
         const off = @as(u64, self.blocks[self.block]) * PAGE_SIZE;
         if (self.count == 0) @memset(self.phys.mem[@intCast(off)..][0..PAGE_SIZE], 0);
-        const e = off + HEADER_SIZE + self.count * ENTRY_SIZE;
-        self.phys.writeU64(e, pa);
-        self.phys.writeU64(e + 8, npages);
+        writeEntry(self.phys, off, self.count, .{ .pa = pa, .npages = npages });
         self.count += 1;
         self.phys.writeU64(off + 8, self.count);
         if (self.count == ENTRIES_PER_BLOCK) {

@@ -217,3 +217,11 @@ pub fn mapShared(fd: posix.fd_t, size: u64) Err!Memory {
 pub fn mapPrivate(fd: posix.fd_t, size: u64) Err!Memory {
     return map(fd, size, .{ .TYPE = .PRIVATE, .NORESERVE = true });
 }
+
+/// Writes the pages of `mem` (a part of a shared file mapping) to the file.
+pub fn msync(mem: Memory) Err!void {
+    switch (posix.errno(linux.msync(mem.ptr, mem.len, linux.MSF.SYNC))) {
+        .SUCCESS => {},
+        else => |en| return errors.failErrno(en, "msync of {d} bytes", .{mem.len}),
+    }
+}

@@ -8,11 +8,13 @@ pub const TestDir = struct {
     dir: []const u8 = "",
     name_buf: [256]u8 = undefined,
 
-    /// Makes /tmp/kho-zig-test-<pid>-<tag>/ (removing a leftover first).
-    pub fn init(self: *TestDir, tag: []const u8) !void {
+    /// Makes /tmp/kho-zig-test-<pid>-<tag>/ (removing a leftover first);
+    /// returns the path of "a.arena" in it (valid until `path` is called).
+    pub fn init(self: *TestDir, tag: []const u8) ![]const u8 {
         self.dir = try std.fmt.bufPrint(&self.buf, "/tmp/kho-zig-test-{d}-{s}", .{ std.os.linux.getpid(), tag });
-        std.fs.deleteTreeAbsolute(self.dir) catch {};
+        try std.fs.deleteTreeAbsolute(self.dir); // a leftover of a killed run
         try std.fs.makeDirAbsolute(self.dir);
+        return self.path("a.arena");
     }
 
     /// The path of `name` in the directory (valid until the next call).

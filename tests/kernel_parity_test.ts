@@ -8,6 +8,7 @@ import {
   LuoError,
   MemFile,
   type RetrieveStatus,
+  UnflushedHandoverError,
 } from "../mod.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { tempArena } from "../testing/temp_arena.ts";
@@ -205,4 +206,22 @@ Deno.test("kernel: lookups from inside ops: the token of an outgoing object, an 
     assert.equal(retrieves, 2);
     s.finish();
   });
+});
+
+Deno.test("sync: a handover whose flush fails after the commit point is not rolled back", () => {
+  const t = tempArena();
+  try {
+    const luo = LiveUpdate.create({ path: t.path, size: 1 << 20, sync: true });
+    luo.createSession("s").preserve(MemFile.from(luo.arena, new Uint8Array([4, 2])), 1n);
+    luo.arena.failSyncAfter(3); // the first msync after the header's commit
+    const e = assertCode(() => luo.handover(), "EIO", /published all the same/);
+    assert.ok(e instanceof UnflushedHandoverError);
+    assert.equal(luo.arena.closed, true, "handed over: the arena is released");
+    using next = LiveUpdate.open(t.path);
+    const s = next.retrieveSession("s");
+    assert.deepEqual(s.retrieve(1n, MemFile).read(), new Uint8Array([4, 2]), "the image is whole");
+    s.finish();
+  } finally {
+    t.cleanup();
+  }
 });

@@ -220,3 +220,25 @@ Deno.test("zero: in a successor, a page the predecessor used comes back zero", (
     t.cleanup();
   }
 });
+
+Deno.test("sync: a failed msync before the commit point changes nothing; after it, the image is published and EIO says so", () => {
+  const t = tempArena();
+  try {
+    using arena = Arena.create({ path: t.path, size: 16 * PAGE_SIZE, sync: true });
+    const root = arena.allocPreserve(PAGE_SIZE);
+    arena.failSyncAfter(1);
+    assertCode(
+      () => arena.handover(root),
+      "EIO",
+      /handover of root 0x.* failed by fault injection/,
+    );
+    assert.equal(arena.info().handovers, 0);
+    arena.failSyncAfter(3);
+    assertCode(() => arena.handover(root), "EIO", /published all the same/);
+    assert.equal(arena.info().handovers, 1);
+    arena.handover(root);
+    assert.equal(arena.info().handovers, 2);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { CorruptImageError, ERRORS, KhoError, LiveUpdateError } from "../errors.ts";
+import { ERRORS, KhoError, UnflushedHandoverError } from "../errors.ts";
+import { claimBlock } from "./claim.ts";
 import { loadNative } from "./library.ts";
 import type { Native } from "./symbols.ts";
 import { type ArenaInfo, decodeInfo, INFO_BYTES } from "./info.ts";
@@ -22,8 +23,8 @@ import {
   openFlags,
   type OpenOptions,
 } from "./options.ts";
-
 import { checkInteger } from "./check_integer.ts";
+import { closedExplicitly, closeWhenCollected, type Held } from "./collector.ts";
 import {
   hex,
   PAGE_SIZE,
@@ -35,32 +36,12 @@ import {
 } from "./physical.ts";
 import { removeIfPresent, temporaryArenaPath } from "./temporary.ts";
 
-export type {
-  AllocOptions,
-  ArenaInfo,
-  ArenaOptions,
-  CreateOptions,
-  OpenOptions,
-  Region,
-  RegionKind,
-};
+export type { AllocOptions, ArenaInfo, ArenaOptions, CreateOptions, OpenOptions };
+export type { Region, RegionKind };
 export { checkInteger, PAGE_SIZE, PHYS_BASE, POISON_BYTE };
 
-/** What the collector closes when an arena and every view of its memory are gone. */
-interface Held {
-  native: Native;
-  handle: number;
-  /** Path of a temporary arena never handed over (removed with it), else null. */
-  remove: string | null;
-}
-
-// Registered on the mapping's ArrayBuffer, not on the Arena: a view
-// (Uint8Array, DataView) keeps its buffer reachable, so the memory is
-// never unmapped while any view of it can still be used.
-const finalizer = new FinalizationRegistry<Held>((h) => {
-  h.native.kho_close(h.handle);
-  if (h.remove) removeIfPresent(h.remove);
-});
+/** Offset of the header's `fdt_pa` (SPEC: the arena file layout). */
+const ARENA_FDT_PA = 32;
 
 /** The native library of `options` (checked to match this module when loaded). */
 function nativeFor(options: ArenaOptions): Native {
@@ -113,7 +94,7 @@ export class Arena {
     this.#bytes = new Uint8Array(this.#buffer);
     this.#dataView = new DataView(this.#buffer);
     this.#words = new Int32Array(this.#buffer);
-    finalizer.register(this.#buffer, this.#held, this.#held);
+    closeWhenCollected(this.#buffer, this.#held);
   }
 
   /**
@@ -127,20 +108,15 @@ export class Arena {
     if (size % PAGE_SIZE !== 0) {
       throw new KhoError("EINVAL", `arena size ${size} is not a multiple of ${PAGE_SIZE}`);
     }
-    const temporary = options.path === undefined;
     const path = options.path ?? temporaryArenaPath();
-    const out = new Uint32Array(1);
-    const p = new TextEncoder().encode(path);
     const flags = createFlags(options);
-    const rc = native.kho_create(p, BigInt(p.length), BigInt(size), flags, out);
-    checkNative(native, rc, () => `create arena ${path} of ${size} bytes`);
-    try {
-      return new Arena(native, out[0], path, temporary);
-    } catch (e) {
-      native.kho_close(out[0]);
-      removeIfPresent(path);
-      throw e;
-    }
+    return Arena.#make(
+      native,
+      path,
+      { created: true, temporary: options.path === undefined },
+      () => `create arena ${path} of ${size} bytes`,
+      (p, len, out) => native.kho_create(p, len, BigInt(size), flags, out),
+    );
   }
 
   /**
@@ -151,17 +127,31 @@ export class Arena {
   static open(path: string, options: OpenOptions = {}): Arena {
     const native = nativeFor(options);
     const flags = openFlags(options);
+    return Arena.#make(
+      native,
+      path,
+      { created: false, temporary: false },
+      () => `open arena ${path}`,
+      (p, len, out) => native.kho_open(p, len, flags, out),
+    );
+  }
+
+  /** Runs a native create or open of `path` and wraps the handle it returns. */
+  static #make(
+    native: Native,
+    path: string,
+    how: { created: boolean; temporary: boolean },
+    what: () => string,
+    call: (path: Uint8Array, length: bigint, out: Uint32Array) => number,
+  ): Arena {
     const out = new Uint32Array(1);
     const p = new TextEncoder().encode(path);
-    checkNative(
-      native,
-      native.kho_open(p, BigInt(p.length), flags, out),
-      () => `open arena ${path}`,
-    );
+    checkNative(native, call(p, BigInt(p.length), out), what);
     try {
-      return new Arena(native, out[0], path, false);
+      return new Arena(native, out[0], path, how.temporary);
     } catch (e) {
       native.kho_close(out[0]);
+      if (how.created) removeIfPresent(path);
       throw e;
     }
   }
@@ -179,7 +169,7 @@ export class Arena {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    finalizer.unregister(this.#held);
+    closedExplicitly(this.#held);
     // Detach the buffer so that no view can reach the unmapped memory.
     this.#buffer.transfer(0);
     const rc = this.#native.kho_close(this.#handle);
@@ -200,6 +190,12 @@ export class Arena {
     checkNative(this.#native, rc, what);
   }
 
+  /** One native call on this live arena; `what` names it in the error. */
+  #call(what: () => string, call: (native: Native, handle: number) => number): void {
+    this.#live();
+    this.#check(call(this.#native, this.#handle), what);
+  }
+
   #size(what: string, size: unknown): bigint {
     return BigInt(checkInteger(`${what} size`, size, 1, this.size));
   }
@@ -215,93 +211,64 @@ export class Arena {
    * undefined unless `zero` (then the whole block reads as zero).
    */
   allocRegion(size: number, options: AllocOptions = {}): Region {
-    this.#live();
     const n = this.#size("alloc", size);
-    this.#check(
-      this.#native.kho_alloc(this.#handle, n, allocFlags(options), this.#outBytes),
-      () => `alloc ${size} bytes`,
-    );
+    const flags = allocFlags(options);
+    this.#call(() => `alloc ${size} bytes`, (nt, h) => nt.kho_alloc(h, n, flags, this.#outBytes));
     return { pa: this.#out[0], pages: Number(this.#out[1]) };
   }
 
   /** Frees a block from {@link alloc} that is not preserved. */
   free(pa: bigint): void {
-    this.#live();
-    this.#check(this.#native.kho_free(this.#handle, pa), () => `free ${hex(pa)}`);
+    this.#call(() => `free ${hex(pa)}`, (nt, h) => nt.kho_free(h, pa));
   }
 
   /** Allocates a block and marks it preserved: it survives the handover. */
   allocPreserve(size: number, options: AllocOptions = {}): bigint {
-    this.#live();
     const n = this.#size("alloc_preserve", size);
-    this.#check(
-      this.#native.kho_alloc_preserve(this.#handle, n, allocFlags(options), this.#outBytes),
+    const flags = allocFlags(options);
+    this.#call(
       () => `alloc_preserve ${size} bytes`,
+      (nt, h) => nt.kho_alloc_preserve(h, n, flags, this.#outBytes),
     );
     return this.#out[0];
   }
 
   /** Unpreserves and frees a block. */
   unpreserveFree(pa: bigint): void {
-    this.#live();
-    this.#check(
-      this.#native.kho_unpreserve_free(this.#handle, pa),
-      () => `unpreserve_free ${hex(pa)}`,
-    );
+    this.#call(() => `unpreserve_free ${hex(pa)}`, (nt, h) => nt.kho_unpreserve_free(h, pa));
   }
 
   /** Marks an allocated block of `size` bytes preserved. */
   preserve(pa: bigint, size: number): void {
-    this.#live();
     const n = this.#size("preserve", size);
-    this.#check(this.#native.kho_preserve(this.#handle, pa, n), () => `preserve ${hex(pa)}`);
+    this.#call(() => `preserve ${hex(pa)}`, (nt, h) => nt.kho_preserve(h, pa, n));
   }
 
   /** Clears the preserved mark of a block. */
   unpreserve(pa: bigint, size: number): void {
-    this.#live();
     const n = this.#size("unpreserve", size);
-    this.#check(this.#native.kho_unpreserve(this.#handle, pa, n), () => `unpreserve ${hex(pa)}`);
+    this.#call(() => `unpreserve ${hex(pa)}`, (nt, h) => nt.kho_unpreserve(h, pa, n));
   }
 
   /** Claims a block the predecessor handed over; returns its size in pages. */
   restore(pa: bigint): number {
-    this.#live();
-    this.#check(
-      this.#native.kho_restore(this.#handle, pa, this.#outBytes),
-      () => `restore ${hex(pa)}`,
-    );
+    this.#call(() => `restore ${hex(pa)}`, (nt, h) => nt.kho_restore(h, pa, this.#outBytes));
     return Number(this.#out[0]);
   }
 
   /**
    * Claims a handed-over block that must hold at least `minBytes` bytes;
-   * `what` names it in the {@link CorruptImageError} thrown when the block
-   * was not handed over or is smaller (then nothing stays claimed).
-   * Returns its size in pages.
+   * `what` names it in the `CorruptImageError` thrown when the block was
+   * not handed over or is smaller (then nothing stays claimed). Returns its
+   * size in pages.
    */
   claim(pa: bigint, minBytes: number, what: string): number {
-    let pages: number;
-    try {
-      pages = this.restore(pa);
-    } catch (e) {
-      if (!(e instanceof LiveUpdateError) || e.code === "EBADF") throw e;
-      throw new CorruptImageError(`${what}: block was not handed over (${e.code})`, pa);
-    }
-    if (pages * PAGE_SIZE < minBytes) {
-      this.free(pa);
-      throw new CorruptImageError(
-        `${what}: handed-over block has ${pages} pages, ${minBytes} bytes do not fit`,
-        pa,
-      );
-    }
-    return pages;
+    return claimBlock(this, pa, minBytes, what);
   }
 
   /** Frees a handed-over block, restored or not. */
   restoreFree(pa: bigint): void {
-    this.#live();
-    this.#check(this.#native.kho_restore_free(this.#handle, pa), () => `restore_free ${hex(pa)}`);
+    this.#call(() => `restore_free ${hex(pa)}`, (nt, h) => nt.kho_restore_free(h, pa));
   }
 
   /**
@@ -310,12 +277,19 @@ export class Arena {
    * restored are freed.
    */
   handover(rootPa: bigint): void {
-    this.#live();
-    this.#check(
-      this.#native.kho_handover(this.#handle, rootPa),
-      () => `handover of root ${hex(rootPa)}`,
-    );
+    try {
+      this.#call(() => `handover of root ${hex(rootPa)}`, (nt, h) => nt.kho_handover(h, rootPa));
+    } catch (e) {
+      if (!(e instanceof KhoError) || e.code !== "EIO" || this.#publishedRoot() !== rootPa) throw e;
+      if (rootPa !== 0n) this.#held.remove = null;
+      throw new UnflushedHandoverError("EIO", e.message.replace(/^EIO: /, ""), { cause: e });
+    }
     if (rootPa !== 0n) this.#held.remove = null; // a successor needs the file now
+  }
+
+  /** The root the arena header publishes now (the header's `fdt_pa`). */
+  #publishedRoot(): bigint {
+    return this.dataView.getBigUint64(ARENA_FDT_PA, true);
   }
 
   /**
@@ -327,8 +301,7 @@ export class Arena {
    * when nothing is published, `EEXIST` when the block is listed already.
    */
   attach(pa: bigint): void {
-    this.#live();
-    this.#check(this.#native.kho_attach(this.#handle, pa), () => `attach ${hex(pa)}`);
+    this.#call(() => `attach ${hex(pa)}`, (nt, h) => nt.kho_attach(h, pa));
   }
 
   /**
@@ -337,25 +310,32 @@ export class Arena {
    * deferred free. `ENOENT` when no incoming image is published.
    */
   discardIncoming(): void {
-    this.#live();
-    this.#check(
-      this.#native.kho_discard_incoming(this.#handle),
+    this.#call(
       () => `discard incoming image of ${this.path}`,
+      (nt, h) => nt.kho_discard_incoming(h),
     );
   }
 
   /** Native memcpy of `len` bytes inside the arena (a benchmark baseline). */
   copy(dst: bigint, src: bigint, len: number): void {
-    this.#live();
     const n = BigInt(checkInteger("copy length", len, 0, this.size));
-    this.#check(this.#native.kho_copy(this.#handle, dst, src, n), () => `copy ${len} bytes`);
+    this.#call(() => `copy ${len} bytes`, (nt, h) => nt.kho_copy(h, dst, src, n));
   }
 
   /** Fault injection: the `n`th allocation from now fails with `ENOMEM` (0 disables). */
   failAllocAfter(n: number): void {
-    this.#live();
     const k = BigInt(checkInteger("fault injection count", n));
-    this.#check(this.#native.kho_fail_alloc_after(this.#handle, k), () => "fail_alloc_after");
+    this.#call(() => "fail_alloc_after", (nt, h) => nt.kho_fail_alloc_after(h, k));
+  }
+
+  /**
+   * Fault injection: with `sync`, the `n`th msync from now fails with `EIO`
+   * (0 disables). A failure before a handover's commit point fails it with
+   * nothing changed; one after it fails it with the image published.
+   */
+  failSyncAfter(n: number): void {
+    const k = BigInt(checkInteger("fault injection count", n));
+    this.#call(() => "fail_sync_after", (nt, h) => nt.kho_fail_sync_after(h, k));
   }
 
   /** Page accounting and header state. */

@@ -25,22 +25,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 319712,
-    sha256: "68925f20268c6cf7617f4e4ecdcfdf4b80f3b7ab21c2b41b3199c089901f261a",
+    size: 336864,
+    sha256: "1cfa7dbe136922521c15f3290fbea38c4e85c1b13596afb2f675e5cade8a826e",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 269990,
-    sha256: "bc3b79bf55a6365825d0601562ba72a4479359960d62a190abdfa63a8f298878",
+    size: 291367,
+    sha256: "66ba67b8975bf44f8ffaabb78e756675c1c68297c45e6e405f7fae3b97832ede",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 354368,
-    sha256: "8f312d5f0cae23a79b4aab33cb64ac0e66dc3885eee3b1e64106c41862c88702",
+    size: 376608,
+    sha256: "6ed451ab4ae6439fe05eb21168fc8864a7a12230f129fdb91ae6998896f65590",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 363912,
-    sha256: "8fce6a4c08dcac81a8f6b9be4d1f02bbe689715af05029cd72caa5065bbe89df",
+    size: 382328,
+    sha256: "42653809909f4f60a361093ed58649a093c6c1a8c6cc63107d354af2b75aaf8e",
   },
 };

@@ -33,6 +33,7 @@ export const symbols = {
   kho_discard_incoming: { parameters: ["u32"], result: "i32" },
   kho_copy: { parameters: ["u32", "u64", "u64", "u64"], result: "i32" },
   kho_fail_alloc_after: { parameters: ["u32", "u64"], result: "i32" },
+  kho_fail_sync_after: { parameters: ["u32", "u64"], result: "i32" },
   kho_next_region: { parameters: ["u32", "u64", "u32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 

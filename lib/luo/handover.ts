@@ -5,6 +5,7 @@
  * @module
  */
 
+import { UnflushedHandoverError } from "../errors.ts";
 import type { BlockChain } from "../format/block.ts";
 import { placeRoots } from "../format/roots.ts";
 import { writeSessionEntry } from "../format/session_ser.ts";
@@ -60,6 +61,8 @@ export function handOver(input: HandoverInput): HandoverSummary {
       root,
     };
   } catch (e) {
+    // Committed but not flushed: the image is out, nothing may be undone.
+    if (e instanceof UnflushedHandoverError) throw e;
     for (const pa of fdtPages) arena.unpreserveFree(pa);
     sessionChain.clear();
     flbChain.destroy();

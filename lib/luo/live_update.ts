@@ -6,7 +6,7 @@
  * @module
  */
 
-import { LiveUpdateError, LuoError } from "../errors.ts";
+import { LiveUpdateError, LuoError, UnflushedHandoverError } from "../errors.ts";
 import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { FLB_CHAIN } from "../format/flb_ser.ts";
 import { SESSION_CHAIN } from "../format/session_ser.ts";
@@ -373,14 +373,22 @@ export class LiveUpdate {
    */
   handover(): HandoverSummary {
     this.#live("handover");
-    const summary = handOver({
-      arena: this.arena,
-      sessions: [...this.#outgoing.values()],
-      sessionChain: this.#sessionChain,
-      flbs: this.#flbs,
-      flbChain: this.#flbChain,
-      liveupdateNumber: this.#nextNumber(),
-    });
+    let summary: HandoverSummary;
+    try {
+      summary = handOver({
+        arena: this.arena,
+        sessions: [...this.#outgoing.values()],
+        sessionChain: this.#sessionChain,
+        flbs: this.#flbs,
+        flbChain: this.#flbChain,
+        liveupdateNumber: this.#nextNumber(),
+      });
+    } catch (e) {
+      if (!(e instanceof UnflushedHandoverError)) throw e;
+      this.#state = "handed-over"; // published all the same: a live successor finds it
+      this.arena.close();
+      throw e;
+    }
     this.#state = "handed-over";
     this.arena.close();
     return summary;

@@ -5,7 +5,7 @@
  */
 
 import type { LiveUpdateError } from "../errors.ts";
-import type { CreateOptions } from "../kho/arena.ts";
+import type { CreateOptions, OpenOptions } from "../kho/arena.ts";
 import type { FlbOps } from "./flb.ts";
 import type { AnyFileHandler } from "./handler.ts";
 
@@ -26,7 +26,8 @@ export interface LiveUpdateOptions {
 }
 
 /** Options of `LiveUpdate.start`. */
-export interface StartOptions extends LiveUpdateOptions, Omit<CreateOptions, "path"> {
+export interface StartOptions
+  extends LiveUpdateOptions, Omit<CreateOptions, "path">, Pick<OpenOptions, "allowOtherOwner"> {
   /**
    * What to do when the arena holds a handed-over image that cannot be
    * read: `"refuse"` (default) throws and leaves the file as it is;
