@@ -60,6 +60,7 @@ Deno.test("flb: registration errors, the outgoing lookup, an unknown FLB in the 
       "EINVAL",
       /lacks the op finish/,
     );
+    assertCode(() => luo.registerFlb("nobody-v1", flb), "ENOENT", /no handler "nobody-v1"/);
     luo.registerFlb("value-v1", flb);
     assertCode(() => luo.registerFlb("value-v1", flb), "EEXIST", /attached to "value-v1" already/);
     assertCode(() => luo.registerFlb("memfd-v1", { ...flb }), "EEXIST", /another flb "counter-v1"/);

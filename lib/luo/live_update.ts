@@ -98,7 +98,7 @@ export class LiveUpdate {
     this.#flbs.register(memfdHandler.compatible, descriptorPagesFlb);
     this.handlers.register(valueHandler);
     for (const h of options.handlers ?? []) this.handlers.register(h);
-    for (const { handler, flb } of options.flbs ?? []) this.#flbs.register(handler, flb);
+    for (const { handler, flb } of options.flbs ?? []) this.#attachFlb(handler, flb);
     this.#incoming = new IncomingImage(this.#ctx, arena.info().incomingRoot);
     this.resumed = this.#incoming.present;
   }
@@ -316,7 +316,15 @@ export class LiveUpdate {
    */
   registerFlb<T>(handlerCompatible: string, flb: FlbOps<T>): void {
     this.#live("registerFlb");
-    this.#flbs.register(handlerCompatible, flb as FlbOps);
+    this.#attachFlb(handlerCompatible, flb as FlbOps);
+  }
+
+  /** Attaches an FLB to a registered handler (`ENOENT` when there is none, as the kernel's). */
+  #attachFlb(handlerCompatible: string, flb: FlbOps): void {
+    if (!this.handlers.get(handlerCompatible)) {
+      throw new LuoError("ENOENT", `flb: no handler "${handlerCompatible}" is registered`);
+    }
+    this.#flbs.register(handlerCompatible, flb);
   }
 
   /**
