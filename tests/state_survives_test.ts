@@ -10,11 +10,19 @@ import { tempArena } from "../testing/temp_arena.ts";
 
 const GC_VIEW = new URL("./children/gc_view.ts", import.meta.url);
 
-Deno.test("a view outlives its arena object: the collector never unmaps memory a view can reach", async () => {
+Deno.test("views outlive their arena objects and transfers: the collector never unmaps under them", async () => {
   const t = tempArena();
   try {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", "--v8-flags=--expose-gc", GC_VIEW.pathname, t.path],
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        "--v8-flags=--expose-gc",
+        GC_VIEW.pathname,
+        t.path,
+        `${t.dir}/moved.arena`,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -22,7 +30,12 @@ Deno.test("a view outlives its arena object: the collector never unmaps memory a
     assert.equal(out.signal, null, `killed by ${out.signal}: ${stderr}`);
     assert.equal(out.code, 0, stderr);
     const r = JSON.parse(new TextDecoder().decode(out.stdout));
-    assert.deepEqual(r, { text: "still here", reopened: 1 << 20 });
+    assert.deepEqual(r, {
+      text: "still here",
+      held: "EBUSY", // never closed: mapped and locked until the process exits
+      movedText: "moved away",
+      afterClose: "moved away",
+    });
   } finally {
     t.cleanup();
   }
@@ -137,4 +150,21 @@ Deno.test("errors say the truth: a read-only live update, an arena larger than R
   } finally {
     t.cleanup();
   }
+});
+
+Deno.test("a closed memory file's views are empty: they cannot write into the next file's pages", () => {
+  using arena = Arena.create({ size: 1 << 20 });
+  const a = MemFile.from(arena, new TextEncoder().encode("first file"));
+  const stale = a.bytes();
+  const page = a.extents[0].pa;
+  a.close();
+  assert.equal(stale.length, 0, "emptied on close");
+  const b = MemFile.from(arena, new TextEncoder().encode("second file"));
+  assert.equal(b.extents[0].pa, page, "the same page, reused");
+  stale[0] = 0x41; // writes nothing
+  assert.throws(() => stale.fill(0x41), TypeError, "a detached view refuses bulk writes");
+  assert.equal(new TextDecoder().decode(b.read()), "second file");
+  const kept = b.bytes();
+  arena.close();
+  assert.equal(kept.length, 0, "emptied when the arena closes");
 });

@@ -24,7 +24,7 @@ import {
   type OpenOptions,
 } from "./options.ts";
 import { checkInteger } from "./check_integer.ts";
-import { closedExplicitly, closeWhenCollected, type Held } from "./collector.ts";
+import { ArenaBuffers, keepTemporary, removeAtExit } from "./collector.ts";
 import {
   hex,
   PAGE_SIZE,
@@ -80,21 +80,26 @@ export class Arena {
   #infoBytes = new Uint8Array(this.#info.buffer);
   #outBytes = new Uint8Array(this.#out.buffer);
   #closed = false;
-  #held: Held;
+  /** A temporary arena's file, removed when closed without a handover (null: keep the file). */
+  #remove: string | null;
+  #base: Deno.PointerObject;
+  #buffers = new ArenaBuffers();
 
   private constructor(native: Native, handle: number, path: string, temporary: boolean) {
     this.#native = native;
     this.#handle = handle;
     this.path = path;
-    this.#held = { native, handle, remove: temporary ? path : null };
+    this.#remove = temporary ? path : null;
     this.size = this.info().size;
     const base = native.kho_base(handle);
     if (base === null) throw new KhoError("EBADF", `arena ${path}: no mapping`);
+    this.#base = base;
     this.#buffer = Deno.UnsafePointerView.getArrayBuffer(base, this.size);
+    this.#buffers.track(this.#buffer);
     this.#bytes = new Uint8Array(this.#buffer);
     this.#dataView = new DataView(this.#buffer);
     this.#words = new Int32Array(this.#buffer);
-    closeWhenCollected(this.#buffer, this.#held);
+    if (temporary) removeAtExit(path);
   }
 
   /**
@@ -162,19 +167,45 @@ export class Arena {
   }
 
   /**
-   * Unmaps and unlocks the arena; views taken from it become empty. A
-   * temporary arena (created without a path) that never handed over is
-   * removed. Idempotent.
+   * Unmaps and unlocks the arena; every view taken from it (here or from a
+   * memory file) becomes empty (length 0). A temporary arena (created
+   * without a path) that never handed over is removed. Idempotent.
+   *
+   * If a view's buffer was transferred away (`postMessage`,
+   * `structuredClone` with `transfer`), its memory cannot be revoked: the
+   * arena is then kept mapped and locked until the process exits (a
+   * successor can open it only after that), so that no reachable buffer
+   * ever points at unmapped memory.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    closedExplicitly(this.#held);
-    // Detach the buffer so that no view can reach the unmapped memory.
-    this.#buffer.transfer(0);
-    const rc = this.#native.kho_close(this.#handle);
-    if (this.#held.remove) removeIfPresent(this.#held.remove);
-    this.#check(rc, () => `close arena ${this.path}`);
+    const revocable = this.#buffers.revokeAll();
+    if (this.#remove) {
+      removeIfPresent(this.#remove);
+      keepTemporary(this.#remove);
+    }
+    if (!revocable) return; // kept mapped: a transferred buffer may still reach it
+    this.#check(this.#native.kho_close(this.#handle), () => `close arena ${this.path}`);
+  }
+
+  /**
+   * A zero-copy view of [pa, pa+len) on a buffer of its own, revoked (made
+   * empty) by `revoke` or when the arena closes: what a memory file hands out,
+   * so that closing the file empties its views before its pages are reused.
+   */
+  ownView(pa: bigint, len: number): { view: Uint8Array; ref: WeakRef<ArrayBuffer> } {
+    this.#live();
+    const off = this.offsetOf(pa, len);
+    const buffer = len === 0
+      ? new ArrayBuffer(0)
+      : Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.offset(this.#base, off)!, len);
+    return { view: new Uint8Array(buffer), ref: this.#buffers.track(buffer) };
+  }
+
+  /** Empties a view from {@link ownView}; false when its buffer was transferred away by its user. */
+  revoke(ref: WeakRef<ArrayBuffer>): boolean {
+    return this.#buffers.revoke(ref);
   }
 
   /** Same as {@link close}, for `using`. */
@@ -184,6 +215,12 @@ export class Arena {
 
   #live(): void {
     if (this.#closed) throw new KhoError("EBADF", `arena ${this.path} is closed`);
+    if (this.#buffer.detached) {
+      throw new KhoError(
+        "EBADF",
+        `arena ${this.path}: its memory was transferred away (an ArrayBuffer transfer of one of its views)`,
+      );
+    }
   }
 
   #check(rc: number, what: () => string): void {
@@ -219,6 +256,7 @@ export class Arena {
 
   /** Frees a block from {@link alloc} that is not preserved. */
   free(pa: bigint): void {
+    checkAddress(pa);
     this.#call(() => `free ${hex(pa)}`, (nt, h) => nt.kho_free(h, pa));
   }
 
@@ -235,23 +273,27 @@ export class Arena {
 
   /** Unpreserves and frees a block. */
   unpreserveFree(pa: bigint): void {
+    checkAddress(pa);
     this.#call(() => `unpreserve_free ${hex(pa)}`, (nt, h) => nt.kho_unpreserve_free(h, pa));
   }
 
   /** Marks an allocated block of `size` bytes preserved. */
   preserve(pa: bigint, size: number): void {
+    checkAddress(pa);
     const n = this.#size("preserve", size);
     this.#call(() => `preserve ${hex(pa)}`, (nt, h) => nt.kho_preserve(h, pa, n));
   }
 
   /** Clears the preserved mark of a block. */
   unpreserve(pa: bigint, size: number): void {
+    checkAddress(pa);
     const n = this.#size("unpreserve", size);
     this.#call(() => `unpreserve ${hex(pa)}`, (nt, h) => nt.kho_unpreserve(h, pa, n));
   }
 
   /** Claims a block the predecessor handed over; returns its size in pages. */
   restore(pa: bigint): number {
+    checkAddress(pa);
     this.#call(() => `restore ${hex(pa)}`, (nt, h) => nt.kho_restore(h, pa, this.#outBytes));
     return Number(this.#out[0]);
   }
@@ -263,11 +305,13 @@ export class Arena {
    * size in pages.
    */
   claim(pa: bigint, minBytes: number, what: string): number {
+    checkAddress(pa);
     return claimBlock(this, pa, minBytes, what);
   }
 
   /** Frees a handed-over block, restored or not. */
   restoreFree(pa: bigint): void {
+    checkAddress(pa);
     this.#call(() => `restore_free ${hex(pa)}`, (nt, h) => nt.kho_restore_free(h, pa));
   }
 
@@ -277,14 +321,22 @@ export class Arena {
    * restored are freed.
    */
   handover(rootPa: bigint): void {
+    checkAddress(rootPa);
     try {
       this.#call(() => `handover of root ${hex(rootPa)}`, (nt, h) => nt.kho_handover(h, rootPa));
     } catch (e) {
       if (!(e instanceof KhoError) || e.code !== "EIO" || this.#publishedRoot() !== rootPa) throw e;
-      if (rootPa !== 0n) this.#held.remove = null;
+      this.#keepFile(rootPa);
       throw new UnflushedHandoverError("EIO", e.message.replace(/^EIO: /, ""), { cause: e });
     }
-    if (rootPa !== 0n) this.#held.remove = null; // a successor needs the file now
+    this.#keepFile(rootPa);
+  }
+
+  /** After a handover that published `rootPa`, a temporary arena's file is kept for the successor. */
+  #keepFile(rootPa: bigint): void {
+    if (rootPa === 0n || this.#remove === null) return;
+    keepTemporary(this.#remove);
+    this.#remove = null;
   }
 
   /** The root the arena header publishes now (the header's `fdt_pa`). */
@@ -301,6 +353,7 @@ export class Arena {
    * when nothing is published, `EEXIST` when the block is listed already.
    */
   attach(pa: bigint): void {
+    checkAddress(pa);
     this.#call(() => `attach ${hex(pa)}`, (nt, h) => nt.kho_attach(h, pa));
   }
 
@@ -318,6 +371,8 @@ export class Arena {
 
   /** Native memcpy of `len` bytes inside the arena (a benchmark baseline). */
   copy(dst: bigint, src: bigint, len: number): void {
+    checkAddress(dst);
+    checkAddress(src);
     const n = BigInt(checkInteger("copy length", len, 0, this.size));
     this.#call(() => `copy ${len} bytes`, (nt, h) => nt.kho_copy(h, dst, src, n));
   }
@@ -368,8 +423,10 @@ export class Arena {
     throw new KhoError("EIO", `list ${kind} regions: more regions than pages`);
   }
 
-  /** Byte offset in the arena of [pa, pa+len), validated. */
+  /** Byte offset in the arena of [pa, pa+len), validated (`EINVAL` naming what is wrong). */
   offsetOf(pa: bigint, len: number): number {
+    checkAddress(pa);
+    checkInteger("length", len);
     const off = pa - PHYS_BASE;
     if (off < 0n || off + BigInt(len) > BigInt(this.size) || len < 0) {
       throw new KhoError(
@@ -382,6 +439,8 @@ export class Arena {
 
   /** True when [pa, pa+len) lies inside the arena. */
   contains(pa: bigint, len = 1): boolean {
+    checkAddress(pa);
+    checkInteger("length", len);
     const off = pa - PHYS_BASE;
     return off >= 0n && len >= 0 && off + BigInt(len) <= BigInt(this.size);
   }
@@ -420,5 +479,12 @@ export class Arena {
   /** The native library's empty call (FFI overhead baseline for benchmarks). */
   noop(): void {
     this.#native.kho_noop();
+  }
+}
+
+/** Throws `EINVAL` unless `pa` is a bigint (a physical address). */
+function checkAddress(pa: unknown): void {
+  if (typeof pa !== "bigint") {
+    throw new KhoError("EINVAL", `physical address ${String(pa)} is a ${typeof pa}, not a bigint`);
   }
 }

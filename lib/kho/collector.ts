@@ -1,36 +1,69 @@
 /**
- * What the garbage collector does with an arena nobody closed: it closes it
- * (and removes a temporary one's file) once the arena and every view of
- * its memory are unreachable, never earlier.
+ * The lifetime of an arena's memory. The mapping is released only by an
+ * explicit `close` (or `handover`, `using`), never by the garbage
+ * collector: a view (or a buffer transferred out of one, with `postMessage`
+ * or `structuredClone`) may outlive every object that points at the arena,
+ * and memory must never be unmapped under it. An arena nobody closes stays
+ * mapped and locked until the process exits; a temporary one's file is
+ * removed at exit.
+ *
+ * The views the library hands out are kept here (weakly): at `close` they
+ * are detached (length 0), so none can reach unmapped memory. If one of
+ * them was transferred away by its user, its memory cannot be revoked: the
+ * mapping is then kept until the process exits.
  *
  * @module
  */
 
-import type { Native } from "./symbols.ts";
 import { removeIfPresent } from "./temporary.ts";
 
-/** What the collector closes when an arena and every view of its memory are gone. */
-export interface Held {
-  native: Native;
-  handle: number;
-  /** Path of a temporary arena never handed over (removed with it), else null. */
-  remove: string | null;
+/** The buffers of one arena's memory, and whether all of them can still be revoked. */
+export class ArenaBuffers {
+  #buffers = new Set<WeakRef<ArrayBuffer>>();
+
+  /** Starts tracking `buffer` (a view's memory that `detachAll` must revoke). */
+  track(buffer: ArrayBuffer): WeakRef<ArrayBuffer> {
+    const ref = new WeakRef(buffer);
+    this.#buffers.add(ref);
+    return ref;
+  }
+
+  /** Detaches one tracked buffer now (e.g. a memory file closed); false if it was transferred away. */
+  revoke(ref: WeakRef<ArrayBuffer>): boolean {
+    this.#buffers.delete(ref);
+    const b = ref.deref();
+    if (!b) return true;
+    if (b.detached) return false;
+    b.transfer(0);
+    return true;
+  }
+
+  /**
+   * Detaches every tracked buffer. Returns false when one was transferred
+   * away by its user (then its memory may still be reachable: do not unmap).
+   */
+  revokeAll(): boolean {
+    let revocable = true;
+    for (const ref of [...this.#buffers]) revocable = this.revoke(ref) && revocable;
+    return revocable;
+  }
 }
 
-// Registered on the mapping's ArrayBuffer, not on the Arena: a view
-// (Uint8Array, DataView) keeps its buffer reachable, so the memory is
-// never unmapped while any view of it can still be used.
-const finalizer = new FinalizationRegistry<Held>((h) => {
-  h.native.kho_close(h.handle);
-  if (h.remove) removeIfPresent(h.remove);
-});
+/** Temporary arena files of this process not handed over yet: removed at exit. */
+const temporaryFiles = new Set<string>();
+let listening = false;
 
-/** Closes `held` once `buffer` (the mapping) is collected. */
-export function closeWhenCollected(buffer: ArrayBuffer, held: Held): void {
-  finalizer.register(buffer, held, held);
+/** Removes `path` when the process exits, unless {@link keepTemporary} is called first. */
+export function removeAtExit(path: string): void {
+  temporaryFiles.add(path);
+  if (listening) return;
+  listening = true;
+  globalThis.addEventListener("unload", () => {
+    for (const p of temporaryFiles) removeIfPresent(p);
+  });
 }
 
-/** Undoes {@link closeWhenCollected}: the arena is being closed explicitly. */
-export function closedExplicitly(held: Held): void {
-  finalizer.unregister(held);
+/** `path` is handed over (a successor needs it) or removed already: keep it at exit. */
+export function keepTemporary(path: string): void {
+  temporaryFiles.delete(path);
 }

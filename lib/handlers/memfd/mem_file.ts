@@ -19,7 +19,12 @@ export const setPreserved: unique symbol = Symbol("setPreserved");
  * and the successor retrieves the same pages. New bytes are zero.
  *
  * Views from {@link bytes} stay valid until the file is closed or the
- * arena is closed or handed over; after that they are empty (length 0).
+ * arena is closed or handed over; after that they are empty (length 0), so
+ * that none can write into pages another file gets next. (A view's buffer
+ * transferred away with `postMessage` or `structuredClone` cannot be
+ * emptied: the file's pages are then never reused in this process.) A view
+ * taken before a shrink keeps its length: bytes past the new size belong to
+ * the file still, and are zeroed if it grows again.
  *
  * @example
  * ```ts
@@ -40,6 +45,8 @@ export class MemFile {
   #closed = false;
   #preserved = false;
   #seals = 0;
+  /** The view of the first extent that {@link bytes} hands out (revoked on close). */
+  #own: { view: Uint8Array; ref: WeakRef<ArrayBuffer>; pa: bigint } | null = null;
 
   private constructor(arena: Arena) {
     this.arena = arena;
@@ -228,7 +235,11 @@ export class MemFile {
         `memfd spans ${this.#extents.length} extents: no single view; use read()`,
       );
     }
-    return this.arena.bytes(this.#extents[0].pa, this.#size);
+    const first = this.#extents[0];
+    if (this.#own?.pa !== first.pa) {
+      this.#own = { ...this.arena.ownView(first.pa, first.pages * PAGE_SIZE), pa: first.pa };
+    }
+    return this.#own.view.subarray(0, this.#size);
   }
 
   /** Frees the pages. `EBUSY` while preserved. Idempotent. */
@@ -237,7 +248,10 @@ export class MemFile {
     if (this.#preserved) {
       throw new LuoError("EBUSY", "memfd is preserved: unpreserve it before closing");
     }
-    if (!this.arena.closed) { for (const e of this.#extents) this.arena.free(e.pa); }
+    // A view transferred away cannot be emptied: its pages are never reused then.
+    const revoked = this.#own === null || this.arena.closed || this.arena.revoke(this.#own.ref);
+    if (!this.arena.closed && revoked) { for (const e of this.#extents) this.arena.free(e.pa); }
+    this.#own = null;
     this.#extents = [];
     this.#closed = true;
   }
