@@ -168,3 +168,26 @@ Deno.test("a closed memory file's views are empty: they cannot write into the ne
   arena.close();
   assert.equal(kept.length, 0, "emptied when the arena closes");
 });
+
+Deno.test("a name that starts with U+FEFF is handed over as it is, beside the same name without it", () => {
+  const t = tempArena();
+  try {
+    const luo = LiveUpdate.create({ path: t.path, size: 1 << 20 });
+    for (const name of ["\uFEFFcache", "cache", "\uFEFF", "important"]) {
+      luo.createSession(name).preserve(MemFile.from(luo.arena, new TextEncoder().encode(name)), 1n);
+    }
+    luo.handover();
+    using next = LiveUpdate.open(t.path);
+    assert.deepEqual(next.incomingSessions(), ["\uFEFFcache", "cache", "\uFEFF", "important"]);
+    for (const name of next.incomingSessions()) {
+      const s = next.retrieveSession(name);
+      assert.equal(
+        new TextDecoder("utf-8", { ignoreBOM: true }).decode(s.retrieve(1n, MemFile).read()),
+        name,
+      );
+      s.finish();
+    }
+  } finally {
+    t.cleanup();
+  }
+});

@@ -11,8 +11,9 @@
 
 import { CorruptImageError } from "../errors.ts";
 
-const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true });
-const UTF8 = new TextDecoder();
+// ignoreBOM: strings keep a leading U+FEFF (the default decoder drops it).
+const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const ENCODER = new TextEncoder();
 
 /** DTB magic number. */
