@@ -72,10 +72,17 @@ Deno.test("flb: registration errors, the outgoing lookup, an unknown FLB in the 
     s.unpreserve(1n);
     assert.equal(unpreserved, 1);
     s.preserve(v, 1n);
+    // Attaching another FLB now would miss the file preserved already.
+    assertCode(
+      () => luo.registerFlb("value-v1", { ...flb, compatible: "late-v1" }),
+      "EBUSY",
+      /files of "value-v1" are preserved already/,
+    );
     luo.handover();
     // A successor that does not register the FLB cannot use the image.
     using next = LiveUpdate.open(t.path);
     assertCode(() => next.incomingSessions(), "EIO", /unknown flb "counter-v1"/);
+    assertCode(() => next.registerFlb("value-v1", flb), "EBUSY", /incoming state was read already/);
   } finally {
     t.cleanup();
   }

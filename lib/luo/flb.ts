@@ -71,6 +71,10 @@ export class FlbRegistry {
   #byHandler = new Map<string, FlbOps[]>();
   #outgoing = new Map<string, Outgoing>();
   #incoming = new Map<string, Incoming>();
+  /** Preserved files per handler compatible (an FLB attached later would miss them). */
+  #files = new Map<string, number>();
+  /** Whether the incoming image was read (an FLB attached later would miss its entries). */
+  #adopted = false;
   #ctx: HandlerContext;
   #guard: CallbackGuard;
 
@@ -87,6 +91,18 @@ export class FlbRegistry {
    */
   register(handlerCompatible: string, flb: FlbOps): void {
     const field = compatibleField(flb?.compatible);
+    if ((this.#files.get(handlerCompatible) ?? 0) > 0) {
+      throw new LuoError(
+        "EBUSY",
+        `flb "${flb.compatible}": files of "${handlerCompatible}" are preserved already (attach FLBs before)`,
+      );
+    }
+    if (this.#adopted) {
+      throw new LuoError(
+        "EBUSY",
+        `flb "${flb.compatible}": the incoming state was read already (attach FLBs before)`,
+      );
+    }
     for (const op of OPS) {
       if (typeof flb[op] !== "function") {
         throw new LuoError("EINVAL", `flb "${flb.compatible}" lacks the op ${op}`);
@@ -114,6 +130,7 @@ export class FlbRegistry {
 
   /** A file of `handler` is about to be preserved: takes a reference on each of its FLBs. */
   preserveFile(handler: string): void {
+    this.#files.set(handler, (this.#files.get(handler) ?? 0) + 1);
     const taken: FlbOps[] = [];
     try {
       for (const flb of this.of(handler)) {
@@ -124,6 +141,7 @@ export class FlbRegistry {
       }
     } catch (e) {
       for (const flb of taken.reverse()) this.#drop(flb);
+      this.#files.set(handler, this.#files.get(handler)! - 1);
       throw e;
     }
   }
@@ -147,6 +165,7 @@ export class FlbRegistry {
 
   /** A file of `handler` was unpreserved (or its preserve failed): drops its references. */
   unpreserveFile(handler: string): void {
+    this.#files.set(handler, this.#files.get(handler)! - 1);
     for (const flb of [...this.of(handler)].reverse()) this.#drop(flb);
   }
 
@@ -194,6 +213,7 @@ export class FlbRegistry {
     uses: ReadonlyMap<string, number>,
     where: bigint,
   ): void {
+    this.#adopted = true;
     for (const entry of entries) {
       if (!this.#byCompat.has(entry.compatible)) {
         throw new CorruptImageError(`unknown flb "${entry.compatible}" (not registered)`, where);
