@@ -91,7 +91,7 @@ Deno.test("start: a damaged image is refused (file untouched), or moved aside on
     assert.deepEqual(Deno.readFileSync(t.path), damaged, "refused: nothing changed");
     using fresh = LiveUpdate.start(t.path, { size: 1 << 20, damaged: "move-aside" });
     assert.equal(fresh.resumed, false);
-    assert.match(fresh.movedAside!, /\.damaged-\d+$/);
+    assert.match(fresh.movedAside!, /\.damaged-\d+-\d+$/);
     assert.deepEqual(Deno.readFileSync(fresh.movedAside!), damaged, "kept aside, byte for byte");
   } finally {
     t.cleanup();
@@ -111,3 +111,40 @@ function corruptSessionCount(bytes: Uint8Array): Uint8Array {
   }
   throw new Error("no session block found");
 }
+
+Deno.test("start: damage the arena open itself refuses (its memory map, its magic) is moved aside too", () => {
+  for (const [what, at] of [["the memory map pointer", 40], ["the magic", 0]] as const) {
+    const t = tempArena();
+    try {
+      const first = LiveUpdate.start(t.path, { size: 1 << 20 });
+      first.createSession("s");
+      first.handover();
+      const bytes = Deno.readFileSync(t.path);
+      bytes[at] ^= 0x5a;
+      Deno.writeFileSync(t.path, bytes);
+      assertCode(() => LiveUpdate.start(t.path), "EIO", /left as it is/, what);
+      using fresh = LiveUpdate.start(t.path, { size: 1 << 20, damaged: "move-aside" });
+      assert.equal(fresh.resumed, false, what);
+      assert.deepEqual(Deno.readFileSync(fresh.movedAside!), bytes, what);
+    } finally {
+      t.cleanup();
+    }
+  }
+});
+
+Deno.test("start: a path or options of the wrong kind are EINVAL, and no file is made", () => {
+  const t = tempArena();
+  try {
+    for (const path of [NaN, true, {}, 5n, "", null]) {
+      assertCode(() => LiveUpdate.start(path as never), "EINVAL", /non-empty string/);
+    }
+    assertCode(
+      () => LiveUpdate.start(t.path, { damaged: "moveaside" as never }),
+      "EINVAL",
+      /damaged must be "refuse" or "move-aside"/,
+    );
+    assert.deepEqual([...Deno.readDirSync(t.dir)], []);
+  } finally {
+    t.cleanup();
+  }
+});

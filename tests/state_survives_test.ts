@@ -191,3 +191,16 @@ Deno.test("a name that starts with U+FEFF is handed over as it is, beside the sa
     t.cleanup();
   }
 });
+
+Deno.test("options of the wrong kind are EINVAL naming the option, not a silent default", () => {
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ size: null }, /arena size null/],
+    [{ reserve: "no" }, /option reserve must be a boolean, got string/],
+    [{ poison: 1 }, /option poison must be a boolean/],
+    [{ path: null }, /option path must be a non-empty string/],
+    [{ memfdFormat: "memfd-v3" }, /memfdFormat must be "memfd-v2" or "memfd-v1"/],
+  ];
+  for (const [options, pattern] of bad) {
+    assertCode(() => LiveUpdate.create(options as never), "EINVAL", pattern, JSON.stringify(options));
+  }
+});

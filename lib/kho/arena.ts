@@ -109,7 +109,11 @@ export class Arena {
    */
   static create(options: CreateOptions = {}): Arena {
     const native = nativeFor(options);
-    const size = checkInteger("arena size", options.size ?? 64 * 1024 * 1024, 2 * PAGE_SIZE);
+    const size = checkInteger(
+      "arena size",
+      options.size === undefined ? 64 * 1024 * 1024 : options.size,
+      2 * PAGE_SIZE,
+    );
     if (size % PAGE_SIZE !== 0) {
       throw new KhoError("EINVAL", `arena size ${size} is not a multiple of ${PAGE_SIZE}`);
     }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { KhoError, typeOf } from "../errors.ts";
+
 /** Options common to creating and opening an arena. */
 export interface ArenaOptions {
   /** Path of the native library (else `$LUO_NATIVE_LIB`, else the local build). */
@@ -68,6 +70,7 @@ export interface AllocOptions {
 
 /** Native flags of an allocation (native/arena.zig `AllocFlags`). */
 export function allocFlags(o: AllocOptions): number {
+  checkBooleans(o, ["zero"]);
   return o.zero ? 1 : 0;
 }
 
@@ -81,14 +84,33 @@ const FLAGS = {
   sparse: 32,
 } as const;
 
-/** Native flags of a create. */
+/** Throws `EINVAL` unless every named option is a boolean or absent. */
+function checkBooleans(o: object, names: readonly string[]): void {
+  for (const name of names) {
+    const v = (o as Record<string, unknown>)[name];
+    if (v !== undefined && typeof v !== "boolean") {
+      throw new KhoError(
+        "EINVAL",
+        `option ${name} must be a boolean, got ${typeOf(v)} ${String(v)}`,
+      );
+    }
+  }
+}
+
+/** Native flags of a create (`EINVAL` for an option of the wrong kind). */
 export function createFlags(o: CreateOptions): number {
+  checkBooleans(o, ["poison", "sync", "reserve"]);
+  if (o.path !== undefined && (typeof o.path !== "string" || o.path.length === 0)) {
+    throw new KhoError("EINVAL", `option path must be a non-empty string, got ${typeOf(o.path)}`);
+  }
   return (o.poison ? FLAGS.poison : 0) | (o.sync ? FLAGS.sync : 0) |
     (o.reserve === false ? FLAGS.sparse : 0);
 }
 
-/** Native flags of an open. */
+/** Native flags of an open (`EINVAL` for an option of the wrong kind). */
 export function openFlags(o: OpenOptions): number {
-  return createFlags(o) | (o.readOnly ? FLAGS.readOnly : 0) | (o.discard ? FLAGS.discard : 0) |
+  checkBooleans(o, ["poison", "sync", "readOnly", "discard", "allowOtherOwner"]);
+  return (o.poison ? FLAGS.poison : 0) | (o.sync ? FLAGS.sync : 0) |
+    (o.readOnly ? FLAGS.readOnly : 0) | (o.discard ? FLAGS.discard : 0) |
     (o.allowOtherOwner ? FLAGS.allowOtherOwner : 0);
 }

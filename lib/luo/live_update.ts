@@ -21,6 +21,7 @@ import { CallbackGuard } from "./guard.ts";
 import { handOver } from "./handover.ts";
 import { type FileHandler, HandlerRegistry } from "./handler.ts";
 import { IncomingImage } from "./incoming_image.ts";
+import { startAt } from "./start.ts";
 import type {
   HandoverSummary,
   LiveUpdateOptions,
@@ -92,7 +93,14 @@ export class LiveUpdate {
     };
     this.#sessionChain = BlockChain.outgoing(arena, SESSION_CHAIN, maxBlocks);
     this.#flbChain = BlockChain.outgoing(arena, FLB_CHAIN, maxBlocks);
-    const v1 = options.memfdFormat === "memfd-v1";
+    const format = options.memfdFormat ?? "memfd-v2";
+    if (format !== "memfd-v2" && format !== "memfd-v1") {
+      throw new LuoError(
+        "EINVAL",
+        `memfdFormat must be "memfd-v2" or "memfd-v1", got ${JSON.stringify(format)}`,
+      );
+    }
+    const v1 = format === "memfd-v1";
     this.handlers.register(v1 ? memfdV1Handler : memfdHandler);
     this.handlers.register(v1 ? { ...memfdHandler, canPreserve: () => false } : memfdV1Reader);
     this.#flbs.register(memfdHandler.compatible, descriptorPagesFlb);
@@ -143,49 +151,15 @@ export class LiveUpdate {
    * with `damaged: "move-aside"`.
    */
   static start(path: string, options: StartOptions = {}): LiveUpdate {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let luo: LiveUpdate;
-      try {
-        luo = LiveUpdate.create({ ...options, path });
-        return luo;
-      } catch (e) {
-        if (!(e instanceof LiveUpdateError) || e.code !== "EEXIST") throw e;
-      }
-      try {
-        luo = LiveUpdate.open(path, options);
-      } catch (e) {
-        // Removed between our create and our open: try again.
-        if (e instanceof LiveUpdateError && e.code === "ENOENT") continue;
-        throw e;
-      }
-      return luo.#checkStarted(path, options);
-    }
-    throw new LuoError("EBUSY", `start ${path}: the file keeps appearing and disappearing`);
+    return startAt(path, options, {
+      create: (p, o) => LiveUpdate.create({ ...o, path: p }),
+      open: (p, o) => LiveUpdate.open(p, o),
+    });
   }
 
-  /** Reads the incoming image now; refuses a damaged one or moves it aside. */
-  #checkStarted(path: string, options: StartOptions): LiveUpdate {
-    try {
-      this.#incoming.load();
-      return this;
-    } catch (e) {
-      this.close();
-      if (options.damaged !== "move-aside") {
-        throw new LuoError(
-          "EIO",
-          `start ${path}: the handed-over image cannot be used (the file was left as it is; ` +
-            `start with damaged: "move-aside" to keep it aside and start empty): ${
-              (e as Error).message
-            }`,
-          { cause: e },
-        );
-      }
-      const aside = `${path}.damaged-${Date.now()}`;
-      Deno.renameSync(path, aside);
-      const fresh = LiveUpdate.create({ ...options, path });
-      fresh.movedAside = aside;
-      return fresh;
-    }
+  /** @internal Reads the incoming image now (for `start`): throws when it cannot be used. */
+  loadIncoming(): void {
+    this.#incoming.load();
   }
 
   #live(entry: string): void {
