@@ -2,7 +2,7 @@
 // ops are a typed EBUSY, and a handler returning the wrong type is a typed
 // error with its preserve undone; nothing is lost or leaked either way.
 import assert from "node:assert/strict";
-import { type FileHandler, LiveUpdate, LuoError, MemFile } from "../mod.ts";
+import { type FileHandler, LiveUpdate, LuoError, MemFile, Value } from "../mod.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
@@ -157,4 +157,77 @@ Deno.test("a handler's plain Error keeps its errno; without one it is EIO naming
   } finally {
     t.cleanup();
   }
+});
+
+Deno.test("handler ops that throw or return the wrong kind are typed errors naming the handler", () => {
+  const t = tempArena();
+  try {
+    let mode = "";
+    const h: FileHandler<Box> = {
+      ...hooked(() => {}),
+      canPreserve: (_c, o) => {
+        if (mode === "throw") throw new Error("canPreserve exploded");
+        if (mode === "promise") return Promise.resolve(true) as never;
+        return typeof o === "object" && o !== null && "box" in o;
+      },
+      canFinish: () => {
+        if (mode === "throw") throw new Error("canFinish exploded");
+        return (mode === "string" ? "no" : true) as never;
+      },
+      freeze: (_c, f) => {
+        if (f.obj.box === 3) throw new Error("freeze refused");
+      },
+      unfreeze: () => {
+        throw new Error("unfreeze refused too");
+      },
+    };
+    const luo = LiveUpdate.create({ path: t.path, size: 1 << 20, handlers: [h] });
+    const s = luo.createSession("s");
+    for (
+      const [m, code, pattern] of [
+        ["throw", "EIO", /handler "hooked-v1" canPreserve failed: canPreserve exploded/],
+        ["promise", "EINVAL", /canPreserve returned Promise, want a boolean/],
+      ] as const
+    ) {
+      mode = m;
+      assertCode(() => s.preserve({ box: 1 }, 1n), code, pattern, m);
+    }
+    mode = "";
+    s.preserve({ box: 1 }, 1n);
+    s.preserve({ box: 3 }, 3n);
+    // freeze of 3 fails, then the unfreeze of 1 fails too: both are reported, the first first.
+    assertCode(
+      () => luo.handover(),
+      "EIO",
+      /token 3: handler "hooked-v1" freeze failed: freeze refused; rolling back also failed: .*token 1: handler "hooked-v1" unfreeze failed: unfreeze refused too/,
+    );
+    s.unpreserve(3n);
+    luo.handover();
+    using next = LiveUpdate.open(t.path, { handlers: [h] });
+    const is = next.retrieveSession("s");
+    for (
+      const [m, code, pattern] of [
+        ["throw", "EIO", /token 1: canFinish failed: canFinish exploded/],
+        ["string", "EINVAL", /canFinish returned string, want a boolean/],
+      ] as const
+    ) {
+      mode = m;
+      assertCode(() => is.finish(), code, pattern, m);
+      assert.equal(is.finished, false, m);
+    }
+    mode = "";
+    is.finish();
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("a value too large for the arena is named by its session and token", () => {
+  using luo = LiveUpdate.create({ size: 1 << 20 });
+  luo.createSession("big").preserve(new Value(new Uint8Array(2 << 20)), 7n);
+  assertCode(
+    () => luo.handover(),
+    "ENOMEM",
+    /value of session "big" token 7: \d+ bytes serialized/,
+  );
 });

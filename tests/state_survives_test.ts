@@ -201,6 +201,11 @@ Deno.test("options of the wrong kind are EINVAL naming the option, not a silent 
     [{ memfdFormat: "memfd-v3" }, /memfdFormat must be "memfd-v2" or "memfd-v1"/],
   ];
   for (const [options, pattern] of bad) {
-    assertCode(() => LiveUpdate.create(options as never), "EINVAL", pattern, JSON.stringify(options));
+    assertCode(
+      () => LiveUpdate.create(options as never),
+      "EINVAL",
+      pattern,
+      JSON.stringify(options),
+    );
   }
 });

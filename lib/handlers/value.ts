@@ -102,6 +102,13 @@ export const valueHandler: FileHandler<Value> = {
     } catch (e) {
       throw new LuoError("EINVAL", `value cannot be cloned: ${(e as Error).message}`);
     }
+    if (bytes.length > arena.size) {
+      throw new LuoError(
+        "ENOMEM",
+        `value of session "${file.session}" token ${file.token}: ${bytes.length} bytes serialized, ` +
+          `more than the arena's ${arena.size}`,
+      );
+    }
     const data = arena.allocRegion(bytes.length);
     // The tail of the last page is zeroed: no stale bytes go to the successor.
     const view = arena.bytes(data.pa, data.pages * PAGE_SIZE);

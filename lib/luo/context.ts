@@ -76,3 +76,22 @@ export function describeHolder(h: Holder): string {
     ? `object was retrieved from incoming session "${h.session}" (token ${h.token}), which is not finished yet`
     : `object already preserved in session "${h.session}" (token ${h.token})`;
 }
+
+/**
+ * The error of a failed step, with the failures of its rollback (unfreeze)
+ * added to its message: the first error stays the one reported, none is lost.
+ */
+export function withRollbackErrors(
+  error: LiveUpdateError,
+  rollback: LiveUpdateError[],
+): LiveUpdateError {
+  if (rollback.length === 0) return error;
+  const also = rollback.map((e) => e.message).join("; ");
+  return new LuoError(
+    error.code,
+    `${error.message.replace(/^\w+: /, "")}; rolling back also failed: ${also}`,
+    {
+      cause: error,
+    },
+  );
+}

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { LuoError, typeOf } from "../errors.ts";
+import { LiveUpdateError, LuoError, typeOf } from "../errors.ts";
 import { compatibleField } from "../format/file_ser.ts";
 import type { Arena, Region } from "../kho/arena.ts";
 
@@ -183,9 +183,28 @@ export class HandlerRegistry {
     return this.#byCompat.get(compatible);
   }
 
-  /** The first handler (in registration order) that accepts `obj`, with its field. */
+  /**
+   * The first handler (in registration order) whose `canPreserve` returns
+   * `true` for `obj`. A `canPreserve` that throws, or returns anything but a
+   * boolean (a Promise, say), is a typed error naming the handler.
+   */
   find(ctx: HandlerContext, obj: unknown): Registered | undefined {
-    for (const r of this.#byCompat.values()) if (r.handler.canPreserve(ctx, obj)) return r;
+    for (const r of this.#byCompat.values()) {
+      let yes: unknown;
+      try {
+        yes = r.handler.canPreserve(ctx, obj);
+      } catch (e) {
+        if (e instanceof LiveUpdateError) throw e;
+        throw new LuoError("EIO", `${r.label} canPreserve failed: ${errorText(e)}`, { cause: e });
+      }
+      if (typeof yes !== "boolean") {
+        throw new LuoError(
+          "EINVAL",
+          `${r.label} canPreserve returned ${typeOf(yes)}, want a boolean`,
+        );
+      }
+      if (yes) return r;
+    }
     return undefined;
   }
 
@@ -193,4 +212,9 @@ export class HandlerRegistry {
   compatibles(): string[] {
     return [...this.#byCompat.keys()];
   }
+}
+
+/** The message of a thrown value, whatever it is. */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { UnflushedHandoverError } from "../errors.ts";
+import { LiveUpdateError, UnflushedHandoverError } from "../errors.ts";
+import { withRollbackErrors } from "./context.ts";
 import type { BlockChain } from "../format/block.ts";
 import { placeRoots } from "../format/roots.ts";
 import { writeSessionEntry } from "../format/session_ser.ts";
@@ -66,7 +67,10 @@ export function handOver(input: HandoverInput): HandoverSummary {
     for (const pa of fdtPages) arena.unpreserveFree(pa);
     sessionChain.clear();
     flbChain.destroy();
-    for (let i = Math.min(frozen, sessions.length) - 1; i >= 0; i--) sessions[i].files.unfreeze();
-    throw e;
+    const rollback: LiveUpdateError[] = [];
+    for (let i = Math.min(frozen, sessions.length) - 1; i >= 0; i--) {
+      rollback.push(...sessions[i].files.unfreeze());
+    }
+    throw e instanceof LiveUpdateError ? withRollbackErrors(e, rollback) : e;
   }
 }

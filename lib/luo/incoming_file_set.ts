@@ -7,7 +7,7 @@
  * @module
  */
 
-import { LuoError } from "../errors.ts";
+import { LuoError, typeOf } from "../errors.ts";
 import type { FileEntries } from "../format/file_ser.ts";
 import { tokenHalves } from "../format/token_index.ts";
 import { type FileSetContext, identityOf, wrapHandlerError } from "./context.ts";
@@ -135,11 +135,24 @@ export class IncomingFileSet {
       const h = this.#handler(i);
       if (!h.canFinish) continue;
       const file = this.#file(i);
-      const ok = this.#ctx.guard.run(
-        `handler "${h.compatible}"`,
-        "canFinish",
-        () => h.canFinish!(this.#ctx, file),
-      );
+      const ok: unknown = this.#ctx.guard.run(`handler "${h.compatible}"`, "canFinish", () => {
+        try {
+          return h.canFinish!(this.#ctx, file);
+        } catch (e) {
+          throw wrapHandlerError(
+            e,
+            `session "${this.session}" token ${file.token}: canFinish failed`,
+          );
+        }
+      });
+      if (typeof ok !== "boolean") {
+        throw new LuoError(
+          "EINVAL",
+          `session "${this.session}" token ${file.token}: handler "${h.compatible}" canFinish returned ${
+            typeOf(ok)
+          }, want a boolean`,
+        );
+      }
       if (!ok) return false;
     }
     return true;

@@ -10,11 +10,17 @@
  * @module
  */
 
-import { LuoError, typeOf } from "../errors.ts";
+import { type LiveUpdateError, LuoError, typeOf } from "../errors.ts";
 import { BlockChain } from "../format/block.ts";
 import { FILE_CHAIN, FILE_SER, writeFileEntry } from "../format/file_ser.ts";
 import { tokenHalves, TokenIndex } from "../format/token_index.ts";
-import { describeHolder, type FileSetContext, identityOf, wrapHandlerError } from "./context.ts";
+import {
+  describeHolder,
+  type FileSetContext,
+  identityOf,
+  withRollbackErrors,
+  wrapHandlerError,
+} from "./context.ts";
 import type { OutgoingFile, Registered } from "./handler.ts";
 import { type Token, toToken, U64_MAX } from "./token.ts";
 
@@ -235,28 +241,34 @@ export class OutgoingFileSet {
       try {
         this.#ctx.guard.run(reg.label, "freeze", () => h.freeze!(this.#ctx, file));
       } catch (e) {
-        this.unfreeze();
-        throw wrapHandlerError(e, `${this.#where(file.token)}: ${reg.label} freeze failed`);
+        const error = wrapHandlerError(e, `${this.#where(file.token)}: ${reg.label} freeze failed`);
+        throw withRollbackErrors(error, this.unfreeze());
       }
       this.#frozen++;
     }
   }
 
-  /** Unfreezes the files frozen by the last {@link freeze} (in order) and clears the blocks. */
-  unfreeze(): void {
+  /**
+   * Unfreezes the files frozen by the last {@link freeze} (in order), all of
+   * them even when one fails, and clears the blocks; returns the failures.
+   */
+  unfreeze(): LiveUpdateError[] {
+    const errors: LiveUpdateError[] = [];
     for (let i = 0; i < this.#frozen; i++) {
       const { reg, file } = this.#slots[i]!;
       const h = reg.handler;
-      if (h.unfreeze) {
-        this.#ctx.guard.run(
-          `handler "${h.compatible}"`,
-          "unfreeze",
-          () => h.unfreeze!(this.#ctx, file),
+      if (!h.unfreeze) continue;
+      try {
+        this.#ctx.guard.run(reg.label, "unfreeze", () => h.unfreeze!(this.#ctx, file));
+      } catch (e) {
+        errors.push(
+          wrapHandlerError(e, `${this.#where(file.token)}: ${reg.label} unfreeze failed`),
         );
       }
     }
     this.#frozen = 0;
     this.#chain.clear();
+    return errors;
   }
 
   /** Copies the serialized entries into the chain, block by block (no allocation). */
