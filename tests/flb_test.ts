@@ -24,8 +24,18 @@ Deno.test("flb: reference counts both ways across two processes", async () => {
     ]);
     const report = inspectArena(t.path);
     assert.deepEqual(report.flbs?.map((f) => [f.compatible, f.count]), [["shared-index-v1", 3]]);
-    // The three indexed pages and the index page: inspect has no handler to describe them.
+    // The three indexed pages and the index page: inspect has no handler to describe them,
+    // and says a successor of this build alone could not read the image.
     assert.equal(report.unclaimed.length, 4);
+    assert.deepEqual(report.unknown, ["indexed-v1", "flb shared-index-v1"]);
+    assert.equal(report.error?.code, "EPROTO");
+    assert.equal(
+      inspectArena(t.path, {
+        handlers: [{ compatible: "indexed-v1" } as never],
+        flbs: ["shared-index-v1"],
+      }).error,
+      undefined,
+    );
     const b = JSON.parse((await runOk(CHILD, ["verify", t.path])).stdout);
     assert.deepEqual(b, [
       "flb retrieve",

@@ -141,6 +141,17 @@ export const valueHandler: FileHandler<Value> = {
   },
   describe({ arena }, data): FileDescription {
     const d = readValueDescriptor(arena, data);
+    if (!arena.contains(d.dataPa, d.pages * PAGE_SIZE)) {
+      throw new CorruptImageError(`value data of ${d.pages} pages is outside the arena`, d.dataPa);
+    }
+    try {
+      deserialize(arena.bytes(d.dataPa, d.length)); // the successor's check, read-only
+    } catch (e) {
+      throw new CorruptImageError(
+        `value: the v8 data cannot be decoded (${(e as Error).message})`,
+        d.dataPa,
+      );
+    }
     return {
       fields: { bytes: d.length },
       regions: [

@@ -12,6 +12,7 @@ import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { LiveUpdateError, LuoError } from "../errors.ts";
 import { ARENA_HEADER, MEM_MAP_CHAIN, readArenaHeader } from "../format/arena_header.ts";
 import { toDts } from "../format/fdt.ts";
+import { MEMFD_V2_PAGES } from "../handlers/memfd/descriptor_pages.ts";
 import { memfdV1Handler } from "../handlers/memfd/v1.ts";
 import { memfdHandler } from "../handlers/memfd/v2.ts";
 import { valueHandler } from "../handlers/value.ts";
@@ -119,7 +120,9 @@ export interface InspectReport {
   regions: RegionReport[];
   /** Handed-over regions nothing references. */
   unclaimed: RegionReport[];
-  /** The typed error met while reading, if any. */
+  /** Compatibles (and FLBs, as `flb NAME`) no handler of this build knows. */
+  unknown?: string[];
+  /** The typed error met while reading, or the first problem a successor would refuse. */
   error?: {
     /** Its code. */
     code: string;
@@ -134,6 +137,8 @@ export interface InspectOptions {
   library?: string;
   /** Handlers (besides the built-in ones) that describe their files. */
   handlers?: AnyFileHandler[];
+  /** Compatibles of FLBs (besides the built-in ones) a successor registers. */
+  flbs?: string[];
 }
 
 const hex = (v: bigint) => "0x" + v.toString(16);
@@ -247,6 +252,41 @@ function collect(
   report.flbs = image.flbs.map((f) => ({ ...f, data: hex(f.data) }));
   for (const b of image.flbBlocks) refs.set(b.pa, "flb block");
   report.sessions = image.sessions.map((s) => sessionReport(ctx, s, handlers, refs));
+  const flbs = new Set([MEMFD_V2_PAGES, ...(options.flbs ?? [])]);
+  noteProblems(report, handlers, image.flbs.map((f) => f.compatible).filter((c) => !flbs.has(c)));
+}
+
+/**
+ * What a successor of this build would refuse although the image itself
+ * reads: a file its handler cannot describe (damaged data), a compatible
+ * or an FLB no handler of this build (or of `options.handlers`) knows.
+ * The first becomes the report's error.
+ */
+function noteProblems(
+  report: InspectReport,
+  handlers: Map<string, AnyFileHandler>,
+  unknownFlbs: string[],
+): void {
+  const unknown = new Set<string>();
+  for (const s of report.sessions ?? []) {
+    for (const f of s.files) {
+      if (!handlers.has(f.compatible)) unknown.add(f.compatible);
+      if (f.error && !report.error) {
+        report.error = {
+          code: "EBADMSG",
+          message: `session "${s.name}" token ${f.token}: ${f.error}`,
+        };
+      }
+    }
+  }
+  for (const c of unknownFlbs) unknown.add(`flb ${c}`);
+  if (unknown.size === 0) return;
+  report.unknown = [...unknown];
+  report.error ??= {
+    code: "EPROTO",
+    message: `no handler of this build reads ${[...unknown].map((c) => `"${c}"`).join(", ")} ` +
+      `(a successor must register one for each)`,
+  };
 }
 
 /** A handler context for `describe` only: the lookups of a live update are not available. */
