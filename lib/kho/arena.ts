@@ -11,6 +11,7 @@
 import { ERRORS, KhoError, UnflushedHandoverError } from "../errors.ts";
 import { claimBlock } from "./claim.ts";
 import { loadNative } from "./library.ts";
+import { withPermission } from "./permission.ts";
 import type { Native } from "./symbols.ts";
 import { type ArenaInfo, decodeInfo, INFO_BYTES } from "./info.ts";
 import { checkNative } from "./native_error.ts";
@@ -94,7 +95,10 @@ export class Arena {
     const base = native.kho_base(handle);
     if (base === null) throw new KhoError("EBADF", `arena ${path}: no mapping`);
     this.#base = base;
-    this.#buffer = Deno.UnsafePointerView.getArrayBuffer(base, this.size);
+    this.#buffer = withPermission(
+      `mapping arena ${path} into JavaScript (a path-scoped --allow-ffi=PATH is not enough)`,
+      () => Deno.UnsafePointerView.getArrayBuffer(base, this.size),
+    );
     this.#buffers.track(this.#buffer);
     this.#bytes = new Uint8Array(this.#buffer);
     this.#dataView = new DataView(this.#buffer);
