@@ -6,7 +6,7 @@ import { LiveUpdate, MemFile } from "../mod.ts";
 import { Arena } from "../kho.ts";
 import { inspectArena } from "../tools.ts";
 import { assertCode } from "../testing/assert_code.ts";
-import { tempArena } from "../testing/temp_arena.ts";
+import { tempArena, testArenaDir } from "../testing/temp_arena.ts";
 
 const GC_VIEW = new URL("./children/gc_view.ts", import.meta.url);
 
@@ -116,8 +116,7 @@ Deno.test("a failed create leaves no file behind, and the retry works", () => {
     LiveUpdate.create({ path: t.path, size: 1 << 20 }).close();
     assert.ok(Deno.statSync(t.path).isFile);
     // Without a path, the temporary file goes too, on failure and on close.
-    const shm = (Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : Deno.env.get("TMPDIR")) ??
-      "/tmp";
+    const shm = testArenaDir();
     const mine = () =>
       [...Deno.readDirSync(shm)].filter((e) => e.name.startsWith(`luo-${Deno.pid}-`)).length;
     const before = mine();

@@ -109,8 +109,8 @@ export function createFlags(o: CreateOptions): number {
 
 /** Native flags of an open (`EINVAL` for an option of the wrong kind). */
 export function openFlags(o: OpenOptions): number {
-  checkBooleans(o, ["poison", "sync", "readOnly", "discard", "allowOtherOwner"]);
+  checkBooleans(o, ["poison", "sync", "reserve", "readOnly", "discard", "allowOtherOwner"]);
   return (o.poison ? FLAGS.poison : 0) | (o.sync ? FLAGS.sync : 0) |
-    (o.readOnly ? FLAGS.readOnly : 0) | (o.discard ? FLAGS.discard : 0) |
-    (o.allowOtherOwner ? FLAGS.allowOtherOwner : 0);
+    (o.reserve === false ? FLAGS.sparse : 0) | (o.readOnly ? FLAGS.readOnly : 0) |
+    (o.discard ? FLAGS.discard : 0) | (o.allowOtherOwner ? FLAGS.allowOtherOwner : 0);
 }

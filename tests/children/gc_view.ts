@@ -43,7 +43,8 @@ try {
 // A buffer transferred out of an arena view, the original collected.
 const luo2 = LiveUpdate.create({ path: path2, size: 1 << 20 });
 const file = MemFile.from(luo2.arena, enc.encode("moved away"));
-const moved = (() => structuredClone(file.bytes().buffer, { transfer: [file.bytes().buffer] }))();
+const buffer = file.bytes().buffer as ArrayBuffer;
+const moved = (() => structuredClone(buffer, { transfer: [buffer] }))();
 await pressure(10);
 const movedText = new TextDecoder().decode(new Uint8Array(moved, 0, 10));
 luo2.close(); // the transferred buffer cannot be revoked: the mapping stays
