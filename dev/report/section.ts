@@ -1,0 +1,42 @@
+/**
+ * What a report section is and what it gets: the options, a scratch
+ * directory, the child runner and the progress log. To add a section,
+ * write a module exporting a {@link ReportSection} and list it in
+ * `sections.ts`; it then runs in that order, answers to `--only ID`, and
+ * its lines go into bench/RESULTS.md under its title.
+ *
+ * @module
+ */
+
+import type { ChildRunner } from "./children.ts";
+import type { ReportOptions } from "./options.ts";
+import type { Progress } from "./progress.ts";
+
+/** What every section gets. */
+export interface ReportContext {
+  /** The options of this run. */
+  readonly options: ReportOptions;
+  /** The repository root (children run there). */
+  readonly root: URL;
+  /** A scratch directory for arenas and files (/dev/shm when present), removed at the end. */
+  readonly dir: string;
+  /** Runs benchmark children, one sample per process. */
+  readonly children: ChildRunner;
+  /** Progress lines on stderr. */
+  readonly progress: Progress;
+}
+
+/** One section of the report. */
+export interface ReportSection {
+  /** Short name for `--only` (lowercase, no spaces). */
+  id: string;
+  /** Its heading in the report. */
+  title: string;
+  /** Runs its benchmarks and returns its Markdown lines (without the heading). */
+  run(ctx: ReportContext): Promise<string[]>;
+}
+
+/** Repeats of a sample: `--repeats`, else 3 for a large one (a minute or more) and 5 otherwise. */
+export function repeatsFor(options: ReportOptions, large: boolean): number {
+  return options.repeats ?? (large ? 3 : 5);
+}
