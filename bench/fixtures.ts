@@ -31,8 +31,7 @@ export const BARE_SESSION = "s0";
 
 /** `Deno.bench` iterations for a workload of `n` files or sessions: fewer as it grows. */
 export function iterationsFor(n: number): { n: number; warmup: number } {
-  if (n >= 1_000_000) return { n: 3, warmup: 1 };
-  if (n >= 100_000) return { n: 5, warmup: 1 };
+  if (n >= 100_000) return { n: 3, warmup: 1 };
   if (n >= 10_000) return { n: 20, warmup: 3 };
   return { n: 100, warmup: 10 };
 }

@@ -12,7 +12,7 @@ import { ChildRunner } from "./report/children.ts";
 import { commit, machine } from "./report/format.ts";
 import { BENCH_REPORT_HELP, parseReportArgs, type ReportOptions } from "./report/options.ts";
 import { Progress } from "./report/progress.ts";
-import type { ReportContext, ReportSection } from "./report/section.ts";
+import { recording, type ReportContext, type ReportSection } from "./report/section.ts";
 import { SECTIONS } from "./report/sections.ts";
 
 export { BENCH_REPORT_HELP };
@@ -39,7 +39,12 @@ async function runSections(ctx: ReportContext, sections: readonly ReportSection[
   const body: string[] = [];
   for (const [i, s] of sections.entries()) {
     ctx.progress.note(`section ${i + 1}/${sections.length}: ${s.title}`);
-    body.push(`## ${i + 1}. ${s.title}`, "", ...await s.run(ctx));
+    const lines = await recording(ctx, `section "${s.id}"`, () => s.run(ctx));
+    body.push(`## ${i + 1}. ${s.title}`, "", ...lines ?? ["Failed: see Failures.", ""]);
+  }
+  if (ctx.failures.length) {
+    body.push("## Failures", "", "Samples that failed; the report went on without them.", "");
+    for (const f of ctx.failures) body.push("```", f, "```", "");
   }
   return body;
 }
@@ -62,13 +67,8 @@ export async function benchReport(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", interrupted);
   const progress = new Progress(options.quiet);
   try {
-    const ctx = {
-      options,
-      root: ROOT,
-      dir,
-      children: new ChildRunner(ROOT, options.timeoutS * 1000),
-      progress,
-    };
+    const children = new ChildRunner(ROOT, options.timeoutS * 1000);
+    const ctx: ReportContext = { options, root: ROOT, dir, children, progress, failures: [] };
     const body = await runSections(ctx, sections);
     const text = [...await header(options, progress.elapsedS), ...body].join("\n");
     console.log(text);
@@ -76,7 +76,8 @@ export async function benchReport(args: string[]): Promise<number> {
       Deno.writeTextFileSync(options.out, text);
       progress.note(`wrote ${options.out}`);
     }
-    return 0;
+    if (ctx.failures.length) progress.note(`${ctx.failures.length} failure(s): see "Failures"`);
+    return ctx.failures.length ? 1 : 0;
   } finally {
     Deno.removeSignalListener("SIGINT", interrupted);
     Deno.removeSignalListener("SIGTERM", interrupted);

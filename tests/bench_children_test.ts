@@ -109,3 +109,29 @@ Deno.test("bench report: end to end at tiny sizes, every section filled, progres
     t.cleanup();
   }
 });
+
+Deno.test("bench report: a child that fails is reported under Failures, the rest still written, exit 1", async () => {
+  const t = tempArena();
+  try {
+    const out = `${t.dir}/RESULTS.md`;
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "-A", "--quiet", DEV_CLI.pathname, "bench-report", "--quiet"],
+        ...["--only", "entries,cold-read", "--files", "10", "--mib", "1", "--repeats", "1"],
+        ...["--out", out],
+      ],
+      env: { LUO_NATIVE_LIB: `${t.dir}/no-such-libkho.so` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(r.code, 1, new TextDecoder().decode(r.stderr));
+    const text = Deno.readTextFileSync(out);
+    assert.match(text, /\| 10 \| failed \(see Failures\) \|/);
+    assert.match(text, /## Failures\n\nSamples that failed; the report went on without them\./);
+    assert.match(text, /entries memcpy at 10: .*exited with 1:\n.*no-such-libkho\.so/);
+    assert.match(text, /cold read write 1 MiB: .*exited with 1/);
+    assert.match(text, /\| 1 MiB \| `Deno\.readFile` \| failed \(see Failures\) \|/);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -8,6 +8,8 @@ import { ChildRunner } from "../dev/report/children.ts";
 import { BenchError } from "../dev/report/errors.ts";
 import { parseReportArgs } from "../dev/report/options.ts";
 import { SampleTable } from "../dev/report/samples.ts";
+import { Progress } from "../dev/report/progress.ts";
+import { recording, type ReportContext } from "../dev/report/section.ts";
 import { driftSizes, minOf, perUnit, spreadOf } from "../dev/report/stats.ts";
 import { assertCode } from "../testing/assert_code.ts";
 
@@ -48,6 +50,31 @@ Deno.test("bench report: a row that timed out is skipped at that size and every 
   assert.equal(t.skips("other", 10_000), false);
   assert.match(t.missing("keep", 10_000, 600), /> 600\.00 s \(timed out\)/);
   for (const bad of [NaN, -1, Infinity]) assertCode(() => t.add("keep", 10, bad), "EINVAL");
+  assert.deepEqual(t.stopped("keep"), { size: 1000, why: "timed out" });
+  t.fail("keep", 100);
+  assert.deepEqual(t.stopped("keep"), { size: 100, why: "failed" });
+  assert.equal(t.missing("keep", 100, 600), "failed (see Failures)");
+  assert.equal(t.stopped("other"), undefined);
+});
+
+Deno.test("bench report: a failed child is recorded and the report goes on; other errors are thrown", async () => {
+  const ctx = {
+    failures: [] as string[],
+    progress: new Progress(true),
+  } as unknown as ReportContext;
+  const failed = await recording(ctx, "path at 1k", () => {
+    throw new BenchError("child.ts keep-finish: exited with 1:\nENOENT: no arena");
+  });
+  assert.equal(failed, undefined);
+  assert.deepEqual(ctx.failures, [
+    "path at 1k: child.ts keep-finish: exited with 1:\nENOENT: no arena",
+  ]);
+  assert.equal(await recording(ctx, "ok", () => Promise.resolve(7)), 7);
+  await assert.rejects(
+    () => recording(ctx, "bug", () => Promise.reject(new TypeError("a bug"))),
+    TypeError,
+  );
+  assert.equal(ctx.failures.length, 1);
 });
 
 Deno.test("bench report: options, defaults and --big sizes; partial runs only print", () => {

@@ -13,7 +13,7 @@ import { MiB } from "../../bench/cold_read/state.ts";
 import { BenchError } from "./errors.ts";
 import { fmtMarked, fmtNs, fmtRatio, table } from "./format.ts";
 import { SampleTable } from "./samples.ts";
-import { repeatsFor, type ReportContext, type ReportSection } from "./section.ts";
+import { recording, repeatsFor, type ReportContext, type ReportSection } from "./section.ts";
 
 const CHILD = "bench/cold_read/child.ts";
 /** Goal of memfd's "every byte read" ÷ the in-memory checksum (issue 12, item 5). */
@@ -50,10 +50,16 @@ async function runSize(ctx: ReportContext, t: SampleTable, mib: number): Promise
   Deno.mkdirSync(dir);
   try {
     ctx.progress.note(`cold read: writing ${mib} MiB in every form`);
-    const w = await ctx.children.run<{ checksum: string }>({
-      script: CHILD,
-      args: ["write", "--dir", dir, "--mib", `${mib}`],
-    });
+    const w = await recording(
+      ctx,
+      `cold read write ${mib} MiB`,
+      () =>
+        ctx.children.run<{ checksum: string }>({
+          script: CHILD,
+          args: ["write", "--dir", dir, "--mib", `${mib}`],
+        }),
+    );
+    if (w === undefined) return METHODS.forEach((m) => t.fail(m, mib));
     if (w.status === "timed out") return METHODS.forEach((m) => t.timeOut(m, mib));
     const repeats = repeatsFor(ctx.options, mib >= 1024);
     let first: number | undefined;
@@ -63,16 +69,23 @@ async function runSize(ctx: ReportContext, t: SampleTable, mib: number): Promise
       for (let k = 0; k < METHODS.length; k++) {
         const method = METHODS[(k + r) % METHODS.length];
         if (t.skips(method, mib)) continue;
-        const out = await ctx.children.run<Read>({
-          script: CHILD,
-          args: ["read", "--dir", dir, "--method", method],
+        const out = await recording(ctx, `cold read ${method} ${mib} MiB`, async () => {
+          const o = await ctx.children.run<Read>({
+            script: CHILD,
+            args: ["read", "--dir", dir, "--method", method],
+          });
+          if (o.status === "ok") check(mib, w.result, o.result, first);
+          return o;
         });
+        if (out === undefined) {
+          t.fail(method, mib);
+          continue;
+        }
         if (out.status === "timed out") {
           t.timeOut(method, mib);
           continue;
         }
         const got = out.result;
-        check(mib, w.result, got, first);
         first = got.firstByte;
         t.add(method, mib, got.everyByteNs);
         t.add(`${method}:first`, mib, got.firstByteNs);

@@ -70,15 +70,18 @@ function driftLine(ctx: ReportContext, t: SampleTable, row: string, what: string
   return `- ${what}: ${fmtMarked(r, DRIFT_LIMIT)} (${fmtShort(pair.to)} ÷ ${fmtShort(pair.from)})`;
 }
 
-function goalLine(ctx: ReportContext, t: SampleTable): string {
-  const at = ctx.options.files.filter((n) => n >= 100_000 && t.min("deserialize", n) !== undefined);
-  const parts = at.map((n) => {
-    const r = t.min("deserialize", n)! / t.min("memcpy", n)!;
-    return `${fmtShort(n)}: ${fmtMarked(r, COPY_GOAL)}`;
-  });
-  return `Deserialize (open + validate + retrieve all, fresh process) ÷ memcpy at 100k and above: ${
-    parts.join(", ") || "not run"
-  } (goal at most ${fmtRatio(COPY_GOAL)}).`;
+/** Where deserialize stands against the goal at 100k files and more, fresh and warm. */
+function goalLines(ctx: ReportContext, t: SampleTable): string[] {
+  return [["deserialize", "fresh process"], ["warm-deserialize", "warm process"]].map(
+    ([row, how]) => {
+      const at = ctx.options.files.filter((n) => n >= 100_000 && t.min(row, n) !== undefined);
+      const parts = at.map((n) => {
+        const r = t.min(row, n)! / t.min("memcpy", n)!;
+        return `${fmtShort(n)}: ${fmtMarked(r, COPY_GOAL)}`;
+      });
+      return `- open + validate + retrieve all, ${how}: ${parts.join(", ") || "not run"}`;
+    },
+  );
 }
 
 function render(ctx: ReportContext, t: SampleTable): string[] {
@@ -108,7 +111,10 @@ function render(ctx: ReportContext, t: SampleTable): string[] {
       ctx,
       t,
       ["N", "open + validate + retrieve all", ...per, "validate alone", ...per],
-      (n) => [...ratioCells(t, n, "warm-deserialize"), ...ratioCells(t, n, "warm-validate")],
+      (n) => [
+        ...ratioCells(t, n, "warm-deserialize", n >= 100_000 ? COPY_GOAL : undefined),
+        ...ratioCells(t, n, "warm-validate"),
+      ],
     ),
     "",
     "Serialize, a fresh process per sample (after the same on 1,024 entries, untimed, so that the",
@@ -121,7 +127,9 @@ function render(ctx: ReportContext, t: SampleTable): string[] {
       (n) => [...ratioCells(t, n, "preserve-handover"), ...ratioCells(t, n, "handover")],
     ),
     "",
-    goalLine(ctx, t),
+    `Deserialize ÷ memcpy at 100k files and more (goal at most ${fmtRatio(COPY_GOAL)}):`,
+    "",
+    ...goalLines(ctx, t),
     "",
     `Drift per file (goal at most ${fmtRatio(DRIFT_LIMIT)}):`,
     "",

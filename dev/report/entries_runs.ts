@@ -11,7 +11,7 @@
 import { removeIfPresent } from "../../bench/fixtures.ts";
 import { fmtCount, fmtNs } from "./format.ts";
 import type { SampleTable } from "./samples.ts";
-import { repeatsFor, type ReportContext } from "./section.ts";
+import { recording, repeatsFor, type ReportContext } from "./section.ts";
 
 /** Rows of the entry tables. */
 export const ENTRY_ROWS = [
@@ -38,9 +38,14 @@ interface Restore {
   retrieveNs: number;
 }
 
-/** Runs a child; on a timeout every row stops at this size. */
+/** Runs a child; on a timeout or a failure every row stops at this size. */
 async function run<T>(ctx: ReportContext, t: SampleTable, n: number, args: string[]) {
-  const out = await ctx.children.run<T>({ script: CHILD, args });
+  const what = `entries ${args[0]} at ${fmtCount(n)}`;
+  const out = await recording(ctx, what, () => ctx.children.run<T>({ script: CHILD, args }));
+  if (out === undefined) {
+    for (const row of ENTRY_ROWS) t.fail(row, n);
+    return undefined;
+  }
   if (out.status === "ok") return out.result;
   for (const row of ENTRY_ROWS) t.timeOut(row, n);
   ctx.progress.note(`  ${args[0]}: killed after ${fmtNs(out.wallMs * 1e6)} (timeout)`);

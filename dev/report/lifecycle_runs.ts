@@ -15,7 +15,7 @@ import { removeIfPresent } from "../../bench/fixtures.ts";
 import { V3 } from "../../lib/format/v3.ts";
 import { fmtCount, fmtNs } from "./format.ts";
 import type { SampleTable } from "./samples.ts";
-import { repeatsFor, type ReportContext } from "./section.ts";
+import { recording, repeatsFor, type ReportContext } from "./section.ts";
 
 /** A row of the lifecycle tables: the child path it runs, and its label. */
 export interface LifecycleRow {
@@ -80,10 +80,19 @@ async function sample(
   arena: string,
 ): Promise<boolean> {
   if (table.skips(name, size)) return false;
-  const out = await ctx.children.run<{ ns: number }>({
-    script: CHILD,
-    args: childArgs(PATH_OF.get(name) ?? name, arena, shape),
-  });
+  const out = await recording(
+    ctx,
+    `lifecycle ${name} at ${fmtCount(size)}`,
+    () =>
+      ctx.children.run<{ ns: number }>({
+        script: CHILD,
+        args: childArgs(PATH_OF.get(name) ?? name, arena, shape),
+      }),
+  );
+  if (out === undefined) {
+    table.fail(name, size);
+    return false;
+  }
   if (out.status === "timed out") {
     table.timeOut(name, size);
     ctx.progress.note(`  ${name}: killed after ${fmtNs(out.wallMs * 1e6)} (timeout)`);
@@ -116,10 +125,12 @@ async function convertPipeline(ctx: ReportContext, t: SampleTable, size: number)
   if (shape === undefined || t.skips("convert", size)) return;
   const arena = `${ctx.dir}/v3.arena`;
   try {
-    const built = await ctx.children.run({
-      script: CHILD,
-      args: childArgs("v3-build", arena, shape),
-    });
+    const built = await recording(
+      ctx,
+      `lifecycle v3-build at ${fmtCount(size)}`,
+      () => ctx.children.run({ script: CHILD, args: childArgs("v3-build", arena, shape) }),
+    );
+    if (built === undefined) return t.fail("convert", size);
     if (built.status === "timed out") return t.timeOut("convert", size);
     await sample(ctx, t, "convert", size, shape, arena);
   } finally {

@@ -1,8 +1,8 @@
 /**
  * Samples of named rows at sizes (a path at 1k, 10k ... files), and the
- * rule for timeouts: a row that timed out at a size is not run again at
- * that size or any larger one (it would only take longer), and its cells
- * say so instead of a number.
+ * rule for timeouts and failures: a row that timed out or failed at a size
+ * is not run again at that size or any larger one (it would only take
+ * longer, or fail again), and its cells say so instead of a number.
  *
  * @module
  */
@@ -15,6 +15,7 @@ import { minOf } from "./stats.ts";
 export class SampleTable {
   readonly #samples = new Map<string, number[]>();
   readonly #timedOut = new Map<string, number>();
+  readonly #failed = new Map<string, number>();
 
   #key(row: string, size: number): string {
     return `${row}@${size}`;
@@ -36,9 +37,26 @@ export class SampleTable {
     this.#timedOut.set(row, Math.min(size, this.#timedOut.get(row) ?? Infinity));
   }
 
-  /** Whether `row` timed out at `size` or a smaller size (then it is not run at `size`). */
+  /** Records that `row` failed at `size` (the reason goes to the report's failures). */
+  fail(row: string, size: number): void {
+    this.#failed.set(row, Math.min(size, this.#failed.get(row) ?? Infinity));
+  }
+
+  /** Whether `row` timed out or failed at `size` or a smaller size (then it is not run at `size`). */
   skips(row: string, size: number): boolean {
-    return (this.#timedOut.get(row) ?? Infinity) <= size;
+    return this.#stoppedAt(row) <= size;
+  }
+
+  /** The smallest size at which `row` timed out or failed (Infinity when none). */
+  #stoppedAt(row: string): number {
+    return Math.min(this.#timedOut.get(row) ?? Infinity, this.#failed.get(row) ?? Infinity);
+  }
+
+  /** The size at which `row` stopped and why, or undefined when it never did. */
+  stopped(row: string): { size: number; why: "timed out" | "failed" } | undefined {
+    const size = this.#stoppedAt(row);
+    if (size === Infinity) return undefined;
+    return { size, why: size === this.#failed.get(row) ? "failed" : "timed out" };
   }
 
   /** The samples of `row` at `size` (empty when none). */
@@ -52,8 +70,12 @@ export class SampleTable {
     return s.length ? minOf(s) : undefined;
   }
 
-  /** What a cell shows when `row` has no sample at `size`: timed out, or not run. */
+  /** What a cell shows when `row` has no sample at `size`: timed out, failed, or not run. */
   missing(row: string, size: number, timeoutS: number): string {
-    return this.skips(row, size) ? `> ${fmtNs(timeoutS * 1e9)} (timed out)` : "not run";
+    const stop = this.stopped(row);
+    if (stop === undefined || stop.size > size) return "not run";
+    return stop.why === "failed"
+      ? "failed (see Failures)"
+      : `> ${fmtNs(timeoutS * 1e9)} (timed out)`;
   }
 }

@@ -9,6 +9,7 @@
  */
 
 import type { ChildRunner } from "./children.ts";
+import { BenchError } from "./errors.ts";
 import type { ReportOptions } from "./options.ts";
 import type { Progress } from "./progress.ts";
 
@@ -24,6 +25,28 @@ export interface ReportContext {
   readonly children: ChildRunner;
   /** Progress lines on stderr. */
   readonly progress: Progress;
+  /** Samples that failed (a child's error, results that contradict each other), for the report's end. */
+  readonly failures: string[];
+}
+
+/**
+ * Runs `fn`; when it throws a {@link BenchError} (a child failed), records
+ * the failure under `what` and returns undefined, so that the report goes
+ * on and says what failed at its end.
+ */
+export async function recording<T>(
+  ctx: ReportContext,
+  what: string,
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof BenchError)) throw e;
+    ctx.failures.push(`${what}: ${e.message}`);
+    ctx.progress.note(`  ${what}: FAILED (${e.message.split("\n")[0]})`);
+    return undefined;
+  }
 }
 
 /** One section of the report. */
