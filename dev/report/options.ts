@@ -25,7 +25,8 @@ Runs every benchmark section, one sample per fresh process where process
 start matters, each repeated (the minimum is reported), and writes the
 tables to bench/RESULTS.md. Progress goes to stderr.
 
-  --big            the big sizes too: 1M files, 100k sessions, 1 GiB (long)
+  --big            the big sizes too: 1M files, 100k sessions, 1 GiB (long);
+                   also with LUO_BENCH_BIG=1
   --out FILE       where to write (default bench/RESULTS.md; a run with
                    --only, --files, --sessions or --mib only prints unless
                    --out is given)
@@ -99,7 +100,7 @@ export function parseReportArgs(args: string[], sectionIds: string[]): ReportOpt
     },
   });
   if (values.help) return null;
-  const big = values.big ?? false;
+  const big = values.big ?? Deno.env.get("LUO_BENCH_BIG") === "1";
   const only = values.only?.split(",").map((s) => s.trim());
   for (const id of only ?? []) {
     if (!sectionIds.includes(id)) {
