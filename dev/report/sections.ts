@@ -29,6 +29,15 @@ export const SECTIONS: readonly ReportSection[] = [
     intro: ["The arena's calls through FFI, in one warm process, against an empty FFI call."],
   }),
   suiteSection({
+    id: "drop",
+    title: "The successor's drop of the predecessor's leftovers",
+    file: "bench/kho_drop_bench.ts",
+    intro: [
+      "At the arena level: of 2N handed-over one-page blocks the successor keeps every other one;",
+      "its handover frees the rest in one pass. The time per block (÷ N) must not grow with N.",
+    ],
+  }),
+  suiteSection({
     id: "library",
     title: "Loading the native library",
     file: "bench/library_bench.ts",
