@@ -8,8 +8,9 @@ import { ChildRunner } from "../dev/report/children.ts";
 import { BenchError } from "../dev/report/errors.ts";
 import { parseReportArgs } from "../dev/report/options.ts";
 import { SampleTable } from "../dev/report/samples.ts";
+import { suiteTable } from "../dev/report/suite.ts";
 import { Progress } from "../dev/report/progress.ts";
-import { recording, type ReportContext } from "../dev/report/section.ts";
+import { interleaved, recording, type ReportContext } from "../dev/report/section.ts";
 import { driftSizes, minOf, perUnit, spreadOf } from "../dev/report/stats.ts";
 import { assertCode } from "../testing/assert_code.ts";
 
@@ -170,4 +171,43 @@ Deno.test("bench report: a child past the timeout is killed and reported as time
   } finally {
     s.cleanup();
   }
+});
+
+Deno.test("bench report: repeats are interleaved across sizes, each size its own count", async () => {
+  const seen: string[] = [];
+  const ctx = { options: parseReportArgs([], IDS)! } as unknown as ReportContext;
+  await interleaved(ctx, [1000, 100_000], (s) => s >= 100_000, async (size, r, of) => {
+    await Promise.resolve();
+    seen.push(`${size}:${r}/${of}`);
+  });
+  assert.deepEqual(seen, [
+    "1000:1/5",
+    "100000:1/3",
+    "1000:2/5",
+    "100000:2/3",
+    "1000:3/5",
+    "100000:3/3",
+    "1000:4/5",
+    "1000:5/5",
+  ]);
+  const once = { options: parseReportArgs(["--repeats", "1"], IDS)! } as unknown as ReportContext;
+  const sizes: number[] = [];
+  await interleaved(once, [5, 6], () => true, (size) => Promise.resolve(void sizes.push(size)));
+  assert.deepEqual(sizes, [5, 6]);
+});
+
+Deno.test("bench report: a suite's table: ratios to its group's baseline, and ÷ N when sizes are named", () => {
+  const r = (name: string, min: number, baseline = false) => ({
+    group: "g",
+    name,
+    baseline,
+    min,
+    avg: 2 * min,
+  });
+  const sized = suiteTable([r("drop [1000]", 50_000, true), r("drop [4000]", 400_000)]);
+  assert.match(sized, /\| drop \[1000\] \| 50\.00 µs \| 100\.00 µs \| 1\.00× \| 50\.0 ns \|/);
+  assert.match(sized, /\| drop \[4000\] \| 400\.00 µs \| 800\.00 µs \| 8\.00× \| 100\.0 ns \|/);
+  const plain = suiteTable([r("empty call", 5), r("alloc", 50)]);
+  assert.doesNotMatch(plain, /÷ N/);
+  assert.match(plain, /\| alloc \| 50\.0 ns \| 100\.0 ns \| - \|/);
 });

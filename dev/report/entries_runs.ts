@@ -11,7 +11,7 @@
 import { removeIfPresent } from "../../bench/fixtures.ts";
 import { fmtCount, fmtNs } from "./format.ts";
 import type { SampleTable } from "./samples.ts";
-import { recording, repeatsFor, type ReportContext } from "./section.ts";
+import { interleaved, recording, type ReportContext } from "./section.ts";
 
 /** Rows of the entry tables. */
 export const ENTRY_ROWS = [
@@ -52,15 +52,14 @@ async function run<T>(ctx: ReportContext, t: SampleTable, n: number, args: strin
   return undefined;
 }
 
-async function copies(ctx: ReportContext, t: SampleTable, n: number, processes: number) {
-  for (let p = 0; p < processes && !t.skips("memcpy", n); p++) {
-    const args = ["memcpy", "--files", `${n}`, "--rounds", `${COPY_ROUNDS}`];
-    const r = await run<{ nativeNs: number; setNs: number }>(ctx, t, n, args);
-    if (!r) return;
-    t.add("memcpy", n, r.nativeNs);
-    t.add("set", n, r.setNs);
-    ctx.progress.note(`  memcpy: ${fmtNs(r.nativeNs)}, Uint8Array.set: ${fmtNs(r.setNs)}`);
-  }
+/** One process of the copy baseline (the minimum of its rounds is one sample). */
+async function copy(ctx: ReportContext, t: SampleTable, n: number) {
+  const args = ["memcpy", "--files", `${n}`, "--rounds", `${COPY_ROUNDS}`];
+  const r = await run<{ nativeNs: number; setNs: number }>(ctx, t, n, args);
+  if (!r) return;
+  t.add("memcpy", n, r.nativeNs);
+  t.add("set", n, r.setNs);
+  ctx.progress.note(`  memcpy: ${fmtNs(r.nativeNs)}, Uint8Array.set: ${fmtNs(r.setNs)}`);
 }
 
 async function imageAndRestore(ctx: ReportContext, t: SampleTable, n: number) {
@@ -91,15 +90,12 @@ async function imageAndRestore(ctx: ReportContext, t: SampleTable, n: number) {
   }
 }
 
-/** Runs every size of the entry benchmarks; samples go into `t`. */
+/** Runs every size of the entry benchmarks, the repeats interleaved; samples go into `t`. */
 export async function runEntries(ctx: ReportContext, t: SampleTable): Promise<void> {
-  for (const n of ctx.options.files) {
-    const repeats = repeatsFor(ctx.options, n >= 1_000_000);
-    ctx.progress.note(`entries: ${fmtCount(n)} files, copy baseline in ${repeats} processes`);
-    await copies(ctx, t, n, repeats);
-    for (let r = 1; r <= repeats && !t.skips("deserialize", n); r++) {
-      ctx.progress.note(`entries: ${fmtCount(n)} files, repeat ${r}/${repeats}`);
-      await imageAndRestore(ctx, t, n);
-    }
-  }
+  await interleaved(ctx, ctx.options.files, (n) => n >= 1_000_000, async (n, r, repeats) => {
+    if (t.skips("deserialize", n)) return;
+    ctx.progress.note(`entries: ${fmtCount(n)} files, repeat ${r}/${repeats}`);
+    await copy(ctx, t, n);
+    await imageAndRestore(ctx, t, n);
+  });
 }

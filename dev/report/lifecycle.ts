@@ -89,7 +89,9 @@ const INTRO = [
   "path on 1,024 files in a scratch arena, so that the code is compiled and the figures per file",
   "measure what grows with the files, not the process's cold start. The predecessor's image is reused",
   "by the successors that do not hand over (inspect, keep, close each, release); the second",
-  "generation hands over from it and the third from that.",
+  "generation hands over from it and the third from that. Repeats are interleaved across sizes",
+  "(round r runs every size once), so that a change of the machine's load during the run slows",
+  "every size alike instead of inventing a drift.",
   "",
   "Drift: time per file (or session) at the largest size ÷ at 10k (or the smallest size when 10k is",
   `absent); goal at most ${

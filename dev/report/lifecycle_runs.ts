@@ -15,7 +15,7 @@ import { removeIfPresent } from "../../bench/fixtures.ts";
 import { V3 } from "../../lib/format/v3.ts";
 import { fmtCount, fmtNs } from "./format.ts";
 import type { SampleTable } from "./samples.ts";
-import { recording, repeatsFor, type ReportContext } from "./section.ts";
+import { interleaved, recording, type ReportContext } from "./section.ts";
 
 /** A row of the lifecycle tables: the child path it runs, and its label. */
 export interface LifecycleRow {
@@ -138,36 +138,36 @@ async function convertPipeline(ctx: ReportContext, t: SampleTable, size: number)
   }
 }
 
-/** Runs every row of `dim` at every size, repeated; samples go into `table`. */
+/** Runs every row of `dim` at every size, repeated (interleaved); samples go into `table`. */
 export async function runDimension(ctx: ReportContext, dim: Dimension, table: SampleTable) {
-  for (const size of dim.sizes) {
-    const repeats = repeatsFor(ctx.options, size >= 100_000);
+  await interleaved(ctx, dim.sizes, (s) => s >= 100_000, async (size, r, repeats) => {
+    ctx.progress.note(`lifecycle: ${fmtCount(size)} ${dim.unit}s, repeat ${r}/${repeats}`);
     const shape = shapeOf(dim, size);
-    for (let r = 1; r <= repeats; r++) {
-      ctx.progress.note(`lifecycle: ${fmtCount(size)} ${dim.unit}s, repeat ${r}/${repeats}`);
-      await imagePipeline(ctx, table, size, shape);
-      const outgoing = `${ctx.dir}/outgoing.arena`;
-      await sample(ctx, table, "preserve-close", size, shape, outgoing);
-      removeIfPresent(outgoing);
-      if (dim.unit === "file") await convertPipeline(ctx, table, size);
-    }
-  }
+    await imagePipeline(ctx, table, size, shape);
+    const outgoing = `${ctx.dir}/outgoing.arena`;
+    await sample(ctx, table, "preserve-close", size, shape, outgoing);
+    removeIfPresent(outgoing);
+    if (dim.unit === "file") await convertPipeline(ctx, table, size);
+  });
 }
 
-/** Runs "keep alive through finish" (open + retrieve all + keep + finish) at `sizes` files. */
+/**
+ * Runs "keep alive through finish" (open + retrieve all + keep + finish) at
+ * `sizes` files: one image per size, the repeats interleaved.
+ */
 export async function runKeepAlive(ctx: ReportContext, sizes: number[], table: SampleTable) {
-  for (const size of sizes) {
-    const repeats = repeatsFor(ctx.options, false);
-    const shape = { sessions: 1, files: size };
-    const arena = `${ctx.dir}/keep-alive.arena`;
-    try {
-      if (!await sample(ctx, table, "preserve-handover", size, shape, arena)) continue;
-      for (let r = 1; r <= repeats; r++) {
-        ctx.progress.note(`keep alive: ${fmtCount(size)} files, repeat ${r}/${repeats}`);
-        await sample(ctx, table, "keep-finish", size, shape, arena);
-      }
-    } finally {
-      removeIfPresent(arena);
+  const arena = (size: number) => `${ctx.dir}/keep-alive-${size}.arena`;
+  const shape = (size: number) => ({ sessions: 1, files: size });
+  try {
+    for (const size of sizes) {
+      await sample(ctx, table, "preserve-handover", size, shape(size), arena(size));
     }
+    await interleaved(ctx, sizes, () => false, async (size, r, repeats) => {
+      if (table.min("preserve-handover", size) === undefined) return;
+      ctx.progress.note(`keep alive: ${fmtCount(size)} files, repeat ${r}/${repeats}`);
+      await sample(ctx, table, "keep-finish", size, shape(size), arena(size));
+    });
+  } finally {
+    for (const size of sizes) removeIfPresent(arena(size));
   }
 }

@@ -63,3 +63,24 @@ export interface ReportSection {
 export function repeatsFor(options: ReportOptions, large: boolean): number {
   return options.repeats ?? (large ? 3 : 5);
 }
+
+/**
+ * Calls `fn(size, round, rounds)` for every repeat of every size, the
+ * repeats interleaved: round r runs every size that has an r-th repeat, so
+ * that a machine whose load changes during the run slows every size alike
+ * instead of inventing a drift between them.
+ */
+export async function interleaved(
+  ctx: ReportContext,
+  sizes: readonly number[],
+  large: (size: number) => boolean,
+  fn: (size: number, round: number, rounds: number) => Promise<void>,
+): Promise<void> {
+  const rounds = Math.max(...sizes.map((s) => repeatsFor(ctx.options, large(s))));
+  for (let r = 1; r <= rounds; r++) {
+    for (const size of sizes) {
+      const repeats = repeatsFor(ctx.options, large(size));
+      if (r <= repeats) await fn(size, r, repeats);
+    }
+  }
+}

@@ -48,14 +48,25 @@ export async function runSuite(ctx: ReportContext, file: string): Promise<SuiteR
   );
 }
 
-/** The table of a suite: per group, ratios of minimums to the group's baseline. */
+/** N of a benchmark named `... [N]`, else undefined. */
+function sizeOf(name: string): number | undefined {
+  const m = name.match(/\[(\d+)\]$/);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The table of a suite: per group, ratios of minimums to the group's
+ * baseline; when every benchmark is named `... [N]`, also its minimum ÷ N.
+ */
 export function suiteTable(results: SuiteResult[]): string {
   const base = new Map(results.filter((r) => r.baseline).map((r) => [r.group, r.min]));
+  const perN = results.length > 0 && results.every((r) => sizeOf(r.name) !== undefined);
   return table(
-    ["benchmark", "min", "average", "÷ baseline (min)"],
+    ["benchmark", "min", "average", "÷ baseline (min)", ...perN ? ["min ÷ N"] : []],
     results.map((r) => {
       const b = base.get(r.group);
-      return [r.name, fmtNs(r.min), fmtNs(r.avg), b ? fmtRatio(r.min / b) : "-"];
+      const row = [r.name, fmtNs(r.min), fmtNs(r.avg), b ? fmtRatio(r.min / b) : "-"];
+      return perN ? [...row, fmtNs(r.min / sizeOf(r.name)!)] : row;
     }),
   );
 }
