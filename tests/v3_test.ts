@@ -2,20 +2,11 @@
 // restored directly and after `convert` to v4; unknown formats refused.
 import assert from "node:assert/strict";
 import { LiveUpdate, MemFile } from "../mod.ts";
-import { Arena } from "../kho.ts";
 import { convertArena, inspectArena } from "../tools.ts";
-import { BlockChain } from "../lib/format/block.ts";
-import {
-  EXTENT_CHAIN,
-  MEMFD_DESCRIPTOR_BYTES,
-  writeExtents,
-  writeMemfdDescriptor,
-} from "../lib/format/memfd_ser.ts";
-import { placeRoots } from "../lib/format/roots.ts";
-import { writeV3Sessions } from "../lib/format/v3.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { runDeno, runOk } from "../testing/child_process.ts";
 import { tempArena } from "../testing/temp_arena.ts";
+import { writeV3Image } from "../testing/v3_image.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -25,44 +16,17 @@ interface TextFile {
   text: string;
 }
 
-/** A memfd-v1 descriptor of `body` in preserved pages (descriptor, extent block, data). */
-function memfdOf(a: Arena, body: Uint8Array): { desc: bigint; data: bigint } {
-  const desc = a.allocPreserve(MEMFD_DESCRIPTOR_BYTES, { zero: true });
-  if (!body.length) {
-    writeMemfdDescriptor(a, desc, { size: 0, pos: 0, extentsPa: 0n, nextents: 0 });
-    return { desc, data: 0n };
-  }
-  const data = a.allocRegion(body.length);
-  a.preserve(data.pa, data.pages * 4096);
-  a.bytes(data.pa, body.length).set(body);
-  const chain = BlockChain.outgoing(a, EXTENT_CHAIN, 4);
-  chain.reserve(1);
-  writeExtents(chain, [data]);
-  writeMemfdDescriptor(a, desc, { size: body.length, pos: 0, extentsPa: chain.head, nextents: 1 });
-  return { desc, data: data.pa };
-}
-
 /** Writes a v3 image with the format's writer: session block, file arrays, memfd files, FDTs. */
 function buildV3(
   path: string,
   sessions: { name: string; files: TextFile[] }[],
   format = "luo-session-v3",
 ): Map<string, bigint> {
-  const dataPages = new Map<string, bigint>();
-  using a = Arena.create({ path, size: 8 << 20 });
-  const header = writeV3Sessions(
-    a,
-    sessions.map((s) => ({
-      name: s.name,
-      files: s.files.map((f) => {
-        const { desc, data } = memfdOf(a, enc.encode(f.text));
-        if (data) dataPages.set(`${s.name}/${f.token}`, data);
-        return { compatible: "memfd-v1", data: desc, token: f.token };
-      }),
-    })),
-  );
-  a.handover(placeRoots(a, { liveupdateNumber: 5n, sessionHeader: header, format }, []));
-  return dataPages;
+  const v3 = sessions.map((s) => ({
+    name: s.name,
+    files: s.files.map((f) => ({ token: f.token, bytes: enc.encode(f.text) })),
+  }));
+  return writeV3Image(path, v3, { size: 8 << 20, format });
 }
 
 const SESSIONS = [

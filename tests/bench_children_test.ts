@@ -1,0 +1,137 @@
+// The benchmark children as ./luo bench --report runs them (separate
+// processes): they refuse bad arguments (exit 2), fail loudly when the
+// arena does not hold what they were told (exit 1), and every way of
+// reading the cold-read state back finds the predecessor's checksum, a
+// damaged copy a different one. Then the report itself, end to end, at
+// tiny sizes.
+import assert from "node:assert/strict";
+import { runDeno, runOk } from "../testing/child_process.ts";
+import { tempArena } from "../testing/temp_arena.ts";
+
+const LIFECYCLE = new URL("../bench/lifecycle/child.ts", import.meta.url);
+const COLD_READ = new URL("../bench/cold_read/child.ts", import.meta.url);
+const DEV_CLI = new URL("../dev/cli.ts", import.meta.url);
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+
+Deno.test("bench children: a lifecycle path refuses bad arguments and an arena that differs", async () => {
+  const t = tempArena();
+  try {
+    const shape = (files: string) => ["--arena", t.path, "--sessions", "1", `--files=${files}`];
+    for (const bad of ["0", "-3", "1.5", "NaN", "99999999999", ""]) {
+      const r = await runDeno(LIFECYCLE, ["keep-finish", ...shape(bad)]);
+      assert.equal(r.code, 2, `--files ${bad}: ${r.stderr}`);
+      assert.match(r.stderr, /--files must be an integer in 1\.\.10000000/);
+    }
+    assert.equal((await runDeno(LIFECYCLE, ["nope", ...shape("1")])).code, 2);
+    const missing = await runDeno(LIFECYCLE, ["keep-finish", ...shape("10")]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /ENOENT.*open arena/);
+
+    const made = lastJson((await runOk(LIFECYCLE, ["preserve-handover", ...shape("20")])).stdout);
+    assert.equal(made.files, 20);
+    assert.ok(made.ns > 0);
+    const more = await runDeno(LIFECYCLE, ["keep-finish", ...shape("21")]);
+    assert.equal(more.code, 1, "the image has 20 files, not 21");
+    assert.match(more.stderr, /ENOENT.*token 20/);
+    // The failed successor did not hand over: the image is still there.
+    const kept = lastJson((await runOk(LIFECYCLE, ["keep-finish", ...shape("20")])).stdout);
+    assert.equal(kept.path, "keep-finish");
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("bench children: every cold read finds the predecessor's checksum; a damaged file does not", async () => {
+  const t = tempArena();
+  try {
+    const written = lastJson(
+      (await runOk(COLD_READ, ["write", "--dir", t.dir, "--mib", "1"])).stdout,
+    );
+    assert.equal(written.bytes, 1 << 20);
+    for (const method of ["memfd", "readFile", "stream", "v8"]) {
+      const r = lastJson(
+        (await runOk(COLD_READ, ["read", "--dir", t.dir, "--method", method])).stdout,
+      );
+      assert.equal(r.checksum, written.checksum, method);
+      assert.ok(r.firstByteNs > 0 && r.firstByteNs <= r.everyByteNs, method);
+      if (method === "memfd") assert.ok(r.inMemoryNs > 0 && r.viewsAgainNs > 0);
+    }
+    const file = `${t.dir}/state.bin`;
+    const bytes = Deno.readFileSync(file);
+    bytes[123_457] ^= 0x40;
+    Deno.writeFileSync(file, bytes);
+    const damaged = lastJson(
+      (await runOk(COLD_READ, ["read", "--dir", t.dir, "--method", "stream"])).stdout,
+    );
+    assert.notEqual(damaged.checksum, written.checksum);
+    const bad = await runDeno(COLD_READ, ["read", "--dir", t.dir, "--method", "mmap"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--method must be one of memfd, readFile, stream, v8/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("bench report: end to end at tiny sizes, every section filled, progress on stderr", async () => {
+  const t = tempArena();
+  try {
+    const out = `${t.dir}/RESULTS.md`;
+    const r = await runOk(DEV_CLI, [
+      "bench-report",
+      ...["--only", "lifecycle,entries,cold-read,memory", "--files", "64", "--sessions", "8"],
+      ...["--mib", "1", "--repeats", "1", "--out", out],
+    ]);
+    const text = Deno.readTextFileSync(out);
+    assert.equal(r.stdout.trim(), text.trim());
+    assert.match(r.stderr, /bench \[\d+:\d\d\] section 1\/4: Lifecycle/);
+    for (
+      const heading of [
+        "## 1. Lifecycle paths",
+        "### Files in one session",
+        "### Sessions",
+        "## 2. Serialize and deserialize",
+        "## 3. A cold successor",
+        "## 4. Memory per preserved file",
+      ]
+    ) assert.ok(text.includes(heading), heading);
+    for (
+      const label of ["| preserve + hand over |", "(3rd generation) |", "| convert a v3 image"]
+    ) {
+      const line = text.split("\n").find((l) => l.includes(label));
+      assert.match(line ?? "", /\| [\d.]+ (s|ms|µs) \([\d.]+ (ms|µs)/, label);
+    }
+    assert.doesNotMatch(text, /\| (not run|> .* \(timed out\))|NaN|undefined|Infinity/);
+    assert.match(text, /\| 1 MiB \| `node:v8`.* \| [\d.]+ (ms|µs) \|/);
+    assert.match(text, /- 1 MiB: in memory [\d.]+ (ms|µs); memfd retrieve \+ every byte ÷ that:/);
+    assert.match(text, /Generated by `\.\/luo bench --report --only/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("bench report: a child that fails is reported under Failures, the rest still written, exit 1", async () => {
+  const t = tempArena();
+  try {
+    const out = `${t.dir}/RESULTS.md`;
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "-A", "--quiet", DEV_CLI.pathname, "bench-report", "--quiet"],
+        ...["--only", "entries,cold-read", "--files", "10", "--mib", "1", "--repeats", "1"],
+        ...["--out", out],
+      ],
+      env: { LUO_NATIVE_LIB: `${t.dir}/no-such-libkho.so` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(r.code, 1, new TextDecoder().decode(r.stderr));
+    const text = Deno.readTextFileSync(out);
+    assert.match(text, /\| 10 \| failed \(see Failures\) \|/);
+    assert.match(text, /## Failures\n\nSamples that failed; the report went on without them\./);
+    assert.match(text, /entries memcpy at 10: .*exited with 1:\n.*no-such-libkho\.so/);
+    assert.match(text, /cold read write 1 MiB: .*exited with 1/);
+    assert.match(text, /\| 1 MiB \| `Deno\.readFile` \| failed \(see Failures\) \|/);
+  } finally {
+    t.cleanup();
+  }
+});
