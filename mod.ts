@@ -62,6 +62,14 @@ export { type Token } from "./lib/luo/token.ts";
 export { memfdHandler, MemFile } from "./lib/handlers/memfd.ts";
 export { Value, valueHandler } from "./lib/handlers/value.ts";
 export {
+  type MapKey,
+  PreservedMap,
+  type PreservedMapOptions,
+  type PreservedMapStats,
+  type ValueKind,
+} from "./lib/handlers/kvmap/map.ts";
+export { kvmapHandler } from "./lib/handlers/kvmap/handler.ts";
+export {
   type Manifest,
   MANIFEST_FORMAT,
   MANIFEST_TOKEN,

@@ -10,6 +10,7 @@ import { LiveUpdateError, LuoError } from "../errors.ts";
 import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { placeRoots } from "../format/roots.ts";
 import { SESSION_CHAIN, writeSessionEntry } from "../format/session_ser.ts";
+import { kvmapHandler } from "../handlers/kvmap/handler.ts";
 import { memfdHandler } from "../handlers/memfd.ts";
 import { valueHandler } from "../handlers/value.ts";
 import { Arena, checkInteger, type CreateOptions, type OpenOptions } from "../kho/arena.ts";
@@ -92,7 +93,7 @@ interface IncomingEntry {
 export class LiveUpdate {
   /** The arena ("physical memory"). */
   readonly arena: Arena;
-  /** The handler registry (memfd-v1 and value-v1 are built in). */
+  /** The handler registry (memfd-v1, value-v1 and kvmap-v1 are built in). */
   readonly handlers: HandlerRegistry = new HandlerRegistry();
   /** Whether this live update took over an image its predecessor handed over. */
   readonly resumed: boolean;
@@ -115,6 +116,7 @@ export class LiveUpdate {
     this.#sessionChain = BlockChain.outgoing(arena, SESSION_CHAIN, maxBlocks);
     this.handlers.register(memfdHandler);
     this.handlers.register(valueHandler);
+    this.handlers.register(kvmapHandler);
     for (const h of options.handlers ?? []) this.handlers.register(h);
     this.#incomingRoot = arena.info().incomingRoot;
     this.resumed = this.#incomingRoot !== 0n;

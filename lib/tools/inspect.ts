@@ -12,6 +12,7 @@ import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { LiveUpdateError } from "../errors.ts";
 import { ARENA_HEADER, MEM_MAP_CHAIN, readArenaHeader } from "../format/arena_header.ts";
 import { toDts } from "../format/fdt.ts";
+import { kvmapHandler } from "../handlers/kvmap/handler.ts";
 import { memfdHandler } from "../handlers/memfd.ts";
 import { valueHandler } from "../handlers/value.ts";
 import { Arena, PAGE_SIZE } from "../kho/arena.ts";
@@ -229,7 +230,9 @@ function collect(
   report.sessionBlocks = image.sessionBlocks.map((b) => b.count);
   for (const b of image.sessionBlocks) refs.set(b.pa, "session block");
   const handlers = new Map(
-    [memfdHandler, valueHandler, ...(options.handlers ?? [])].map((h) => [h.compatible, h]),
+    [memfdHandler, valueHandler, kvmapHandler, ...(options.handlers ?? [])].map((
+      h,
+    ) => [h.compatible, h]),
   );
   const ctx: HandlerContext = { arena, maxBlocks: Math.max(pages, DEFAULT_MAX_BLOCKS) };
   report.sessions = image.sessions.map((s) => sessionReport(ctx, s, handlers, refs));
