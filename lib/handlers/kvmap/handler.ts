@@ -81,7 +81,7 @@ export const kvmapHandler: FileHandler<PreservedMap<unknown>> = {
     return {
       fields: {
         keys: st.count,
-        values: header.flags ? "cloned" : "bytes",
+        "value kind": header.flags ? "cloned" : "bytes",
         slots: 2 ** st.indexLog2,
         segments: regions.length - 2,
         "live bytes": st.live,

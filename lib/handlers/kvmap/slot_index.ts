@@ -134,13 +134,20 @@ export class SlotIndex {
     return -1;
   }
 
-  /** Where the record of live slot `i` is: `[seg, off, keyLen, valueLen]`; null for an empty or deleted slot. */
+  /**
+   * Where the record of slot `i` is, its check word verified:
+   * `[seg, off, keyLen, valueLen]`; null for an empty or deleted slot.
+   */
   recordOf(i: number, words: Int32Array): [number, number, number, number] | null {
     const w = this.word + i * SLOT.words;
     const lo = words[w + SLOT.refLo];
     if (lo === REF.empty || lo === REF.deleted) return null;
     const info = words[w + SLOT.info];
-    return [refSeg(lo, info), refOff(lo), (info >>> 8) & 0xffff, words[w + SLOT.valueLen] >>> 0];
+    const valueLen = words[w + SLOT.valueLen];
+    if (words[w + SLOT.check] !== slotCheck(words[w], lo, info, valueLen)) {
+      throw this.#corrupt(i, "check word does not match");
+    }
+    return [refSeg(lo, info), refOff(lo), (info >>> 8) & 0xffff, valueLen >>> 0];
   }
 
   /** Whether slot `i` was never used. */
