@@ -1,7 +1,9 @@
 /**
  * `kvmap_ser`: the on-arena layout of a kvmap-v1 map (a hash map whose
- * keys, values and index all live in arena pages), written and read here
- * only. Every number is little-endian; words are u32.
+ * keys, values and index all live in arena pages). The header page (its
+ * fields, state copies and directory) is written and read here;
+ * segments, records and index slots in `kvmap_log_ser.ts`. Every number
+ * is little-endian; words are u32.
  *
  * ```
  * header page (4096 bytes, at luo_file_ser.data)
@@ -41,7 +43,17 @@
  */
 
 import { CorruptImageError } from "../errors.ts";
-import { type Arena, PAGE_SIZE, PHYS_BASE } from "../kho/arena.ts";
+import { type Arena, PAGE_SIZE } from "../kho/arena.ts";
+import {
+  RECORD,
+  REF,
+  refSegOf,
+  SEGMENT,
+  SLOT,
+  wordOf,
+  writeDeletedSlot,
+  writeSlot,
+} from "./kvmap_log_ser.ts";
 
 /** Compatible string of the kvmap-v1 format. */
 export const KVMAP_V1 = "kvmap-v1";
@@ -60,6 +72,8 @@ export const KVMAP_HEADER = {
 
 /** The magic at offset 0 of the header page. */
 export const KVMAP_MAGIC = "LUOKVMAP";
+/** The magic as two little-endian words. */
+const MAGIC_WORDS = [0x4b4f554c, 0x50414d56] as const;
 /** The layout version this build writes and reads. */
 export const KVMAP_VERSION = 1;
 /** Header flags. */
@@ -98,53 +112,8 @@ export const NONE = 0xffffffff;
 /** Directory: two halves of `entries` entries `{ u32 pfn; u32 order; }`. */
 export const DIR = { entries: 240, entryBytes: 8, pfn: 0, order: 4 } as const;
 
-/** Index slot fields (word indexes; 8 words = 32 bytes). */
-export const SLOT = {
-  words: 8,
-  bytes: 32,
-  hash: 0,
-  refLo: 1,
-  info: 2,
-  valueLen: 3,
-  check: 4,
-  key: 5,
-  keyBytes: 12,
-} as const;
-/** Slot refs with a meaning of their own, and how a ref is made. */
-export const REF = { empty: 0, deleted: 1, segShift: 2 ** 28, unit: 8 } as const;
 /** Index sizes: 2^7 slots (one page) .. 2^27 slots. */
 export const INDEX_LOG2 = { min: 7, max: 27 } as const;
-
-/** Segment header fields (byte offsets). */
-export const SEGMENT = {
-  header: 32,
-  magic: 0,
-  seg: 4,
-  seq: 8,
-  end: 12,
-  dead: 16,
-  maxOrder: 19,
-} as const;
-/** "KVSG", little-endian. */
-export const SEGMENT_MAGIC = 0x4753564b;
-/** Largest segment: 2 GiB (offsets fit 31 bits). */
-export const MAX_SEGMENT_BYTES = PAGE_SIZE * 2 ** SEGMENT.maxOrder;
-
-/** Record header fields (byte offsets). */
-export const RECORD = {
-  header: 16,
-  hash: 0,
-  keyInfo: 4,
-  valueLen: 8,
-  check: 12,
-  align: 8,
-} as const;
-/** Key flags (bits 16.. of key_info). */
-export const KEY_FLAGS = { string: 1 } as const;
-/** Largest key in bytes. */
-export const MAX_KEY_BYTES = 0xffff;
-/** Largest value in bytes (1 GiB). */
-export const MAX_VALUE_BYTES = 1 << 30;
 
 /** The mutable state of a map (the committed state copy, decoded). */
 export interface KvState {
@@ -199,74 +168,6 @@ export function mix32(h: number): number {
   return h ^ (h >>> 16);
 }
 
-/**
- * Check word of a record header: cheap enough for every read, and any
- * change of one field (or of the check) shows.
- */
-export function recordCheck(hash: number, keyInfo: number, valueLen: number): number {
-  return hash ^ Math.imul(keyInfo ^ 0x4b564d31, 0x9e3779b1) ^ Math.imul(valueLen, 0x85ebca6b);
-}
-
-/** Check word of an index slot (any change of one field shows). */
-export function slotCheck(hash: number, refLo: number, info: number, valueLen: number): number {
-  return hash ^ Math.imul(refLo ^ 0x736c6f74, 0x9e3779b1) ^ Math.imul(info, 0x85ebca6b) ^
-    Math.imul(valueLen ^ 0x27d4eb2d, 0xc2b2ae35);
-}
-
-/**
- * Fills slot word `w` from the record at word `rec`, which ref
- * `refLo`/`refHi` names: hash, info, value length, check, first key bytes.
- */
-export function writeSlot(
-  words: Int32Array,
-  mem: Uint8Array,
-  w: number,
-  rec: number,
-  refLo: number,
-  refHi: number,
-): void {
-  const hash = words[rec + RECORD.hash / 4];
-  const keyInfo = words[rec + RECORD.keyInfo / 4];
-  const valueLen = words[rec + RECORD.valueLen / 4];
-  const keyLen = keyInfo & 0xffff;
-  const info = refHi | (keyLen << 8) | ((keyInfo >>> 16) << 24);
-  words[w + SLOT.hash] = hash;
-  words[w + SLOT.refLo] = refLo;
-  words[w + SLOT.info] = info;
-  words[w + SLOT.valueLen] = valueLen;
-  words[w + SLOT.check] = slotCheck(hash, refLo, info, valueLen);
-  const key = (w + SLOT.key) * 4;
-  const n = Math.min(keyLen, SLOT.keyBytes);
-  mem.copyWithin(key, (rec * 4) + RECORD.header, (rec * 4) + RECORD.header + n);
-  mem.fill(0, key + n, key + SLOT.keyBytes);
-}
-
-/** Marks slot word `w` deleted. */
-export function writeDeletedSlot(words: Int32Array, w: number): void {
-  words.fill(0, w, w + SLOT.words);
-  words[w + SLOT.refLo] = REF.deleted;
-}
-
-/** Bytes a record of `keyLen` + `valueLen` takes, padding included. */
-export function recordBytes(keyLen: number, valueLen: number): number {
-  return (RECORD.header + keyLen + valueLen + RECORD.align - 1) & ~(RECORD.align - 1);
-}
-
-/** Word index (in the arena's words) of a physical address. */
-export function wordOf(pa: bigint): number {
-  return Number(pa - PHYS_BASE) / 4;
-}
-
-/** Physical address of page `pfn`. */
-export function paOfPfn(pfn: number): bigint {
-  return PHYS_BASE + BigInt(pfn) * BigInt(PAGE_SIZE);
-}
-
-/** Page number of a page-aligned physical address. */
-export function pfnOf(pa: bigint): number {
-  return Number((pa - PHYS_BASE) / BigInt(PAGE_SIZE));
-}
-
 function stateChecksum(words: Int32Array, at: number): number {
   let h = 0x6b766d31;
   for (let i = 0; i < STATE.check; i++) h = mix32(h ^ words[at + i]);
@@ -284,8 +185,9 @@ export function dirEntryAt(hdr: number, half: number, seg: number): number {
 }
 
 /** Writes a fresh header page at word `hdr` (zeroed by the caller): magic, version, flags. */
-export function writeKvHeader(words: Int32Array, bytes: Uint8Array, hdr: number, flags: number) {
-  bytes.set(new TextEncoder().encode(KVMAP_MAGIC), hdr * 4 + KVMAP_HEADER.magic);
+export function writeKvHeader(words: Int32Array, hdr: number, flags: number): void {
+  words[hdr + KVMAP_HEADER.magic / 4] = MAGIC_WORDS[0];
+  words[hdr + KVMAP_HEADER.magic / 4 + 1] = MAGIC_WORDS[1];
   words[hdr + KVMAP_HEADER.version / 4] = KVMAP_VERSION;
   words[hdr + KVMAP_HEADER.flags / 4] = flags;
 }
@@ -357,67 +259,88 @@ export interface KvHeader {
  * an arena of `arena.size` bytes) and the current directory half (page
  * numbers inside the arena and aligned to their order). Throws a
  * {@link CorruptImageError} naming the field.
+ *
+ * The checks return a problem number and the message is built apart,
+ * only on failure: this runs once per retrieve, in a successor whose code
+ * is cold, where every line compiled counts.
  */
 export function readKvHeader(arena: Arena, pa: bigint): KvHeader {
   arena.offsetOf(pa, KVMAP_HEADER.bytes);
   const words = arena.words;
   const hdr = wordOf(pa);
-  const at = (off: number) => pa + BigInt(off);
-  const magic = new TextDecoder().decode(
-    arena.bytes(pa, KVMAP_HEADER.magicLen),
-  );
-  if (magic !== KVMAP_MAGIC) {
-    throw new CorruptImageError(`kvmap header: magic ${JSON.stringify(magic)}`, pa);
-  }
-  const version = words[hdr + KVMAP_HEADER.version / 4];
-  if (version !== KVMAP_VERSION) {
-    throw new CorruptImageError(
-      `kvmap header: version ${version >>> 0}, this build reads ${KVMAP_VERSION}`,
-      at(KVMAP_HEADER.version),
-      "EPROTO",
-    );
-  }
-  const flags = words[hdr + KVMAP_HEADER.flags / 4];
-  if ((flags & ~KVMAP_FLAGS.clonedValues) !== 0) {
-    throw new CorruptImageError(
-      `kvmap header: unknown flags 0x${(flags >>> 0).toString(16)}`,
-      at(12),
-    );
-  }
   const seq = words[hdr + KVMAP_HEADER.active / 4] >>> 0;
   const st = stateAt(hdr, seq);
-  const stPa = at(KVMAP_HEADER.states + (seq & 1) * STATE.bytes);
-  if (words[st + STATE.seq] >>> 0 !== seq || words[st + STATE.check] !== stateChecksum(words, st)) {
-    throw new CorruptImageError(`kvmap state ${seq}: sequence or checksum does not match`, stPa);
-  }
+  const bad = headerProblem(words, hdr, seq, st);
+  if (bad !== 0) throw headerError(arena, pa, bad);
+  const pages = arena.size / PAGE_SIZE;
   const state = decodeState(words, st);
-  const dir = readDir(words, hdr, state.dirHalf, arena.size / PAGE_SIZE, pa);
-  checkState(state, dir, arena.size / PAGE_SIZE, stPa);
-  return { flags, seq, state, dir };
+  const dir = readDir(words, hdr, state.dirHalf, pages, pa);
+  const problem = stateProblem(state, dir, pages);
+  if (problem !== 0) throw stateError(state, dir, problem, pa + BigInt(st * 4 - hdr * 4));
+  return { flags: words[hdr + KVMAP_HEADER.flags / 4], seq, state, dir };
 }
 
-function decodeState(words: Int32Array, st: number): KvState {
-  const u = (i: number) => words[st + i] >>> 0;
+/** The first failing check of the header fields and the state copy's seal (0: none). */
+function headerProblem(words: Int32Array, hdr: number, seq: number, st: number): number {
+  if (words[hdr] !== MAGIC_WORDS[0] || words[hdr + 1] !== MAGIC_WORDS[1]) return 1;
+  if (words[hdr + KVMAP_HEADER.version / 4] !== KVMAP_VERSION) return 2;
+  if ((words[hdr + KVMAP_HEADER.flags / 4] & ~KVMAP_FLAGS.clonedValues) !== 0) return 3;
+  if (words[st + STATE.seq] >>> 0 !== seq) return 4;
+  if (words[st + STATE.check] !== stateChecksum(words, st)) return 4;
+  return 0;
+}
+
+function headerError(arena: Arena, pa: bigint, problem: number): CorruptImageError {
+  const w = arena.words;
+  const hdr = wordOf(pa);
+  const seq = w[hdr + KVMAP_HEADER.active / 4] >>> 0;
+  switch (problem) {
+    case 1: {
+      const magic = String.fromCharCode(...arena.bytes(pa, KVMAP_HEADER.magicLen));
+      return new CorruptImageError(`kvmap header: magic ${JSON.stringify(magic)}`, pa);
+    }
+    case 2:
+      return new CorruptImageError(
+        `kvmap header: version ${w[hdr + 2] >>> 0}, this build reads ${KVMAP_VERSION}`,
+        pa + BigInt(KVMAP_HEADER.version),
+        "EPROTO",
+      );
+    case 3:
+      return new CorruptImageError(
+        `kvmap header: unknown flags 0x${(w[hdr + 3] >>> 0).toString(16)}`,
+        pa + BigInt(KVMAP_HEADER.flags),
+      );
+    default:
+      return new CorruptImageError(
+        `kvmap state ${seq}: sequence or checksum does not match`,
+        pa + BigInt(KVMAP_HEADER.states + (seq & 1) * STATE.bytes),
+      );
+  }
+}
+
+/** The state copy at word `st`. */
+function decodeState(w: Int32Array, st: number): KvState {
   return {
-    count: u(STATE.count),
-    indexPfn: u(STATE.indexPfn),
-    indexLog2: u(STATE.indexLog2),
-    indexUsed: u(STATE.indexUsed),
-    dirHalf: u(STATE.dirHalf),
-    headSeg: u(STATE.headSeg),
-    headOff: u(STATE.headOff),
-    live: u(STATE.liveLo) + u(STATE.liveHi) * U32,
-    dead: u(STATE.deadLo) + u(STATE.deadHi) * U32,
-    victimSeg: u(STATE.victimSeg),
-    victimOff: u(STATE.victimOff),
-    pendSlot: u(STATE.pendSlot),
-    pendRef: u(STATE.pendRefLo) + u(STATE.pendRefHi) * U32,
-    pendDeadSeg: u(STATE.pendDeadSeg),
-    pendDead: u(STATE.pendDead),
-    nextSegSeq: u(STATE.nextSegSeq),
+    count: w[st + STATE.count] >>> 0,
+    indexPfn: w[st + STATE.indexPfn] >>> 0,
+    indexLog2: w[st + STATE.indexLog2] >>> 0,
+    indexUsed: w[st + STATE.indexUsed] >>> 0,
+    dirHalf: w[st + STATE.dirHalf] >>> 0,
+    headSeg: w[st + STATE.headSeg] >>> 0,
+    headOff: w[st + STATE.headOff] >>> 0,
+    live: (w[st + STATE.liveLo] >>> 0) + (w[st + STATE.liveHi] >>> 0) * U32,
+    dead: (w[st + STATE.deadLo] >>> 0) + (w[st + STATE.deadHi] >>> 0) * U32,
+    victimSeg: w[st + STATE.victimSeg] >>> 0,
+    victimOff: w[st + STATE.victimOff] >>> 0,
+    pendSlot: w[st + STATE.pendSlot] >>> 0,
+    pendRef: (w[st + STATE.pendRefLo] >>> 0) + (w[st + STATE.pendRefHi] >>> 0) * U32,
+    pendDeadSeg: w[st + STATE.pendDeadSeg] >>> 0,
+    pendDead: w[st + STATE.pendDead] >>> 0,
+    nextSegSeq: w[st + STATE.nextSegSeq] >>> 0,
   };
 }
 
+/** Directory half `half` (a half past 1 reads as empty: the state check names it). */
 function readDir(
   words: Int32Array,
   hdr: number,
@@ -425,30 +348,24 @@ function readDir(
   pages: number,
   pa: bigint,
 ): (DirEntry | null)[] {
-  if (half > 1) {
-    throw new CorruptImageError(
-      `kvmap state: directory half ${half}`,
-      pa + BigInt(KVMAP_HEADER.states),
-    );
-  }
   const dir: (DirEntry | null)[] = [];
   for (let seg = 0; seg < DIR.entries; seg++) {
     const w = dirEntryAt(hdr, half, seg);
-    const pfn = words[w + DIR.pfn / 4] >>> 0;
+    const pfn = half > 1 ? 0 : words[w + DIR.pfn / 4] >>> 0;
     const order = words[w + DIR.order / 4] >>> 0;
-    if (pfn === 0) {
-      dir.push(null);
-      continue;
-    }
-    if (order > SEGMENT.maxOrder || pfn % 2 ** order !== 0 || pfn + 2 ** order > pages) {
-      throw new CorruptImageError(
-        `kvmap directory entry ${seg}: page ${pfn} of order ${order} is not a block of the arena`,
-        pa + BigInt(w * 4 - hdr * 4),
-      );
-    }
-    dir.push({ pfn, order });
+    if (pfn === 0) dir.push(null);
+    else if (order <= SEGMENT.maxOrder && pfn % 2 ** order === 0 && pfn + 2 ** order <= pages) {
+      dir.push({ pfn, order });
+    } else throw dirError(seg, pfn, order, pa + BigInt(w * 4 - hdr * 4));
   }
   return dir;
+}
+
+function dirError(seg: number, pfn: number, order: number, at: bigint): CorruptImageError {
+  return new CorruptImageError(
+    `kvmap directory entry ${seg}: page ${pfn} of order ${order} is not a block of the arena`,
+    at,
+  );
 }
 
 /** Pages of an index of 2^log2 slots. */
@@ -456,101 +373,39 @@ export function indexPages(log2: number): number {
   return Math.max(1, (2 ** log2 * SLOT.bytes) / PAGE_SIZE);
 }
 
-function checkState(s: KvState, dir: (DirEntry | null)[], pages: number, pa: bigint): void {
-  const bad = (what: string) => new CorruptImageError(`kvmap state: ${what}`, pa);
-  if (s.indexLog2 < INDEX_LOG2.min || s.indexLog2 > INDEX_LOG2.max) {
-    throw bad(`index of 2^${s.indexLog2} slots`);
-  }
+/** The first failing check of a decoded state against its directory (0: none). */
+function stateProblem(s: KvState, dir: (DirEntry | null)[], pages: number): number {
+  if (s.dirHalf > 1) return 1;
+  if (s.indexLog2 < INDEX_LOG2.min || s.indexLog2 > INDEX_LOG2.max) return 2;
   const ip = indexPages(s.indexLog2);
-  if (s.indexPfn === 0 || s.indexPfn % ip !== 0 || s.indexPfn + ip > pages) {
-    throw bad(`index at page ${s.indexPfn} of ${ip} pages is not a block of the arena`);
-  }
+  if (s.indexPfn === 0 || s.indexPfn % ip !== 0 || s.indexPfn + ip > pages) return 3;
   const slots = 2 ** s.indexLog2;
-  if (s.count > s.indexUsed || s.indexUsed >= slots) {
-    throw bad(`${s.count} keys and ${s.indexUsed} used slots in an index of ${slots}`);
-  }
+  if (s.count > s.indexUsed || s.indexUsed >= slots) return 4;
   const head = dir[s.headSeg];
-  if (!head) throw bad(`head segment ${s.headSeg} is not in the directory`);
+  if (!head) return 5;
   const headBytes = PAGE_SIZE * 2 ** head.order;
-  if (s.headOff < SEGMENT.header || s.headOff > headBytes || s.headOff % RECORD.align !== 0) {
-    throw bad(`head offset ${s.headOff} in a segment of ${headBytes} bytes`);
-  }
-  if (s.victimSeg !== NONE && (!dir[s.victimSeg] || s.victimSeg === s.headSeg)) {
-    throw bad(`segment ${s.victimSeg} under compaction is not a sealed segment`);
-  }
-  if (s.pendSlot !== NONE && s.pendSlot >= slots) throw bad(`pending slot ${s.pendSlot}`);
-  if (s.pendSlot !== NONE && s.pendRef !== REF.deleted) {
-    const seg = Math.floor(s.pendRef / REF.segShift);
-    if (!dir[seg]) throw bad(`pending slot store refers to segment ${seg}`);
-  }
-  if (s.pendDeadSeg !== NONE && !dir[s.pendDeadSeg]) {
-    throw bad(`pending dead counter of segment ${s.pendDeadSeg}`);
-  }
+  if (s.headOff < SEGMENT.header || s.headOff > headBytes || s.headOff % RECORD.align) return 6;
+  if (s.victimSeg !== NONE && (!dir[s.victimSeg] || s.victimSeg === s.headSeg)) return 7;
+  if (s.pendSlot !== NONE && s.pendSlot >= slots) return 8;
+  if (s.pendSlot !== NONE && s.pendRef !== REF.deleted && !dir[refSegOf(s.pendRef)]) return 9;
+  if (s.pendDeadSeg !== NONE && !dir[s.pendDeadSeg]) return 10;
+  return 0;
 }
 
-/** A segment header as read back. */
-export interface SegmentHeader {
-  /** Its creation sequence number (compaction picks among them). */
-  seq: number;
-  /** Bytes used (meaningful once sealed). */
-  end: number;
-  /** Bytes of dead records in it. */
-  dead: number;
-}
-
-/** Writes the header of a new, empty segment `seg` at word `w`. */
-export function writeSegmentHeader(words: Int32Array, w: number, seg: number, seq: number) {
-  words[w + SEGMENT.magic / 4] = SEGMENT_MAGIC;
-  words[w + SEGMENT.seg / 4] = seg;
-  words[w + SEGMENT.seq / 4] = seq;
-  words[w + SEGMENT.end / 4] = 0;
-  words[w + SEGMENT.dead / 4] = 0;
-}
-
-/**
- * Reads and validates the header of segment `seg` (a block of `bytes`
- * bytes at `pa`); `sealed` segments must have a valid end.
- */
-export function readSegmentHeader(
-  arena: Arena,
-  pa: bigint,
-  seg: number,
-  bytes: number,
-  sealed: boolean,
-): SegmentHeader {
-  const words = arena.words;
-  const w = wordOf(pa);
-  const u = (off: number) => words[w + off / 4] >>> 0;
-  if (u(SEGMENT.magic) !== SEGMENT_MAGIC || u(SEGMENT.seg) !== seg) {
-    throw new CorruptImageError(`kvmap segment ${seg}: bad magic or number`, pa);
-  }
-  const end = u(SEGMENT.end);
-  const dead = u(SEGMENT.dead);
-  if (sealed && (end < SEGMENT.header || end > bytes || end % RECORD.align !== 0)) {
-    throw new CorruptImageError(
-      `kvmap segment ${seg}: end ${end} in ${bytes} bytes`,
-      pa + BigInt(SEGMENT.end),
-    );
-  }
-  if (dead > bytes - SEGMENT.header) {
-    throw new CorruptImageError(
-      `kvmap segment ${seg}: ${dead} dead bytes in ${bytes} bytes`,
-      pa + BigInt(SEGMENT.dead),
-    );
-  }
-  return { seq: u(SEGMENT.seq), end, dead };
-}
-
-/** Writes a record header at word `w`. */
-export function writeRecordHeader(
-  words: Int32Array,
-  w: number,
-  hash: number,
-  keyInfo: number,
-  valueLen: number,
-): void {
-  words[w] = hash;
-  words[w + 1] = keyInfo;
-  words[w + 2] = valueLen;
-  words[w + 3] = recordCheck(hash, keyInfo, valueLen);
+function stateError(s: KvState, dir: (DirEntry | null)[], problem: number, at: bigint) {
+  const head = dir[s.headSeg];
+  const what = [
+    "",
+    `directory half ${s.dirHalf}`,
+    `index of 2^${s.indexLog2} slots`,
+    `index at page ${s.indexPfn} of ${indexPages(s.indexLog2)} pages is not a block of the arena`,
+    `${s.count} keys and ${s.indexUsed} used slots in an index of ${2 ** s.indexLog2}`,
+    `head segment ${s.headSeg} is not in the directory`,
+    `head offset ${s.headOff} in a segment of ${head ? PAGE_SIZE * 2 ** head.order : 0} bytes`,
+    `segment ${s.victimSeg} under compaction is not a sealed segment`,
+    `pending slot ${s.pendSlot}`,
+    `pending slot store refers to segment ${refSegOf(s.pendRef)}`,
+    `pending dead counter of segment ${s.pendDeadSeg}`,
+  ][problem];
+  return new CorruptImageError(`kvmap state: ${what}`, at);
 }

@@ -10,16 +10,20 @@
 
 import { CorruptImageError } from "../../errors.ts";
 import {
-  indexPages,
-  type KvHeader,
-  NONE,
   paOfPfn,
-  readKvHeader,
   readSegmentHeader,
   RECORD,
   REF,
+  refSegOf,
   SEGMENT,
   wordOf,
+} from "../../format/kvmap_log_ser.ts";
+import {
+  indexPages,
+  type KvHeader,
+  type KvState,
+  NONE,
+  readKvHeader,
 } from "../../format/kvmap_ser.ts";
 import { type Arena, PAGE_SIZE } from "../../kho/arena.ts";
 import type { MapParts, MapRegion } from "./core.ts";
@@ -43,32 +47,34 @@ export interface MapImage {
  * wrong). Throws a {@link CorruptImageError} naming what and where.
  */
 export function readMapImage(arena: Arena, pa: bigint, claim: boolean): MapImage {
+  // Plain loops, no callbacks: this runs once per retrieve, in a process whose code is cold.
   const claimed: bigint[] = [];
-  const take = (at: bigint, bytes: number, what: string) => {
-    if (!claim) return;
-    arena.claim(at, bytes, what);
-    claimed.push(at);
-  };
   try {
-    take(pa, PAGE_SIZE, "kvmap header");
+    if (claim) claimed.push(claimBlock(arena, pa, PAGE_SIZE, "kvmap header"));
     const header = readKvHeader(arena, pa);
     const st = header.state;
     const indexPa = paOfPfn(st.indexPfn);
-    take(indexPa, indexPages(st.indexLog2) * PAGE_SIZE, "kvmap index");
+    const indexBytes = indexPages(st.indexLog2) * PAGE_SIZE;
+    if (claim) claimed.push(claimBlock(arena, indexPa, indexBytes, "kvmap index"));
     const regions: MapRegion[] = [
       { pa, pages: 1, what: "kvmap header" },
-      { pa: indexPa, pages: indexPages(st.indexLog2), what: "kvmap index" },
+      { pa: indexPa, pages: indexBytes / PAGE_SIZE, what: "kvmap index" },
     ];
-    const dir = header.dir.map((d, seg) => {
-      if (!d) return null;
+    const dir: (SegmentInfo | null)[] = [];
+    for (let seg = 0; seg < header.dir.length; seg++) {
+      const d = header.dir[seg];
+      if (!d) {
+        dir.push(null);
+        continue;
+      }
       const segPa = paOfPfn(d.pfn);
       const bytes = PAGE_SIZE * 2 ** d.order;
-      take(segPa, bytes, `kvmap segment ${seg}`);
+      if (claim) claimed.push(claimBlock(arena, segPa, bytes, "kvmap segment"));
       regions.push({ pa: segPa, pages: 2 ** d.order, what: "kvmap segment" });
       const h = readSegmentHeader(arena, segPa, seg, bytes, seg !== st.headSeg);
       const dead = seg === st.pendDeadSeg ? st.pendDead : h.dead;
-      return { ...d, seq: h.seq, end: seg === st.headSeg ? 0 : h.end, dead };
-    });
+      dir.push({ ...d, seq: h.seq, end: seg === st.headSeg ? 0 : h.end, dead });
+    }
     checkCounters(header, dir, pa);
     return { header, dir, regions };
   } catch (e) {
@@ -77,37 +83,70 @@ export function readMapImage(arena: Arena, pa: bigint, claim: boolean): MapImage
   }
 }
 
-/** The state's counters against the segments: bytes used, dead bytes, the compaction cursor. */
+function claimBlock(arena: Arena, pa: bigint, bytes: number, what: string): bigint {
+  arena.claim(pa, bytes, what);
+  return pa;
+}
+
+/**
+ * The state's counters against the segments: sequence numbers, bytes
+ * used and dead, the compaction cursor, the pending slot store's record.
+ * The message of a failure is built apart (see `readKvHeader`).
+ */
 function checkCounters(header: KvHeader, dir: (SegmentInfo | null)[], pa: bigint): void {
   const st = header.state;
-  const bad = (what: string) => new CorruptImageError(`kvmap state: ${what}`, pa);
   let used = 0;
   let dead = 0;
-  dir.forEach((d, seg) => {
-    if (!d) return;
-    if (d.seq >= st.nextSegSeq) throw bad(`segment ${seg} has sequence ${d.seq}`);
+  let late = -1;
+  for (let seg = 0; seg < dir.length; seg++) {
+    const d = dir[seg];
+    if (!d) continue;
+    if (d.seq >= st.nextSegSeq) late = seg;
     used += (seg === st.headSeg ? st.headOff : d.end) - SEGMENT.header;
     dead += d.dead;
-  });
-  if (used !== st.live + st.dead || dead !== st.dead) {
-    throw bad(
-      `${st.live} live and ${st.dead} dead bytes, but the segments hold ${used} bytes, ${dead} dead`,
-    );
   }
-  if (st.victimSeg !== NONE) {
-    const end = dir[st.victimSeg]!.end;
-    if (st.victimOff < SEGMENT.header || st.victimOff > end || st.victimOff % RECORD.align) {
-      throw bad(`compaction cursor ${st.victimOff} in a segment of ${end} bytes`);
-    }
+  const victimEnd = st.victimSeg === NONE ? 0 : dir[st.victimSeg]!.end;
+  const cursor = st.victimOff;
+  const pendSeg = refSegOf(st.pendRef);
+  const pendOff = (st.pendRef - pendSeg * REF.segShift) * REF.unit;
+  const pendEnd = pendSeg === st.headSeg ? st.headOff : dir[pendSeg]?.end ?? 0;
+  const problem = late >= 0
+    ? 1
+    : used !== st.live + st.dead || dead !== st.dead
+    ? 2
+    : st.victimSeg !== NONE &&
+        (cursor < SEGMENT.header || cursor > victimEnd || cursor % RECORD.align !== 0)
+    ? 3
+    : st.pendSlot !== NONE && st.pendRef !== REF.deleted &&
+        (pendOff < SEGMENT.header || pendOff + RECORD.header > pendEnd)
+    ? 4
+    : 0;
+  if (problem !== 0) {
+    throw countersError(problem, st, { late, used, dead, victimEnd, pendSeg, pendOff }, pa);
   }
-  if (st.pendSlot !== NONE && st.pendRef !== REF.deleted) {
-    const seg = Math.floor(st.pendRef / REF.segShift);
-    const off = (st.pendRef % REF.segShift) * REF.unit;
-    const end = seg === st.headSeg ? st.headOff : dir[seg]!.end;
-    if (off < SEGMENT.header || off + RECORD.header > end) {
-      throw bad(`pending slot store refers to ${seg}:${off}, outside the log`);
-    }
-  }
+}
+
+function countersError(
+  problem: number,
+  st: KvState,
+  v: {
+    late: number;
+    used: number;
+    dead: number;
+    victimEnd: number;
+    pendSeg: number;
+    pendOff: number;
+  },
+  pa: bigint,
+): CorruptImageError {
+  const what = [
+    "",
+    `segment ${v.late} has a sequence number from the future`,
+    `${st.live} live and ${st.dead} dead bytes, but the segments hold ${v.used} bytes, ${v.dead} dead`,
+    `compaction cursor ${st.victimOff} in a segment of ${v.victimEnd} bytes`,
+    `pending slot store refers to ${v.pendSeg}:${v.pendOff}, outside the log`,
+  ][problem];
+  return new CorruptImageError(`kvmap state: ${what}`, pa);
 }
 
 /**

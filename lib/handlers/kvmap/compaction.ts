@@ -10,7 +10,8 @@
  */
 
 import { CorruptImageError } from "../../errors.ts";
-import { DIR, NONE, REF, SEGMENT } from "../../format/kvmap_ser.ts";
+import { REF, SEGMENT } from "../../format/kvmap_log_ser.ts";
+import { DIR, NONE } from "../../format/kvmap_ser.ts";
 import type { MapCore } from "./core.ts";
 import { MIN_SEGMENT_BYTES } from "./segments.ts";
 
@@ -21,33 +22,33 @@ const MIN_BUDGET = 4096;
 
 /** The compaction of one map. */
 export class Compactor {
-  #core: MapCore;
+  private core: MapCore;
 
   /** Compacts `core`'s log. */
   constructor(core: MapCore) {
-    this.#core = core;
+    this.core = core;
   }
 
   /** Whether garbage is worth reclaiming now: more dead bytes than live, and at least a segment's worth. */
-  #due(): boolean {
-    const st = this.#core.state;
+  private due(): boolean {
+    const st = this.core.state;
     return st.dead > st.live && st.dead >= MIN_SEGMENT_BYTES;
   }
 
   /** One bounded step before a mutation whose record takes `bytes`. */
   step(bytes: number): void {
-    const st = this.#core.state;
+    const st = this.core.state;
     if (st.victimSeg === NONE) {
-      if (!this.#due()) return;
-      if (!this.#pick()) return;
+      if (!this.due()) return;
+      if (!this.pick()) return;
     }
-    this.#scan(Math.max(BUDGET_FACTOR * bytes, MIN_BUDGET));
+    this.scan(Math.max(BUDGET_FACTOR * bytes, MIN_BUDGET));
   }
 
   /** Chooses the victim (in memory: it is committed with the next step). */
-  #pick(): boolean {
-    const st = this.#core.state;
-    const v = this.#core.segments.dirtiest(st);
+  private pick(): boolean {
+    const st = this.core.state;
+    const v = this.core.segments.dirtiest(st);
     if (v === NONE) return false;
     st.victimSeg = v;
     st.victimOff = SEGMENT.header;
@@ -58,8 +59,8 @@ export class Compactor {
   all(): number {
     let freed = 0;
     for (let round = 0; round < 2 * DIR.entries; round++) {
-      if (this.#core.state.victimSeg === NONE && !this.#pick()) return freed;
-      freed += this.#scan(Infinity);
+      if (this.core.state.victimSeg === NONE && !this.pick()) return freed;
+      freed += this.scan(Infinity);
     }
     return freed;
   }
@@ -68,8 +69,8 @@ export class Compactor {
    * Looks at up to `budget` bytes of the victim from its cursor; drops it
    * when it reaches its end. Returns the bytes freed.
    */
-  #scan(budget: number): number {
-    const core = this.#core;
+  private scan(budget: number): number {
+    const core = this.core;
     const segs = core.segments;
     const st = core.state;
     const v = st.victimSeg;
@@ -80,17 +81,17 @@ export class Compactor {
       const at = segs.locate(v, off, st, core.words, -1);
       const size = segs.size;
       const slot = core.index.findRef(segs.hash, v, off, core.words);
-      if (slot >= 0) this.#move(slot, at, size, off + size);
+      if (slot >= 0) this.move(slot, at, size, off + size);
       budget -= size;
       off += size;
     }
     st.victimOff = off;
-    return off >= end ? this.#drop(v, end) : 0;
+    return off >= end ? this.drop(v, end) : 0;
   }
 
   /** Moves the live record at `at` (in slot `slot`) to the head: one atomic step. */
-  #move(slot: number, at: number, size: number, next: number): void {
-    const core = this.#core;
+  private move(slot: number, at: number, size: number, next: number): void {
+    const core = this.core;
     const v = core.state.victimSeg;
     core.ensureRoom(size);
     const st = core.state;
@@ -108,8 +109,8 @@ export class Compactor {
   }
 
   /** Drops the victim, all of whose `end` bytes are dead now: one atomic step. */
-  #drop(v: number, end: number): number {
-    const core = this.#core;
+  private drop(v: number, end: number): number {
+    const core = this.core;
     const segs = core.segments;
     const bytes = end - SEGMENT.header;
     if (segs.dead[v] !== bytes) {

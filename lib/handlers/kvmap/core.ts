@@ -11,13 +11,7 @@
 
 import { CorruptImageError, LuoError } from "../../errors.ts";
 import {
-  DIR,
-  dirEntryAt,
-  INDEX_LOG2,
-  indexPages,
-  type KvState,
   MAX_VALUE_BYTES,
-  NONE,
   pfnOf,
   RECORD,
   recordBytes,
@@ -25,9 +19,17 @@ import {
   SEGMENT,
   SLOT,
   wordOf,
-  writeKvHeader,
   writeRecordHeader,
   writeSegmentHeader,
+} from "../../format/kvmap_log_ser.ts";
+import {
+  DIR,
+  dirEntryAt,
+  INDEX_LOG2,
+  indexPages,
+  type KvState,
+  NONE,
+  writeKvHeader,
 } from "../../format/kvmap_ser.ts";
 import { type Arena, PAGE_SIZE, type Region } from "../../kho/arena.ts";
 import { attachToImage } from "./attach.ts";
@@ -92,9 +94,9 @@ export class MapCore {
   readonly mem: Uint8Array;
   /** The arena's memory (for views of values). */
   readonly buffer: ArrayBuffer;
-  readonly #hdr: number;
-  readonly #adopted: boolean;
-  readonly #compactor: Compactor;
+  private readonly hdr: number;
+  private readonly adopted: boolean;
+  private compactor: Compactor | null = null;
 
   /** Wraps parts read or made by `adopt.ts` or {@link create}. */
   constructor(arena: Arena, parts: MapParts) {
@@ -104,12 +106,11 @@ export class MapCore {
     this.journal = parts.journal;
     this.index = parts.index;
     this.segments = parts.segments;
-    this.#adopted = parts.adopted;
-    this.#hdr = wordOf(parts.headerPa);
+    this.adopted = parts.adopted;
+    this.hdr = wordOf(parts.headerPa);
     this.words = arena.words;
     this.mem = arena.memory;
     this.buffer = this.mem.buffer as ArrayBuffer;
-    this.#compactor = new Compactor(this);
   }
 
   /** A new, empty map in `arena` (header page, a one-page index, a 64 KiB segment). */
@@ -124,7 +125,7 @@ export class MapCore {
       blocks.push(seg.pa);
       const words = arena.words;
       const hdr = wordOf(headerPa);
-      writeKvHeader(words, arena.memory, hdr, flags);
+      writeKvHeader(words, hdr, flags);
       writeSegmentHeader(words, wordOf(seg.pa), 0, 0);
       const info = { pfn: pfnOf(seg.pa), order: Math.log2(seg.pages), seq: 0, end: 0, dead: 0 };
       words[dirEntryAt(hdr, 0, 0) + DIR.pfn / 4] = info.pfn;
@@ -159,9 +160,14 @@ export class MapCore {
     }
   }
 
+  /** The compaction (made on the first mutation: a successor's retrieve runs less code). */
+  private compaction(): Compactor {
+    return (this.compactor ??= new Compactor(this));
+  }
+
   /** Word index of the header page in the arena's words. */
   get headerWord(): number {
-    return this.#hdr;
+    return this.hdr;
   }
 
   /** The committed state (read only outside a mutation). */
@@ -174,9 +180,17 @@ export class MapCore {
     this.segments.commit(this.journal, this.index.word);
   }
 
+  /** Commits the state with no pending store (they were applied by the last commit). */
+  settle(): void {
+    const st = this.state;
+    if (st.pendSlot === NONE && st.pendDeadSeg === NONE) return;
+    this.journal.begin();
+    this.commit();
+  }
+
   /** Makes room for `bytes` in the head segment (a growth step when needed). */
   ensureRoom(bytes: number): void {
-    this.segments.ensureRoom(bytes, this.journal, this.index.word, this.#hdr);
+    this.segments.ensureRoom(bytes, this.journal, this.index.word, this.hdr);
   }
 
   /** The slot of the prepared key (>= 0, its record at `index.found`), else `~free slot`. */
@@ -194,17 +208,17 @@ export class MapCore {
     }
     const keys = this.keys;
     const size = recordBytes(keys.length, value.length);
-    this.#compactor.step(size);
+    this.compaction().step(size);
     let slot = this.find();
     if (slot < 0 && this.index.full(this.state.indexUsed)) {
-      this.#rehash(SlotIndex.log2For(this.state.count + 1, this.index.log2));
+      this.rehash(SlotIndex.log2For(this.state.count + 1, this.index.log2));
       slot = this.find();
     }
     const old = slot >= 0 ? this.index.recordOf(slot, this.words)! : null;
     this.ensureRoom(size);
     const st = this.state;
     const ref = st.headSeg * REF.segShift + st.headOff / REF.unit;
-    this.#writeRecord(this.segments.base[st.headSeg] + st.headOff, size, value);
+    this.writeRecord(this.segments.base[st.headSeg] + st.headOff, size, value);
     const s = this.journal.begin();
     if (old) {
       const oldSize = recordBytes(old[2], old[3]);
@@ -224,7 +238,7 @@ export class MapCore {
     this.commit();
   }
 
-  #writeRecord(at: number, size: number, value: Uint8Array): void {
+  private writeRecord(at: number, size: number, value: Uint8Array): void {
     const keys = this.keys;
     const mem = this.mem;
     writeRecordHeader(
@@ -242,7 +256,7 @@ export class MapCore {
 
   /** Deletes the prepared key; returns whether it was there. */
   delete(): boolean {
-    this.#compactor.step(0);
+    this.compaction().step(0);
     const slot = this.find();
     if (slot < 0) return false;
     const [seg, , keyLen, valueLen] = this.index.recordOf(slot, this.words)!;
@@ -260,19 +274,19 @@ export class MapCore {
   }
 
   /** A new index of 2^log2 slots with every key (a growth step). */
-  #rehash(log2: number): void {
+  private rehash(log2: number): void {
     const region = this.index.rebuild(this.arena, log2, this.state.count);
     try {
-      if (this.#adopted) attachToImage(this.arena, region.pa);
+      if (this.adopted) attachToImage(this.arena, region.pa);
     } catch (e) {
       this.arena.free(region.pa);
       throw e;
     }
-    this.#replaceIndex(region, log2, (s) => (s.indexUsed = s.count));
+    this.replaceIndex(region, log2, (s) => (s.indexUsed = s.count));
   }
 
   /** Commits a state naming the new index `region` (edited by `edit`), then frees the old one. */
-  #replaceIndex(region: Region, log2: number, edit: (s: KvState) => void): void {
+  private replaceIndex(region: Region, log2: number, edit: (s: KvState) => void): void {
     const old = this.index;
     const s = this.journal.begin();
     s.indexPfn = pfnOf(region.pa);
@@ -289,9 +303,9 @@ export class MapCore {
     const region = this.arena.allocRegion(indexPages(INDEX_LOG2.min) * PAGE_SIZE, { zero: true });
     const old = this.index;
     try {
-      if (this.#adopted) attachToImage(this.arena, region.pa);
+      if (this.adopted) attachToImage(this.arena, region.pa);
       this.index = new SlotIndex(pfnOf(region.pa), INDEX_LOG2.min);
-      this.segments.reset(this.journal, this.index.word, this.#hdr, (s) => {
+      this.segments.reset(this.journal, this.index.word, this.hdr, (s) => {
         s.indexPfn = pfnOf(region.pa);
         s.indexLog2 = INDEX_LOG2.min;
         s.count =
@@ -314,14 +328,14 @@ export class MapCore {
   reserve(keys: number, bytes: number): void {
     const st = this.state;
     if (keys > st.count && (keys - st.count) + st.indexUsed > 0.8 * (this.index.mask + 1)) {
-      this.#rehash(SlotIndex.log2For(keys, this.index.log2));
+      this.rehash(SlotIndex.log2For(keys, this.index.log2));
     }
     if (bytes > 0) this.ensureRoom(bytes);
   }
 
   /** Reclaims every dead byte of the sealed segments; returns the bytes freed. */
   compact(): number {
-    return this.#compactor.all();
+    return this.compaction().all();
   }
 
   /** The record in slot `i` (its header checked), or null when the slot holds none. */

@@ -49,7 +49,9 @@ export const kvmapHandler: FileHandler<PreservedMap<unknown>> = {
   },
   freeze({ arena }, file) {
     const st = preservedOf(file);
-    const regions = file.obj[mapInternals].regions();
+    const m = file.obj[mapInternals];
+    m.settle(); // a successor then has no pending store to redo
+    const regions = m.regions();
     const done: Region[] = [];
     try {
       for (const r of regions) {

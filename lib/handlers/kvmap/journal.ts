@@ -18,23 +18,23 @@ import { applyPendingSlot, commitKvState, type KvState, NONE } from "../../forma
 export class Journal {
   /** The state: committed, or being edited by a mutation until its commit. */
   readonly state: KvState;
-  #words: Int32Array;
-  #mem: Uint8Array;
-  #hdr: number;
-  #seq: number;
+  private words: Int32Array;
+  private mem: Uint8Array;
+  private hdr: number;
+  private committed: number;
 
   /** Wraps the committed state `seq` of the header at word `hdr`. */
   constructor(words: Int32Array, mem: Uint8Array, hdr: number, state: KvState, seq: number) {
-    this.#words = words;
-    this.#mem = mem;
-    this.#hdr = hdr;
+    this.words = words;
+    this.mem = mem;
+    this.hdr = hdr;
     this.state = state;
-    this.#seq = seq;
+    this.committed = seq;
   }
 
   /** Sequence number of the committed state. */
   get seq(): number {
-    return this.#seq;
+    return this.committed;
   }
 
   /** Starts editing the next state: no pending store yet. Returns the state. */
@@ -52,15 +52,15 @@ export class Journal {
    * counter (-1: none).
    */
   commit(index: number, rec: number, deadWord: number): void {
-    const next = (this.#seq + 1) >>> 0;
-    commitKvState(this.#words, this.#hdr, next, this.state);
-    this.#seq = next;
+    const next = (this.committed + 1) >>> 0;
+    commitKvState(this.words, this.hdr, next, this.state);
+    this.committed = next;
     this.replay(index, rec, deadWord);
   }
 
   /** Applies the committed state's pending stores (again, for a reader after a crash). */
   replay(index: number, rec: number, deadWord: number): void {
-    applyPendingSlot(this.#words, this.#mem, this.state, index, rec);
-    if (deadWord >= 0) this.#words[deadWord] = this.state.pendDead;
+    applyPendingSlot(this.words, this.mem, this.state, index, rec);
+    if (deadWord >= 0) this.words[deadWord] = this.state.pendDead;
   }
 }

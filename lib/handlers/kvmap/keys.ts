@@ -10,7 +10,8 @@
  */
 
 import { LuoError, typeOf } from "../../errors.ts";
-import { KEY_FLAGS, MAX_KEY_BYTES, mix32 } from "../../format/kvmap_ser.ts";
+import { KEY_FLAGS, MAX_KEY_BYTES } from "../../format/kvmap_log_ser.ts";
+import { mix32 } from "../../format/kvmap_ser.ts";
 
 /** A key of a preserved map. */
 export type MapKey = string | Uint8Array;
@@ -36,10 +37,10 @@ export class KeyCodec {
   /** Key flags of the record ({@link KEY_FLAGS}). */
   flags = 0;
   /** The key when it is an ASCII string (compared by character), else null. */
-  #ascii: string | null = null;
+  private ascii: string | null = null;
   /** The key's bytes otherwise (the caller's array, or the scratch buffer). */
-  #bytes: Uint8Array = new Uint8Array(0);
-  #scratch = new Uint8Array(256);
+  private bytes: Uint8Array = new Uint8Array(0);
+  private scratch = new Uint8Array(256);
 
   /** Prepares `key`; `EINVAL` for another type, a key over 65535 bytes or an ill-formed string. */
   prepare(key: MapKey): void {
@@ -54,62 +55,62 @@ export class KeyCodec {
       }
       this.flags = KEY_FLAGS.string;
       if (i === n && n <= MAX_KEY_BYTES) {
-        this.#ascii = key;
+        this.ascii = key;
         this.length = n;
         this.hash = mix32(h);
         return;
       }
-      this.#encode(key);
+      this.encode(key);
     } else if (key instanceof Uint8Array) {
       this.flags = 0;
-      this.#setBytes(key);
+      this.setBytes(key);
     } else {
       throw new LuoError("EINVAL", `map key: a string or a Uint8Array, got ${typeOf(key)}`);
     }
   }
 
-  #encode(key: string): void {
+  private encode(key: string): void {
     if (!key.isWellFormed()) {
       throw new LuoError("EINVAL", "map key: the string has a lone surrogate (not valid UTF-8)");
     }
-    if (key.length * 3 > this.#scratch.length) {
-      this.#scratch = new Uint8Array(Math.min(key.length * 3, MAX_KEY_BYTES * 3));
+    if (key.length * 3 > this.scratch.length) {
+      this.scratch = new Uint8Array(Math.min(key.length * 3, MAX_KEY_BYTES * 3));
     }
-    const { read, written } = enc.encodeInto(key, this.#scratch);
-    if (read !== key.length) this.#tooLong(enc.encode(key).length);
-    this.#setBytes(this.#scratch.subarray(0, written));
+    const { read, written } = enc.encodeInto(key, this.scratch);
+    if (read !== key.length) this.tooLong(enc.encode(key).length);
+    this.setBytes(this.scratch.subarray(0, written));
   }
 
-  #setBytes(b: Uint8Array): void {
-    if (b.length > MAX_KEY_BYTES) this.#tooLong(b.length);
-    this.#ascii = null;
-    this.#bytes = b;
+  private setBytes(b: Uint8Array): void {
+    if (b.length > MAX_KEY_BYTES) this.tooLong(b.length);
+    this.ascii = null;
+    this.bytes = b;
     this.length = b.length;
     this.hash = hashBytes(b, 0, b.length);
   }
 
-  #tooLong(n: number): never {
+  private tooLong(n: number): never {
     throw new LuoError("EINVAL", `map key of ${n} bytes: at most ${MAX_KEY_BYTES}`);
   }
 
   /** Whether `mem[at, at + to - from)` holds bytes `from` to `to` of the prepared key. */
   equals(mem: Uint8Array, at: number, from: number, to: number): boolean {
-    const s = this.#ascii;
+    const s = this.ascii;
     const d = at - from;
     if (s !== null) {
       for (let i = from; i < to; i++) if (mem[d + i] !== s.charCodeAt(i)) return false;
       return true;
     }
-    const b = this.#bytes;
+    const b = this.bytes;
     for (let i = from; i < to; i++) if (mem[d + i] !== b[i]) return false;
     return true;
   }
 
   /** Writes the prepared key's bytes at `mem[at]`. */
   write(mem: Uint8Array, at: number): void {
-    const s = this.#ascii;
+    const s = this.ascii;
     if (s === null) {
-      mem.set(this.#bytes, at);
+      mem.set(this.bytes, at);
       return;
     }
     for (let i = 0; i < this.length; i++) mem[at + i] = s.charCodeAt(i);

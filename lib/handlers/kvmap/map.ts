@@ -9,7 +9,8 @@
 
 import { deserialize, serialize } from "node:v8";
 import { CorruptImageError, LuoError, typeOf } from "../../errors.ts";
-import { KVMAP_FLAGS, MAX_VALUE_BYTES, RECORD } from "../../format/kvmap_ser.ts";
+import { MAX_VALUE_BYTES, RECORD } from "../../format/kvmap_log_ser.ts";
+import { KVMAP_FLAGS } from "../../format/kvmap_ser.ts";
 import { type Arena, checkInteger } from "../../kho/arena.ts";
 import { adoptMap } from "./adopt.ts";
 import { MapCore, type MapRegion, type RecordRef } from "./core.ts";
@@ -55,6 +56,8 @@ export interface MapInternals {
   regions(): MapRegion[];
   /** Marks the map preserved (it may not be closed then) or not. */
   setPreserved(on: boolean): void;
+  /** Commits the state once more with no pending store (all were applied): a successor has nothing to redo. */
+  settle(): void;
 }
 
 /**
@@ -104,16 +107,22 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
   readonly arena: Arena;
   /** How values are stored. */
   readonly valueKind: ValueKind;
-  #core: MapCore;
-  #cloned: boolean;
-  #closed = false;
-  #preserved = false;
+  // TS-private rather than #private: a successor's first retrieve and get
+  // compile these methods cold, and methods using #names compile slower.
+  /** The arena side. */
+  private core: MapCore;
+  /** Whether values are structured clones. */
+  private cloned: boolean;
+  /** Whether {@link close} ran. */
+  private isClosed = false;
+  /** Whether a session holds the map. */
+  private isPreserved = false;
 
   private constructor(core: MapCore) {
     this.arena = core.arena;
-    this.#core = core;
-    this.#cloned = (core.flags & KVMAP_FLAGS.clonedValues) !== 0;
-    this.valueKind = this.#cloned ? "cloned" : "bytes";
+    this.core = core;
+    this.cloned = (core.flags & KVMAP_FLAGS.clonedValues) !== 0;
+    this.valueKind = this.cloned ? "cloned" : "bytes";
   }
 
   /** A new, empty map of `Uint8Array` values. */
@@ -150,20 +159,21 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     return new PreservedMap(new MapCore(arena, adoptMap(arena, pa)));
   }
 
-  #live(): MapCore {
-    if (this.#closed) throw new LuoError("EBADF", "map is closed");
+  /** The arena side, or `EBADF` once the map or its arena is closed. */
+  private live(): MapCore {
+    if (this.isClosed) throw new LuoError("EBADF", "map is closed");
     if (this.arena.closed) {
       throw new LuoError(
         "EBADF",
         `map: arena ${this.arena.path} is closed (handed over or closed)`,
       );
     }
-    return this.#core;
+    return this.core;
   }
 
   /** Number of keys. */
   get size(): number {
-    return this.#live().state.count;
+    return this.live().state.count;
   }
 
   /**
@@ -172,7 +182,7 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
    * cloned map returns a fresh copy.
    */
   get(key: MapKey): V | undefined {
-    const core = this.#live();
+    const core = this.live();
     core.keys.prepare(key);
     if (core.find() < 0) return undefined;
     const index = core.index;
@@ -181,10 +191,11 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
       index.found + RECORD.header + core.keys.length,
       index.valueLen,
     );
-    return (this.#cloned ? this.#decode(view) : view) as V;
+    return (this.cloned ? this.decode(view) : view) as V;
   }
 
-  #decode(view: Uint8Array): unknown {
+  /** A cloned value's bytes as the value; damage is a typed error. */
+  private decode(view: Uint8Array): unknown {
     try {
       return deserialize(view);
     } catch (e) {
@@ -197,22 +208,23 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
 
   /** Whether `key` is in the map. */
   has(key: MapKey): boolean {
-    const core = this.#live();
+    const core = this.live();
     core.keys.prepare(key);
     return core.find() >= 0;
   }
 
   /** Sets `key` to `value` (a `Uint8Array`, copied in; any cloneable value for a cloned map). */
   set(key: MapKey, value: V): this {
-    const core = this.#live();
-    const bytes = this.#encode(value);
+    const core = this.live();
+    const bytes = this.encode(value);
     core.keys.prepare(key);
     core.set(bytes);
     return this;
   }
 
-  #encode(value: V): Uint8Array {
-    if (this.#cloned) {
+  /** The bytes that store `value`. */
+  private encode(value: V): Uint8Array {
+    if (this.cloned) {
       try {
         return serialize(value);
       } catch (e) {
@@ -227,14 +239,14 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
 
   /** Deletes `key`; returns whether it was there. */
   delete(key: MapKey): boolean {
-    const core = this.#live();
+    const core = this.live();
     core.keys.prepare(key);
     return core.delete();
   }
 
   /** Removes every key and frees all but one log segment. */
   clear(): void {
-    this.#live().clear();
+    this.live().clear();
   }
 
   /**
@@ -242,7 +254,7 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
    * bytes of keys and values now, instead of step by step later.
    */
   reserve(keys: number, bytes = 0): void {
-    const core = this.#live();
+    const core = this.live();
     core.reserve(
       checkInteger("map keys", keys, 0, 2 ** 31),
       checkInteger("map bytes", bytes, 0, MAX_VALUE_BYTES),
@@ -251,12 +263,12 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
 
   /** Reclaims every dead byte now (mutations do it a bounded step at a time); returns the bytes freed. */
   compact(): number {
-    return this.#live().compact();
+    return this.live().compact();
   }
 
   /** Counts and sizes. */
   stats(): PreservedMapStats {
-    const core = this.#live();
+    const core = this.live();
     const st = core.state;
     const regions = core.regions();
     return {
@@ -269,12 +281,13 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     };
   }
 
-  *#records(): Generator<RecordRef> {
-    const core = this.#live();
+  /** Every record, in slot order; `EBUSY` once the index is rebuilt. */
+  private *records(): Generator<RecordRef> {
+    const core = this.live();
     const layout = core.layout;
     const slots = core.index.mask + 1;
     for (let i = 0; i < slots; i++) {
-      this.#live();
+      this.live();
       if (core.layout !== layout) {
         throw new LuoError("EBUSY", "map: its index was rebuilt during iteration; iterate again");
       }
@@ -283,32 +296,34 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     }
   }
 
-  #key(r: RecordRef): MapKey {
-    const k = decodeKey(this.#core.mem, r.at + RECORD.header, r.keyLen, r.keyFlags);
+  /** A record's key as it was set. */
+  private keyOf(r: RecordRef): MapKey {
+    const k = decodeKey(this.core.mem, r.at + RECORD.header, r.keyLen, r.keyFlags);
     if (k === undefined) {
       throw new CorruptImageError("map key: a string key is not UTF-8", `arena offset ${r.at}`);
     }
     return k;
   }
 
-  #value(r: RecordRef): V {
-    const view = new Uint8Array(this.#core.buffer, r.at + RECORD.header + r.keyLen, r.valueLen);
-    return (this.#cloned ? this.#decode(view) : view) as V;
+  /** A record's value (a view, or a copy for clones). */
+  private valueOf(r: RecordRef): V {
+    const view = new Uint8Array(this.core.buffer, r.at + RECORD.header + r.keyLen, r.valueLen);
+    return (this.cloned ? this.decode(view) : view) as V;
   }
 
   /** The keys: strings for keys set as strings, copies of the bytes otherwise. */
   *keys(): IterableIterator<MapKey> {
-    for (const r of this.#records()) yield this.#key(r);
+    for (const r of this.records()) yield this.keyOf(r);
   }
 
   /** The values (views or copies, as {@link get}). */
   *values(): IterableIterator<V> {
-    for (const r of this.#records()) yield this.#value(r);
+    for (const r of this.records()) yield this.valueOf(r);
   }
 
   /** The entries. Deleting or overwriting during iteration is fine; adding keys may end it (`EBUSY`). */
   *entries(): IterableIterator<[MapKey, V]> {
-    for (const r of this.#records()) yield [this.#key(r), this.#value(r)];
+    for (const r of this.records()) yield [this.keyOf(r), this.valueOf(r)];
   }
 
   /** Same as {@link entries}. */
@@ -323,17 +338,17 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
 
   /** Whether the map is preserved in a session (it cannot be closed then). */
   get preserved(): boolean {
-    return this.#preserved;
+    return this.isPreserved;
   }
 
   /** Frees every page of the map. `EBUSY` while preserved. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    if (this.#preserved) {
+    if (this.isClosed) return;
+    if (this.isPreserved) {
       throw new LuoError("EBUSY", "map is preserved: unpreserve it before closing");
     }
-    if (!this.arena.closed) this.#core.free();
-    this.#closed = true;
+    if (!this.arena.closed) this.core.free();
+    this.isClosed = true;
   }
 
   /** Same as {@link close}. */
@@ -343,11 +358,12 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
 
   /** @internal For the kvmap-v1 handler. */
   get [mapInternals](): MapInternals {
-    const core = this.#live();
+    const core = this.live();
     return {
       headerPa: core.headerPa,
-      regions: () => this.#live().regions(),
-      setPreserved: (on) => (this.#preserved = on),
+      regions: () => this.live().regions(),
+      setPreserved: (on) => (this.isPreserved = on),
+      settle: () => this.live().settle(),
     };
   }
 }

@@ -10,11 +10,7 @@
 
 import { CorruptImageError, LiveUpdateError, LuoError } from "../../errors.ts";
 import {
-  DIR,
-  dirEntryAt,
-  type KvState,
   MAX_SEGMENT_BYTES,
-  NONE,
   pfnOf,
   RECORD,
   recordCheck,
@@ -22,7 +18,8 @@ import {
   SEGMENT,
   wordOf,
   writeSegmentHeader,
-} from "../../format/kvmap_ser.ts";
+} from "../../format/kvmap_log_ser.ts";
+import { DIR, dirEntryAt, type KvState, NONE } from "../../format/kvmap_ser.ts";
 import { type Arena, PAGE_SIZE, PHYS_BASE, type Region } from "../../kho/arena.ts";
 import { attachToImage } from "./attach.ts";
 import type { Journal } from "./journal.ts";
@@ -64,21 +61,22 @@ export class Segments {
   size = 0;
   /** Hash of the record last located. */
   hash = 0;
-  #arena: Arena;
-  #info: (SegmentInfo | null)[];
-  #adopted: boolean;
+  private arena: Arena;
+  private info: (SegmentInfo | null)[];
+  private adopted: boolean;
 
   /** The segments of `dir`; `adopted` when the map came from the published image. */
   constructor(arena: Arena, dir: (SegmentInfo | null)[], adopted: boolean) {
-    this.#arena = arena;
-    this.#info = dir;
-    this.#adopted = adopted;
-    dir.forEach((d, seg) => {
-      if (d) this.#mirror(seg, d);
-    });
+    this.arena = arena;
+    this.info = dir;
+    this.adopted = adopted;
+    for (let seg = 0; seg < dir.length; seg++) {
+      const d = dir[seg];
+      if (d) this.mirror(seg, d);
+    }
   }
 
-  #mirror(seg: number, d: SegmentInfo): void {
+  private mirror(seg: number, d: SegmentInfo): void {
     this.base[seg] = d.pfn * PAGE_SIZE;
     this.end[seg] = d.end;
     this.dead[seg] = d.dead;
@@ -86,14 +84,14 @@ export class Segments {
 
   /** Bytes of segment `seg`'s block (0: none). */
   bytesOf(seg: number): number {
-    const d = this.#info[seg];
+    const d = this.info[seg];
     return d ? PAGE_SIZE * 2 ** d.order : 0;
   }
 
   /** Directory entries in use, with their info. */
   entries(): [number, SegmentInfo][] {
     const out: [number, SegmentInfo][] = [];
-    this.#info.forEach((d, seg) => {
+    this.info.forEach((d, seg) => {
       if (d) out.push([seg, { ...d, end: this.end[seg], dead: this.dead[seg] }]);
     });
     return out;
@@ -122,7 +120,7 @@ export class Segments {
       ? this.end[seg]
       : 0;
     if (off < SEGMENT.header || off + RECORD.header > used) {
-      throw this.#corrupt(`index slot ${slot}: record ${seg}:${off} is outside the log`, seg);
+      throw this.corrupt(`index slot ${slot}: record ${seg}:${off} is outside the log`, seg);
     }
     const at = this.base[seg] + off;
     const w = at / 4;
@@ -132,7 +130,7 @@ export class Segments {
     const keyLen = keyInfo & 0xffff;
     const size = (RECORD.header + keyLen + valueLen + 7) & -8;
     if (words[w + 3] !== recordCheck(hash, keyInfo, valueLen) || off + size > used) {
-      throw this.#corrupt(`record at ${seg}:${off}: damaged header`, seg, off);
+      throw this.corrupt(`record at ${seg}:${off}: damaged header`, seg, off);
     }
     this.keyLen = keyLen;
     this.size = size;
@@ -154,14 +152,14 @@ export class Segments {
       ? this.end[seg]
       : 0;
     if (off < SEGMENT.header || off + RECORD.header + keyLen + valueLen > used) {
-      throw this.#corrupt(`index slot ${slot}: record ${seg}:${off} is outside the log`, seg);
+      throw this.corrupt(`index slot ${slot}: record ${seg}:${off} is outside the log`, seg);
     }
     return this.base[seg] + off;
   }
 
   /** A {@link CorruptImageError} at segment `seg` (offset `off`). */
-  #corrupt(what: string, seg: number, off = 0): CorruptImageError {
-    const d = seg >= 0 && seg < DIR.entries ? this.#info[seg] : null;
+  private corrupt(what: string, seg: number, off = 0): CorruptImageError {
+    const d = seg >= 0 && seg < DIR.entries ? this.info[seg] : null;
     const where = d ? PHYS_BASE + BigInt(d.pfn * PAGE_SIZE + off) : `kvmap segment ${seg}`;
     return new CorruptImageError(`kvmap ${what}`, where);
   }
@@ -178,7 +176,7 @@ export class Segments {
     if (need > MAX_SEGMENT_BYTES) {
       throw new LuoError("EINVAL", `map: a record of ${bytes} bytes does not fit a segment`);
     }
-    const seg = this.#info.findIndex((d) => d === null);
+    const seg = this.info.findIndex((d) => d === null);
     if (seg < 0) {
       throw new LuoError("ENOSPC", `map: all ${DIR.entries} segments are in use`);
     }
@@ -186,25 +184,25 @@ export class Segments {
       GROWTH_SEGMENT_BYTES,
       Math.max(MIN_SEGMENT_BYTES, (st.live + st.dead) / 4),
     );
-    const info = this.#newSegment(need, want, seg, st.nextSegSeq);
+    const info = this.newSegment(need, want, seg, st.nextSegSeq);
     const old = st.headSeg;
     const empty = st.headOff === SEGMENT.header;
     // Sealing writes the old head's end where no reader looks until the commit.
-    this.#arena.words[this.base[old] / 4 + SEGMENT.end / 4] = st.headOff;
+    this.arena.words[this.base[old] / 4 + SEGMENT.end / 4] = st.headOff;
     const sealedEnd = st.headOff;
-    const dir = this.#info.slice();
+    const dir = this.info.slice();
     dir[seg] = info;
     if (empty) dir[old] = null;
     const s = journal.begin();
-    this.#switchDir(dir, hdr, journal);
+    this.switchDir(dir, hdr, journal);
     s.headSeg = seg;
     s.headOff = SEGMENT.header;
     s.nextSegSeq = (s.nextSegSeq + 1) >>> 0;
     this.commit(journal, index);
-    if (empty) this.#drop(old);
+    if (empty) this.drop(old);
     else this.end[old] = sealedEnd;
-    this.#info = dir;
-    this.#mirror(seg, info);
+    this.info = dir;
+    this.mirror(seg, info);
   }
 
   /**
@@ -212,13 +210,13 @@ export class Segments {
    * allows), writes its header and attaches it to the published image when
    * the map came from it. Nothing names it yet.
    */
-  #newSegment(need: number, want: number, seg: number, seq: number): SegmentInfo {
-    const region = this.#alloc(need, want);
+  private newSegment(need: number, want: number, seg: number, seq: number): SegmentInfo {
+    const region = this.alloc(need, want);
     try {
-      writeSegmentHeader(this.#arena.words, wordOf(region.pa), seg, seq);
-      if (this.#adopted) attachToImage(this.#arena, region.pa);
+      writeSegmentHeader(this.arena.words, wordOf(region.pa), seg, seq);
+      if (this.adopted) attachToImage(this.arena, region.pa);
     } catch (e) {
-      this.#arena.free(region.pa);
+      this.arena.free(region.pa);
       throw e;
     }
     return { pfn: pfnOf(region.pa), order: Math.log2(region.pages), seq, end: 0, dead: 0 };
@@ -231,21 +229,21 @@ export class Segments {
    */
   reset(journal: Journal, index: number, hdr: number, edit: (s: KvState) => void): void {
     const st = journal.state;
-    let seg = this.#info.findIndex((d) => d === null);
+    let seg = this.info.findIndex((d) => d === null);
     if (seg < 0) seg = st.headSeg === 0 ? 1 : 0;
-    const info = this.#newSegment(MIN_SEGMENT_BYTES, MIN_SEGMENT_BYTES, seg, st.nextSegSeq);
-    const dir: (SegmentInfo | null)[] = this.#info.map((_, i) => (i === seg ? info : null));
+    const info = this.newSegment(MIN_SEGMENT_BYTES, MIN_SEGMENT_BYTES, seg, st.nextSegSeq);
+    const dir: (SegmentInfo | null)[] = this.info.map((_, i) => (i === seg ? info : null));
     const old = this.entries().map(([i]) => i);
     const s = journal.begin();
-    this.#switchDir(dir, hdr, journal);
+    this.switchDir(dir, hdr, journal);
     edit(s);
     s.headSeg = seg;
     s.headOff = SEGMENT.header;
     s.nextSegSeq = (s.nextSegSeq + 1) >>> 0;
     this.commit(journal, index);
-    for (const i of old) this.#drop(i);
-    this.#info = dir;
-    this.#mirror(seg, info);
+    for (const i of old) this.drop(i);
+    this.info = dir;
+    this.mirror(seg, info);
   }
 
   /**
@@ -267,12 +265,12 @@ export class Segments {
   }
 
   /** Allocates a block of at least `need` bytes, preferring `want` (smaller when memory is short). */
-  #alloc(need: number, want: number): Region {
+  private alloc(need: number, want: number): Region {
     let size = 2 ** Math.ceil(Math.log2(Math.max(need, want)));
     const min = 2 ** Math.ceil(Math.log2(need));
     for (;;) {
       try {
-        return this.#arena.allocRegion(size);
+        return this.arena.allocRegion(size);
       } catch (e) {
         if (!(e instanceof LiveUpdateError) || e.code !== "ENOMEM" || size <= min) throw e;
         size /= 2;
@@ -281,8 +279,8 @@ export class Segments {
   }
 
   /** Writes `dir` into the directory half not in use and selects it in the state (not committed). */
-  #switchDir(dir: (SegmentInfo | null)[], hdr: number, journal: Journal): void {
-    const words = this.#arena.words;
+  private switchDir(dir: (SegmentInfo | null)[], hdr: number, journal: Journal): void {
+    const words = this.arena.words;
     const half = 1 - journal.state.dirHalf;
     for (let seg = 0; seg < DIR.entries; seg++) {
       const w = dirEntryAt(hdr, half, seg);
@@ -293,13 +291,13 @@ export class Segments {
   }
 
   /** Frees segment `seg`'s block and forgets it (after a commit that no longer names it). */
-  #drop(seg: number): void {
-    const d = this.#info[seg];
-    this.#info[seg] = null;
+  private drop(seg: number): void {
+    const d = this.info[seg];
+    this.info[seg] = null;
     this.base[seg] = 0;
     this.end[seg] = 0;
     this.dead[seg] = 0;
-    if (d) this.#arena.free(PHYS_BASE + BigInt(d.pfn * PAGE_SIZE));
+    if (d) this.arena.free(PHYS_BASE + BigInt(d.pfn * PAGE_SIZE));
   }
 
   /**
@@ -308,12 +306,12 @@ export class Segments {
    * change; then its block is freed.
    */
   release(seg: number, journal: Journal, index: number, hdr: number, edit: (s: KvState) => void) {
-    const dir = this.#info.map((d, i) => (i === seg ? null : d));
+    const dir = this.info.map((d, i) => (i === seg ? null : d));
     const s = journal.begin();
-    this.#switchDir(dir, hdr, journal);
+    this.switchDir(dir, hdr, journal);
     edit(s);
     this.commit(journal, index);
-    this.#drop(seg);
+    this.drop(seg);
   }
 
   /** Every block of the log. */
@@ -328,7 +326,7 @@ export class Segments {
   dirtiest(st: KvState): number {
     let best = NONE;
     let most = 0;
-    this.#info.forEach((d, seg) => {
+    this.info.forEach((d, seg) => {
       if (d && seg !== st.headSeg && this.dead[seg] > most) {
         most = this.dead[seg];
         best = seg;

@@ -10,16 +10,8 @@
  */
 
 import { CorruptImageError } from "../../errors.ts";
-import {
-  indexPages,
-  type KvState,
-  paOfPfn,
-  RECORD,
-  REF,
-  SLOT,
-  slotCheck,
-  wordOf,
-} from "../../format/kvmap_ser.ts";
+import { paOfPfn, RECORD, REF, SLOT, slotCheck, wordOf } from "../../format/kvmap_log_ser.ts";
+import { indexPages, type KvState } from "../../format/kvmap_ser.ts";
 import { type Arena, PAGE_SIZE, type Region } from "../../kho/arena.ts";
 import type { KeyCodec } from "./keys.ts";
 import type { Segments } from "./segments.ts";
@@ -100,14 +92,14 @@ export class SlotIndex {
       if (words[w] !== h || ((info >>> 8) & 0xffff) !== n) continue;
       const valueLen = words[w + SLOT.valueLen];
       if (words[w + SLOT.check] !== slotCheck(h, lo, info, valueLen)) {
-        throw this.#corrupt(i, "check word does not match");
+        throw this.corrupt(i, "check word does not match");
       }
       if (!keys.equals(mem, (w + SLOT.key) * 4, 0, inline)) continue;
       const seg = refSeg(lo, info);
       const off = refOff(lo);
       if (n > inline) {
         const at = segs.locate(seg, off, st, words, i);
-        if (segs.hash !== h) throw this.#corrupt(i, "its record has another hash");
+        if (segs.hash !== h) throw this.corrupt(i, "its record has another hash");
         if (!keys.equals(mem, at + RECORD.header + inline, inline, n)) continue;
       }
       this.found = segs.span(seg, off, n, valueLen >>> 0, st, i);
@@ -115,7 +107,7 @@ export class SlotIndex {
       return i;
     }
     if (free >= 0) return ~free;
-    throw this.#corrupt(0, "no slot is free");
+    throw this.corrupt(0, "no slot is free");
   }
 
   /** The slot on `hash`'s probe path that names segment `seg`, offset `off`; or -1. */
@@ -145,7 +137,7 @@ export class SlotIndex {
     const info = words[w + SLOT.info];
     const valueLen = words[w + SLOT.valueLen];
     if (words[w + SLOT.check] !== slotCheck(words[w], lo, info, valueLen)) {
-      throw this.#corrupt(i, "check word does not match");
+      throw this.corrupt(i, "check word does not match");
     }
     return [refSeg(lo, info), refOff(lo), (info >>> 8) & 0xffff, valueLen >>> 0];
   }
@@ -155,7 +147,7 @@ export class SlotIndex {
     return words[this.word + i * SLOT.words + SLOT.refLo] === REF.empty;
   }
 
-  #corrupt(slot: number, what: string): CorruptImageError {
+  private corrupt(slot: number, what: string): CorruptImageError {
     return new CorruptImageError(
       `kvmap index slot ${slot}: ${what}`,
       this.pa + BigInt(slot * SLOT.bytes),
@@ -170,7 +162,7 @@ export class SlotIndex {
   rebuild(arena: Arena, log2: number, count: number): Region {
     const region = arena.allocRegion(indexPages(log2) * PAGE_SIZE, { zero: true });
     try {
-      const copied = this.#copyInto(arena.words, wordOf(region.pa), 2 ** log2 - 1);
+      const copied = this.copyInto(arena.words, wordOf(region.pa), 2 ** log2 - 1);
       if (copied !== count) {
         throw new CorruptImageError(
           `kvmap index: ${copied} live slots, the state says ${count} keys`,
@@ -184,13 +176,13 @@ export class SlotIndex {
     return region;
   }
 
-  #copyInto(words: Int32Array, to: number, mask: number): number {
+  private copyInto(words: Int32Array, to: number, mask: number): number {
     let copied = 0;
     for (let i = 0; i <= this.mask; i++) {
       const w = this.word + i * SLOT.words;
       const lo = words[w + SLOT.refLo];
       if (lo === REF.empty || lo === REF.deleted) continue;
-      if (copied > mask) throw this.#corrupt(i, "more live slots than the new index holds");
+      if (copied > mask) throw this.corrupt(i, "more live slots than the new index holds");
       // At most `copied` <= mask slots are taken: the probe ends within mask + 1 steps.
       let j = words[w + SLOT.hash] & mask;
       while (words[to + j * SLOT.words + SLOT.refLo] !== REF.empty) j = (j + 1) & mask;
