@@ -83,8 +83,16 @@ export function readMapImage(arena: Arena, pa: bigint, claim: boolean): MapImage
   }
 }
 
+/** Claims the handed-over block at `pa`, which must be exactly `bytes` long. */
 function claimBlock(arena: Arena, pa: bigint, bytes: number, what: string): bigint {
-  arena.claim(pa, bytes, what);
+  const pages = arena.claim(pa, bytes, what);
+  if (pages * PAGE_SIZE !== bytes) {
+    arena.free(pa);
+    throw new CorruptImageError(
+      `${what}: the handed-over block has ${pages} pages, the map says ${bytes / PAGE_SIZE}`,
+      pa,
+    );
+  }
   return pa;
 }
 

@@ -281,18 +281,32 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     };
   }
 
-  /** Every record, in slot order; `EBUSY` once the index is rebuilt. */
+  /**
+   * Every record, in slot order; `EBUSY` once the index is rebuilt. A
+   * walk with no mutation in between checks the key count on the way.
+   */
   private *records(): Generator<RecordRef> {
     const core = this.live();
     const layout = core.layout;
+    const seq = core.journal.seq;
     const slots = core.index.mask + 1;
+    let seen = 0;
     for (let i = 0; i < slots; i++) {
       this.live();
       if (core.layout !== layout) {
         throw new LuoError("EBUSY", "map: its index was rebuilt during iteration; iterate again");
       }
       const r = core.recordAt(i);
-      if (r) yield r;
+      if (r) {
+        seen++;
+        yield r;
+      }
+    }
+    if (core.journal.seq === seq && seen !== core.state.count) {
+      throw new CorruptImageError(
+        `kvmap state: ${core.state.count} keys, the index holds ${seen}`,
+        core.headerPa,
+      );
     }
   }
 
