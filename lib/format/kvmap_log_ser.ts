@@ -108,7 +108,6 @@ export function slotCheck(hash: number, refLo: number, info: number, valueLen: n
  */
 export function writeSlot(
   words: Int32Array,
-  mem: Uint8Array,
   w: number,
   rec: number,
   refLo: number,
@@ -124,10 +123,13 @@ export function writeSlot(
   words[w + SLOT.info] = info;
   words[w + SLOT.valueLen] = valueLen;
   words[w + SLOT.check] = slotCheck(hash, refLo, info, valueLen);
-  const key = (w + SLOT.key) * 4;
-  const n = Math.min(keyLen, SLOT.keyBytes);
-  mem.copyWithin(key, (rec * 4) + RECORD.header, (rec * 4) + RECORD.header + n);
-  mem.fill(0, key + n, key + SLOT.keyBytes);
+  // The key's first bytes, word by word (record keys start word-aligned), zero past the key.
+  const key = rec + RECORD.header / 4;
+  for (let j = 0; j < SLOT.keyBytes / 4; j++) {
+    const left = keyLen - j * 4;
+    const mask = left >= 4 ? -1 : left <= 0 ? 0 : (1 << (left * 8)) - 1;
+    words[w + SLOT.key + j] = words[key + j] & mask;
+  }
 }
 
 /** Marks slot word `w` deleted. */

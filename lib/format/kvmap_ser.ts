@@ -168,10 +168,11 @@ export function mix32(h: number): number {
   return h ^ (h >>> 16);
 }
 
+/** Checksum of a state copy's words (FNV-1a over words, then mixed): one per commit, kept cheap. */
 function stateChecksum(words: Int32Array, at: number): number {
   let h = 0x6b766d31;
-  for (let i = 0; i < STATE.check; i++) h = mix32(h ^ words[at + i]);
-  return h;
+  for (let i = 0; i < STATE.check; i++) h = Math.imul(h ^ words[at + i], 0x01000193);
+  return mix32(h);
 }
 
 /** Word index of state copy `seq & 1` of the header at word `hdr`. */
@@ -230,7 +231,6 @@ export function commitKvState(words: Int32Array, hdr: number, seq: number, s: Kv
  */
 export function applyPendingSlot(
   words: Int32Array,
-  mem: Uint8Array,
   s: KvState,
   index: number,
   rec: number,
@@ -238,7 +238,7 @@ export function applyPendingSlot(
   if (s.pendSlot === NONE) return;
   const w = index + s.pendSlot * SLOT.words;
   if (s.pendRef === REF.deleted) writeDeletedSlot(words, w);
-  else writeSlot(words, mem, w, rec, s.pendRef | 0, Math.floor(s.pendRef / U32));
+  else writeSlot(words, w, rec, s.pendRef | 0, Math.floor(s.pendRef / U32));
 }
 
 /** What the header page of a handed-over map says, validated on its own. */

@@ -166,7 +166,7 @@ export function adoptMap(arena: Arena, pa: bigint): MapParts {
   const image = readMapImage(arena, pa, true);
   const { header } = image;
   const st = header.state;
-  const journal = new Journal(arena.words, arena.memory, wordOf(pa), st, header.seq);
+  const journal = new Journal(arena.words, wordOf(pa), st, header.seq);
   const index = new SlotIndex(st.indexPfn, st.indexLog2);
   const segments = new Segments(arena, image.dir, true);
   const rec = segments.recordWord(st);

@@ -148,7 +148,7 @@ export class MapCore {
         pendDead: 0,
         nextSegSeq: 1,
       };
-      const journal = new Journal(words, arena.memory, hdr, state, 0);
+      const journal = new Journal(words, hdr, state, 0);
       const index = new SlotIndex(state.indexPfn, state.indexLog2);
       journal.commit(index.word, -1, -1);
       const dir = Array.from({ length: DIR.entries }, (_, i) => (i === 0 ? info : null));

@@ -19,14 +19,12 @@ export class Journal {
   /** The state: committed, or being edited by a mutation until its commit. */
   readonly state: KvState;
   private words: Int32Array;
-  private mem: Uint8Array;
   private hdr: number;
   private committed: number;
 
   /** Wraps the committed state `seq` of the header at word `hdr`. */
-  constructor(words: Int32Array, mem: Uint8Array, hdr: number, state: KvState, seq: number) {
+  constructor(words: Int32Array, hdr: number, state: KvState, seq: number) {
     this.words = words;
-    this.mem = mem;
     this.hdr = hdr;
     this.state = state;
     this.committed = seq;
@@ -60,7 +58,7 @@ export class Journal {
 
   /** Applies the committed state's pending stores (again, for a reader after a crash). */
   replay(index: number, rec: number, deadWord: number): void {
-    applyPendingSlot(this.words, this.mem, this.state, index, rec);
+    applyPendingSlot(this.words, this.state, index, rec);
     if (deadWord >= 0) this.words[deadWord] = this.state.pendDead;
   }
 }

@@ -51,6 +51,8 @@ export class Segments {
   readonly end: Float64Array = new Float64Array(DIR.entries);
   /** Dead bytes of each segment. */
   readonly dead: Float64Array = new Float64Array(DIR.entries);
+  /** Bytes of each segment's block (0: no segment). */
+  readonly bytes: Float64Array = new Float64Array(DIR.entries);
   /** Key length of the record last located. */
   keyLen = 0;
   /** Key flags of the record last located. */
@@ -77,15 +79,10 @@ export class Segments {
   }
 
   private mirror(seg: number, d: SegmentInfo): void {
+    this.bytes[seg] = PAGE_SIZE * 2 ** d.order;
     this.base[seg] = d.pfn * PAGE_SIZE;
     this.end[seg] = d.end;
     this.dead[seg] = d.dead;
-  }
-
-  /** Bytes of segment `seg`'s block (0: none). */
-  bytesOf(seg: number): number {
-    const d = this.info[seg];
-    return d ? PAGE_SIZE * 2 ** d.order : 0;
   }
 
   /** Directory entries in use, with their info. */
@@ -171,7 +168,7 @@ export class Segments {
    */
   ensureRoom(bytes: number, journal: Journal, index: number, hdr: number): void {
     const st = journal.state;
-    if (st.headOff + bytes <= this.bytesOf(st.headSeg)) return;
+    if (st.headOff + bytes <= this.bytes[st.headSeg]) return;
     const need = bytes + SEGMENT.header;
     if (need > MAX_SEGMENT_BYTES) {
       throw new LuoError("EINVAL", `map: a record of ${bytes} bytes does not fit a segment`);
@@ -295,6 +292,7 @@ export class Segments {
     const d = this.info[seg];
     this.info[seg] = null;
     this.base[seg] = 0;
+    this.bytes[seg] = 0;
     this.end[seg] = 0;
     this.dead[seg] = 0;
     if (d) this.arena.free(PHYS_BASE + BigInt(d.pfn * PAGE_SIZE));
