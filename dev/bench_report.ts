@@ -9,12 +9,14 @@
 
 import { parseArgs } from "node:util";
 import { markdownTable as table } from "../cli/table.ts";
+import { kvmapSection } from "./kvmap_report.ts";
 
 export const BENCH_REPORT_HELP = `usage: ./luo bench --report [--big] [--out FILE]
 
 Runs bench/files_bench.ts, bench/sessions_bench.ts, bench/memfd_bench.ts
 and bench/kho_bench.ts with deno bench --json, probes memory per preserved
-file, and writes the tables with ratios to bench/RESULTS.md.
+file, adds the PreservedMap section (dev/kvmap_report.ts), and writes the
+tables with ratios to bench/RESULTS.md.
 
   --big        include the big sizes (1M files, 100k sessions, 1 GiB); slow
   --out FILE   where to write (default bench/RESULTS.md)`;
@@ -324,6 +326,7 @@ export async function benchReport(args: string[]): Promise<number> {
     ),
     "",
   );
+  lines.push(...(await kvmapSection(big)), "");
   const out = values.out ?? new URL("../bench/RESULTS.md", import.meta.url).pathname;
   Deno.writeTextFileSync(out, lines.join("\n"));
   console.log(lines.join("\n"));
