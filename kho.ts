@@ -29,3 +29,6 @@ export {
   type Region,
   type RegionKind,
 } from "./lib/kho/arena.ts";
+export { KhoError, NativeLibraryError } from "./lib/errors.ts";
+export { LIBRARY_ENV, platformName, prebuiltFor, prepareNativeLibrary } from "./lib/kho/library.ts";
+export { PACKAGE_VERSION, PREBUILT, type PrebuiltLibrary } from "./lib/kho/prebuilt.ts";

@@ -38,14 +38,16 @@ export {
   KhoError,
   LiveUpdateError,
   LuoError,
+  NativeLibraryError,
 } from "./lib/errors.ts";
-export {
-  type HandoverSummary,
-  LiveUpdate,
-  type LiveUpdateOptions,
-  type ReleaseSummary,
-  type StartOptions,
-} from "./lib/luo/live_update.ts";
+export { LIBRARY_ENV, prepareNativeLibrary } from "./lib/kho/library.ts";
+export { LiveUpdate } from "./lib/luo/live_update.ts";
+export type {
+  HandoverSummary,
+  LiveUpdateOptions,
+  ReleaseSummary,
+  StartOptions,
+} from "./lib/luo/options.ts";
 export { IncomingSession, type ObjectType, OutgoingSession } from "./lib/luo/session.ts";
 export {
   type AnyFileHandler,
@@ -59,7 +61,11 @@ export {
   type RetrieveStatus,
 } from "./lib/luo/handler.ts";
 export { type Token } from "./lib/luo/token.ts";
-export { memfdHandler, MemFile } from "./lib/handlers/memfd.ts";
+export { type FlbOps } from "./lib/luo/flb.ts";
+export { MemFile } from "./lib/handlers/memfd/mem_file.ts";
+export { memfdHandler } from "./lib/handlers/memfd/v2.ts";
+export { memfdV1Handler } from "./lib/handlers/memfd/v1.ts";
+export { SEALS } from "./lib/format/memfd_v2_ser.ts";
 export { Value, valueHandler } from "./lib/handlers/value.ts";
 export {
   type MapKey,

@@ -10,11 +10,13 @@ import { UsageError } from "./errors.ts";
 
 export const CONVERT_HELP = `usage: ./luo convert ARENA [--json]
 
-Rewrites a handed-over image of the previous format (luo-session-v3: one
-65536-byte session block, one 8192-byte file array of at most 128 files per
-session) as luo-session-v4 (chained blocks), in place and atomically: a
-crash leaves the old image or the new one. File data is not copied. An
-image that is v4 already is left alone; any other format is refused.
+Rewrites a handed-over image in the formats of this build, in place and
+atomically (a crash leaves the old image or the new one): luo-session-v3
+(one 65536-byte session block, one 8192-byte file array of at most 128
+files per session) becomes luo-session-v4 (chained blocks), and memfd-v1
+files become memfd-v2 (128 bytes of metadata for a small file). File data
+is not copied. An image with nothing to convert is left alone; any other
+format is refused.
 
   --json    print the result as JSON`;
 
@@ -33,10 +35,15 @@ export function convert(args: string[]): number {
   const r = convertArena(positionals[0]);
   if (values.json) {
     console.log(JSON.stringify({ ...r, liveupdateNumber: String(r.liveupdateNumber) }));
-  } else if (r.from === r.to) {
-    console.log(`convert: ${positionals[0]} is ${r.from} already; nothing to do`);
-  } else {console.log(
-      `convert: ${positionals[0]}: ${r.from} -> ${r.to}, ${r.sessions} sessions, ${r.files} files`,
-    );}
+  } else if (!r.rewritten) {
+    console.log(`convert: ${positionals[0]} is ${r.from} with no memfd-v1 file; nothing to do`);
+  } else {
+    console.log(
+      `convert: ${
+        positionals[0]
+      }: ${r.from} -> ${r.to}, ${r.sessions} sessions, ${r.files} files, ` +
+        `${r.memfdConverted} memfd-v1 -> memfd-v2`,
+    );
+  }
   return 0;
 }

@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { LiveUpdate, MemFile } from "../mod.ts";
+import { LiveUpdate, LiveUpdateError, MemFile } from "../mod.ts";
 import { UsageError } from "./errors.ts";
 import { table } from "./table.ts";
 
@@ -58,6 +58,116 @@ interface SuccessorReport {
   liveupdateNumber: string;
 }
 
+/** What the predecessor did. */
+interface Handed {
+  path: string;
+  sessions: number;
+  files: number;
+  handoverMs: number;
+}
+
+/** Creates the sessions of {@link PLAN} (a pattern in every file) and hands over. */
+function predecessor(arenaPath: string | undefined, size: number): Handed {
+  let luo: LiveUpdate;
+  try {
+    luo = LiveUpdate.create({ path: arenaPath, size });
+  } catch (e) {
+    if (e instanceof LiveUpdateError && e.code === "EEXIST") {
+      throw new UsageError(`demo: --arena ${arenaPath} already exists; give a new path`);
+    }
+    throw e;
+  }
+  const path = luo.arena.path;
+  try {
+    let seed = 1;
+    for (const [name, sizes] of PLAN) {
+      const s = luo.createSession(name);
+      for (const [j, n] of sizes.entries()) {
+        const f = MemFile.create(luo.arena, n);
+        if (n > 0) pattern(f.bytes(), seed);
+        f.position = n >>> 1;
+        s.preserve(f, j);
+        seed++;
+      }
+    }
+    const t0 = performance.now();
+    const summary = luo.handover();
+    return {
+      path,
+      sessions: summary.sessions,
+      files: summary.files,
+      handoverMs: performance.now() - t0,
+    };
+  } catch (e) {
+    luo.close();
+    throw e;
+  }
+}
+
+/** Runs the successor as a separate process; its report, or null when it failed. */
+async function successor(path: string, keep: boolean): Promise<SuccessorReport | null> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../cli.ts", import.meta.url).href,
+      "__demo_successor",
+      path,
+      keep ? "keep" : "",
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  try {
+    const report = JSON.parse(text) as SuccessorReport;
+    return out.code === 0 || report.mismatches.length ? report : null;
+  } catch {
+    console.error(`luo: demo: the successor failed (exit ${out.code}): ${text.trim()}`);
+    return null;
+  }
+}
+
+/** Prints the result as a table or JSON. */
+function print(
+  handed: Handed,
+  report: SuccessorReport,
+  values: { json?: boolean; keep?: boolean },
+): void {
+  const total = PLAN.reduce((a, [, sizes]) => a + sizes.reduce((x, y) => x + y, 0), 0);
+  const result = {
+    arena: values.keep ? handed.path : undefined,
+    predecessorPid: Deno.pid,
+    sessions: handed.sessions,
+    files: handed.files,
+    bytesHandedOver: total,
+    handoverMs: round(handed.handoverMs),
+    restoreMs: round(report.restoreMs),
+    verifyMs: round(report.verifyMs),
+    bytesVerified: report.bytes,
+    mismatches: report.mismatches.length,
+    pagesLeaked: report.pagesLeaked,
+    liveupdateNumber: report.liveupdateNumber,
+  };
+  if (values.json) return console.log(JSON.stringify(result, null, 2));
+  console.log(table(["what", "value"], [
+    ["sessions", String(result.sessions)],
+    ["files", String(result.files)],
+    ["bytes handed over", `${total} (${(total / MiB).toFixed(1)} MiB)`],
+    ["time to hand over", `${result.handoverMs} ms`],
+    ["time to restore (successor)", `${result.restoreMs} ms`],
+    ["bytes verified (successor)", `${report.bytes} in ${result.verifyMs} ms`],
+    ["mismatches", String(result.mismatches)],
+    ["pages leaked", String(result.pagesLeaked)],
+    ["liveupdate-number", result.liveupdateNumber],
+  ]));
+  if (values.keep) {
+    console.log(
+      `arena kept at ${handed.path}: the successor handed the same files over again (./luo inspect ${handed.path})`,
+    );
+  }
+}
+
 /** Runs the demo; returns the exit code. */
 export async function demo(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -75,90 +185,15 @@ export async function demo(args: string[]): Promise<number> {
     return 0;
   }
   const total = PLAN.reduce((a, [, sizes]) => a + sizes.reduce((x, y) => x + y, 0), 0);
-  const size = 2 ** Math.ceil(Math.log2(total * 2 + 16 * MiB));
-  if (values.arena) {
-    try {
-      Deno.statSync(values.arena);
-      throw new UsageError(`demo: --arena ${values.arena} already exists; give a new path`);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-  const luo = LiveUpdate.create({ path: values.arena, size });
-  const path = luo.arena.path;
+  const handed = predecessor(values.arena, 2 ** Math.ceil(Math.log2(total * 2 + 16 * MiB)));
   try {
-    let seed = 1;
-    for (const [name, sizes] of PLAN) {
-      const s = luo.createSession(name);
-      for (const [j, n] of sizes.entries()) {
-        const f = MemFile.create(luo.arena, n);
-        if (n > 0) pattern(f.bytes(), seed);
-        f.position = n >>> 1;
-        s.preserve(f, BigInt(j));
-        seed++;
-      }
-    }
-    const t0 = performance.now();
-    const summary = luo.handover();
-    const handoverMs = performance.now() - t0;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../cli.ts", import.meta.url).href,
-        "__demo_successor",
-        path,
-        values.keep ? "keep" : "",
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    let report: SuccessorReport;
-    try {
-      report = JSON.parse(text);
-    } catch {
-      console.error(`luo: demo: the successor failed (exit ${out.code}): ${text.trim()}`);
-      return 1;
-    }
-    const result = {
-      arena: values.keep ? path : undefined,
-      predecessorPid: Deno.pid,
-      sessions: summary.sessions,
-      files: summary.files,
-      bytesHandedOver: total,
-      handoverMs: round(handoverMs),
-      restoreMs: round(report.restoreMs),
-      verifyMs: round(report.verifyMs),
-      bytesVerified: report.bytes,
-      mismatches: report.mismatches.length,
-      pagesLeaked: report.pagesLeaked,
-      liveupdateNumber: report.liveupdateNumber,
-    };
-    if (values.json) console.log(JSON.stringify(result, null, 2));
-    else {
-      console.log(table(["what", "value"], [
-        ["sessions", String(result.sessions)],
-        ["files", String(result.files)],
-        ["bytes handed over", `${total} (${(total / MiB).toFixed(1)} MiB)`],
-        ["time to hand over", `${result.handoverMs} ms`],
-        ["time to restore (successor)", `${result.restoreMs} ms`],
-        ["bytes verified (successor)", `${report.bytes} in ${result.verifyMs} ms`],
-        ["mismatches", String(result.mismatches)],
-        ["pages leaked", String(result.pagesLeaked)],
-        ["liveupdate-number", result.liveupdateNumber],
-      ]));
-      if (values.keep) {
-        console.log(
-          `arena kept at ${path}: the successor handed the same files over again (./luo inspect ${path})`,
-        );
-      }
-    }
+    const report = await successor(handed.path, !!values.keep);
+    if (!report) return 1;
+    print(handed, report, values);
     for (const m of report.mismatches.slice(0, 10)) console.error(`luo: demo: ${m}`);
-    return report.mismatches.length === 0 && report.pagesLeaked === 0 && out.code === 0 ? 0 : 1;
+    return report.mismatches.length === 0 && report.pagesLeaked === 0 ? 0 : 1;
   } finally {
-    luo.close();
-    if (!values.keep) Deno.removeSync(path);
+    if (!values.keep) Deno.removeSync(handed.path);
   }
 }
 
@@ -166,29 +201,20 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-/** The successor: restores, verifies, finishes; prints a JSON report. */
-export function demoSuccessor(path: string, keep: boolean): number {
-  const mismatches: string[] = [];
-  let bytes = 0;
-  let files = 0;
-  const t0 = performance.now();
-  const luo = LiveUpdate.open(path);
-  const restored = PLAN.map(([name]) => {
-    const session = luo.retrieveSession(name);
-    return { session, files: session.tokens().map((t) => session.retrieve(t, MemFile)) };
-  });
-  const restoreMs = performance.now() - t0;
-  const t1 = performance.now();
+/** Checks the retrieved files against {@link PLAN}; returns the bytes checked. */
+function verify(files: MemFile[][], mismatches: string[]): { files: number; bytes: number } {
   let seed = 1;
+  let count = 0;
+  let bytes = 0;
   for (const [i, [name, sizes]] of PLAN.entries()) {
-    const got = restored[i].files;
+    const got = files[i];
     if (got.length !== sizes.length) {
       mismatches.push(`session ${name}: ${got.length} files, want ${sizes.length}`);
     }
     for (const [j, n] of sizes.entries()) {
       const f = got[j];
       if (!f) continue;
-      files++;
+      count++;
       if (f.size !== n) mismatches.push(`${name}/${j}: size ${f.size}, want ${n}`);
       if (f.position !== n >>> 1) {
         mismatches.push(`${name}/${j}: position ${f.position}, want ${n >>> 1}`);
@@ -199,42 +225,53 @@ export function demoSuccessor(path: string, keep: boolean): number {
       seed++;
     }
   }
+  return { files: count, bytes };
+}
+
+/** Pages in use that no retrieved file owns, once everything is finished and the image given up. */
+function leakedPages(luo: LiveUpdate, files: MemFile[]): number {
+  luo.discardIncoming();
+  const owned = files.reduce((a, f) => a + f.extents.reduce((x, e) => x + e.pages, 0), 0);
+  const info = luo.arena.info();
+  return info.allocatedPages + info.handedOverPages + info.deferredPages - owned;
+}
+
+/** The successor: restores, verifies, finishes; prints a JSON report. */
+export function demoSuccessor(path: string, keep: boolean): number {
+  const mismatches: string[] = [];
+  const t0 = performance.now();
+  const luo = LiveUpdate.open(path);
+  const sessions = PLAN.map(([name]) => luo.retrieveSession(name));
+  const files = sessions.map((s) => s.tokens().map((t) => s.retrieve(t, MemFile)));
+  const restoreMs = performance.now() - t0;
+  const t1 = performance.now();
+  const checked = verify(files, mismatches);
   const verifyMs = performance.now() - t1;
   const liveupdateNumber = String(luo.incomingNumber);
-  // Done restoring: finish every session. The retrieved files now belong to
-  // this process; every other page in use would be a leak.
-  for (const { session } of restored) session.finish();
-  // Every session is finished: give the predecessor's image up (its pages
-  // are parked until then, so that a crash before here would still find it).
-  luo.discardIncoming();
-  const owned = restored.flatMap((r) => r.files).reduce(
-    (a, f) => a + f.extents.reduce((x, e) => x + e.pages, 0),
-    0,
-  );
-  const info = luo.arena.info();
-  const pagesLeaked = info.allocatedPages + info.handedOverPages + info.deferredPages - owned;
+  // The retrieved files belong to this process now; any other page in use is a leak.
+  for (const s of sessions) s.finish();
+  const pagesLeaked = leakedPages(luo, files.flat());
   if (keep) {
     // Carry the same files, without copying, into the next generation so that
     // the arena left behind shows a handed-over state.
     for (const [i, [name]] of PLAN.entries()) {
       const s = luo.createSession(name);
-      for (const [j, f] of restored[i].files.entries()) s.preserve(f, BigInt(j));
+      for (const [j, f] of files[i].entries()) s.preserve(f, j);
     }
     luo.handover();
   } else {
-    for (const f of restored.flatMap((r) => r.files)) f.close();
+    for (const f of files.flat()) f.close();
+    luo.close();
   }
   const report: SuccessorReport = {
-    sessions: restored.length,
-    files,
-    bytes,
+    sessions: sessions.length,
+    ...checked,
     restoreMs,
     verifyMs,
     mismatches,
     pagesLeaked,
     liveupdateNumber,
   };
-  luo.close();
   console.log(JSON.stringify(report));
   return mismatches.length ? 1 : 0;
 }

@@ -98,6 +98,14 @@ function renderSessions(r: InspectReport, out: string[]): void {
   }
 }
 
+function renderFlbs(r: InspectReport, out: string[]): void {
+  if (!r.flbs?.length) return;
+  out.push(`  file-lifecycle-bound objects (${r.flbs.length}):`);
+  for (const f of r.flbs) {
+    out.push(`    ${f.compatible.padEnd(24)} data ${f.data}, used by ${f.count} files`);
+  }
+}
+
 function renderRegions(r: InspectReport, out: string[]): void {
   out.push(`  handed-over regions (${r.regions.length}):`);
   const kinds = new Map<string, { n: number; pages: number }>();
@@ -120,6 +128,7 @@ export function render(r: InspectReport): string {
   const out: string[] = [];
   renderHeader(r, out);
   renderSessions(r, out);
+  renderFlbs(r, out);
   renderRegions(r, out);
   if (r.error) out.push(`  error: ${r.error.message}`);
   return out.join("\n");

@@ -47,10 +47,18 @@ export function stressData(i: number, j: number): Uint8Array {
   return enc.encode(`file-data-${i}-${j}`);
 }
 
-/** Arena size for S sessions of F files: a data page, a descriptor, an extent block per file, plus blocks. */
+/**
+ * Arena size for S sessions of F small memfd files: a data page each, their
+ * memfd-v2 descriptors (32 per page), the file and session blocks, the
+ * preserved-memory map (254 regions per block), and 16 MiB of slack;
+ * rounded up to a MiB.
+ */
 export function stressArenaSize(sessions: number, files: number): number {
-  const pages = sessions * files * 3 + sessions * (2 * Math.ceil(files / 127) + 1) + 4096;
-  return 2 ** Math.ceil(Math.log2(pages * PAGE_SIZE));
+  const n = sessions * files;
+  const pages = n + Math.ceil(n / 32) + sessions * (2 * Math.ceil(files / 127) + 1) +
+    Math.ceil((n + n / 32 + sessions) / 254) + 4096;
+  const MiB = 1 << 20;
+  return Math.ceil((pages * PAGE_SIZE) / MiB) * MiB;
 }
 
 /** Runs a stage; returns the result (mismatches > 0 means failure). */

@@ -25,6 +25,7 @@ commands of the repository:
   bench              the benchmarks (handled by ./luo); bench --report [--big] writes bench/RESULTS.md
   fuzz               corruption fuzzing of handed-over arenas (--cases N --seed S)
   example cache-server  zero-downtime upgrades of a real HTTP cache under load
+  prebuild           rebuild the published native libraries (handled by ./luo; --check compares)
 
 Run ./luo <command> --help for a command's options; --debug shows stack traces.`;
 

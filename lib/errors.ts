@@ -13,17 +13,24 @@ export const ERRORS = {
   EIO: { errno: 5, meaning: "I/O error" },
   ENOEXEC: { errno: 8, meaning: "not an arena file" },
   EBADF: { errno: 9, meaning: "closed or unknown arena" },
-  ENOMEM: { errno: 12, meaning: "out of arena memory" },
+  ENOMEM: { errno: 12, meaning: "out of memory" },
   EACCES: { errno: 13, meaning: "permission denied" },
   EBUSY: { errno: 16, meaning: "busy" },
   EEXIST: { errno: 17, meaning: "already exists" },
+  ENOTDIR: { errno: 20, meaning: "not a directory" },
   EISDIR: { errno: 21, meaning: "is a directory" },
   EINVAL: { errno: 22, meaning: "invalid argument" },
+  ENFILE: { errno: 23, meaning: "too many open files in the system" },
+  EMFILE: { errno: 24, meaning: "too many open files in this process" },
+  EFBIG: { errno: 27, meaning: "file too large" },
   ENOSPC: { errno: 28, meaning: "no space left" },
   EROFS: { errno: 30, meaning: "read-only file system" },
+  ENAMETOOLONG: { errno: 36, meaning: "name too long" },
   ELOOP: { errno: 40, meaning: "is a symbolic link" },
   EPROTO: { errno: 71, meaning: "unsupported version or format" },
   EBADMSG: { errno: 74, meaning: "damaged data" },
+  ENOTSUP: { errno: 95, meaning: "not supported on this platform" },
+  EDQUOT: { errno: 122, meaning: "disk quota exceeded" },
 } as const;
 
 /** The error codes the library reports. */
@@ -64,6 +71,27 @@ export class LiveUpdateError extends Error {
 
 /** An error returned by the native arena (allocation, preservation, handover). */
 export class KhoError extends LiveUpdateError {}
+
+/**
+ * The native library could not be found, verified or loaded. The code says
+ * why and the message what to do: `EACCES` names the missing permission flag,
+ * `ENOTSUP` the platform and the supported ones, `EBADMSG` a size or SHA-256
+ * that is not the one recorded in the package (the file is never loaded),
+ * `EPROTO` the ABI version found and the one needed, `ENOENT` a missing file,
+ * `EIO` a failed download.
+ *
+ * @example
+ * ```ts ignore
+ * import { LiveUpdate, NativeLibraryError } from "@luo/live-update";
+ * try {
+ *   LiveUpdate.start("/var/lib/my-service/state.arena", { size: 1 << 30 });
+ * } catch (e) {
+ *   if (e instanceof NativeLibraryError) console.error(`cannot load libkho: ${e.message}`);
+ *   throw e;
+ * }
+ * ```
+ */
+export class NativeLibraryError extends KhoError {}
 
 /** An error of the LUO layer: sessions, files, handlers. */
 export class LuoError extends LiveUpdateError {}

@@ -11,42 +11,22 @@ const Err = errors.Err;
 const buddy_mod = @import("buddy.zig");
 const Buddy = buddy_mod.Buddy;
 const memmap = @import("memmap.zig");
+const publish = @import("publish.zig");
+const header = @import("header.zig");
+const arena_file = @import("arena_file.zig");
+const bits = @import("bits.zig");
+const loader = @import("loader.zig");
 
-pub const PAGE_SIZE: u64 = memmap.PAGE_SIZE;
-pub const MAGIC = "KHOARENA";
-pub const VERSION: u32 = 1;
-/// Physical address of file offset 0.
-pub const PHYS_BASE: u64 = 0x1_0000_0000;
+pub const PAGE_SIZE: u64 = header.PAGE_SIZE;
+pub const PHYS_BASE: u64 = header.PHYS_BASE;
+pub const Hdr = header.Hdr;
+pub const Flags = @import("flags.zig").Flags;
 /// Byte pattern written over unpreserved pages in poison mode.
 pub const POISON_BYTE: u8 = 0xa5;
 
-pub const Flags = struct {
-    pub const POISON: u32 = 1;
-    pub const READ_ONLY: u32 = 2;
-    /// Ignore what was handed over: every page but the header is free.
-    pub const DISCARD: u32 = 4;
-    /// msync the map and the header at handover (survive a host crash, not
-    /// only a process crash; off by default: like KHO, a live update
-    /// survives the predecessor's exit, not a power loss).
-    pub const SYNC: u32 = 8;
-    pub const ALL: u32 = POISON | READ_ONLY | DISCARD | SYNC;
-};
-
-/// Header field offsets (the arena file layout contract).
-pub const Hdr = struct {
-    pub const magic = 0;
-    pub const version = 8;
-    pub const page_size = 12;
-    pub const size = 16;
-    pub const phys_base = 24;
-    pub const fdt_pa = 32;
-    pub const mem_map_pa = 40;
-    pub const handovers = 48;
-    pub const len = 56;
-    /// Journal record { u64 magic; u64 fdt_pa; u64 mem_map_pa; u64 handovers; }
-    /// used to make the update of the three fields above atomic.
-    pub const pending = 64;
-};
+/// Journal record { u64 magic; u64 fdt_pa; u64 mem_map_pa; u64 handovers; }
+/// after the header, used to make the update of its last three fields atomic.
+const PENDING = 64;
 
 /// "KHOPEND1", little-endian: marks a valid pending header record.
 pub const PENDING_MAGIC: u64 = std.mem.readInt(u64, "KHOPEND1", .little);
@@ -67,226 +47,119 @@ pub const Info = extern struct {
     handovers: u64,
     flags: u64,
     deferred_pages: u64,
+    zeroed_pages: u64,
 };
+
+/// Flags of kho_alloc and kho_alloc_preserve.
+pub const AllocFlags = struct {
+    /// The block reads as zero.
+    pub const ZERO: u32 = 1;
+    pub const ALL: u32 = ZERO;
+};
+
+/// An allocated block: its physical address and size in pages.
+pub const Block = struct { pa: u64, npages: u64 };
+
+/// Whose preserved-memory map the header publishes.
+pub const Source = enum { none, incoming, own };
 
 pub const Arena = struct {
     fd: posix.fd_t,
-    mem: []align(std.heap.page_size_min) u8,
+    mem: arena_file.Memory,
     flags: u32,
     buddy: Buddy,
-    /// The predecessor's map blocks, held until our own handover replaces them.
-    old_map: std.ArrayListUnmanaged(u32) = .{},
-    /// Map blocks written by our own last handover (offsets), freed by the next one.
-    own_map: std.ArrayListUnmanaged(u64) = .{},
-    /// FDT address published by the predecessor (0: none).
+    /// Blocks of the predecessor's map (pages), held until the image is
+    /// superseded by our own handover or discarded.
+    incoming_map: std.ArrayListUnmanaged(u32) = .{},
+    /// Blocks of the map written by our own last handover (pages), freed by the next one.
+    own_map: std.ArrayListUnmanaged(u32) = .{},
+    /// FDT address published by the predecessor (0: none, or superseded).
     incoming_fdt_pa: u64 = 0,
-    /// Block heads that belong to the predecessor's published state.
-    incoming: std.DynamicBitSetUnmanaged = .{},
-    /// While true, freeing an `incoming` block defers it (see `free`).
-    protect_incoming: bool = false,
+    /// Whose map the header currently publishes.
+    source: Source = .none,
+    /// Block heads listed in the currently published map. Freeing one only
+    /// parks it (deferred): a crash before the image is superseded must find
+    /// every listed block intact.
+    listed: std.DynamicBitSetUnmanaged = .{},
+    /// Pages never handed out since the file was created (they read as
+    /// zero); empty for an arena opened, not created, by this process.
+    fresh: std.DynamicBitSetUnmanaged = .{},
+    /// Pages zero-filled by ZERO allocations (fresh ones need none).
+    zeroed_pages: u64 = 0,
     gpa: std.mem.Allocator,
 
-    fn phys(self: *const Arena) memmap.Phys {
+    pub fn phys(self: *const Arena) memmap.Phys {
         return .{ .mem = self.mem, .base = PHYS_BASE };
     }
 
-    /// Creates a new arena file of `size` bytes at `path` (mode 0600, must not exist).
+    /// Creates a new arena file of `size` bytes at `path` (which must not
+    /// exist); see arena_file.zig for how it appears only when complete.
     pub fn create(gpa: std.mem.Allocator, path: []const u8, size: u64, flags: u32) Err!*Arena {
-        if (flags & ~(Flags.POISON | Flags.SYNC) != 0) return Err.Invalid;
-        if (size % PAGE_SIZE != 0 or size < 2 * PAGE_SIZE or size / PAGE_SIZE > buddy_mod.MAX_PAGES) return Err.Invalid;
-        const fd = posix.open(path, .{ .ACCMODE = .RDWR, .CREAT = true, .EXCL = true, .CLOEXEC = true }, 0o600) catch |e| return switch (e) {
-            error.PathAlreadyExists => Err.Exists,
-            error.FileNotFound => Err.NotFound,
-            error.NoSpaceLeft => Err.NoSpace,
-            error.AccessDenied => Err.NotPermitted,
-            else => Err.Io,
-        };
-        var ok = false;
-        defer if (!ok) {
-            posix.close(fd);
-            posix.unlink(path) catch {};
-        };
-        try lock(fd);
-        posix.ftruncate(fd, size) catch |e| return if (e == error.FileTooBig) Err.NoSpace else Err.Io;
-        const self = try mapAndInit(gpa, fd, size, flags);
-        const h = self.mem;
-        @memcpy(h[0..8], MAGIC);
-        std.mem.writeInt(u32, h[Hdr.version..][0..4], VERSION, .little);
-        std.mem.writeInt(u32, h[Hdr.page_size..][0..4], @intCast(PAGE_SIZE), .little);
-        std.mem.writeInt(u64, h[Hdr.size..][0..8], size, .little);
-        std.mem.writeInt(u64, h[Hdr.phys_base..][0..8], PHYS_BASE, .little);
+        return createFile(gpa, path, size, flags, true);
+    }
+
+    /// `create`; `use_tmpfile` false takes the path of filesystems without O_TMPFILE.
+    pub fn createFile(gpa: std.mem.Allocator, path: []const u8, size: u64, flags: u32, use_tmpfile: bool) Err!*Arena {
+        if (flags & ~Flags.CREATE != 0) return errors.fail(Err.Invalid, "create: unknown flags 0x{x}", .{flags & ~Flags.CREATE});
+        if (!header.validSize(size)) {
+            return errors.fail(Err.Invalid, "create: size {d} is not a multiple of {d} in {d}..{d}", .{ size, PAGE_SIZE, 2 * PAGE_SIZE, buddy_mod.MAX_PAGES * PAGE_SIZE });
+        }
+        var file = try arena_file.createUnnamed(path, size, flags, use_tmpfile);
+        errdefer file.discard();
+        const self = try init(gpa, file.mapped, flags);
+        errdefer self.deinitState();
         self.buddy.addFreeRange(1, self.buddy.npages - 1);
-        ok = true;
+        self.fresh = std.DynamicBitSetUnmanaged.initFull(gpa, self.buddy.npages) catch return Err.NoMemory;
+        self.fresh.unset(0);
+        try file.link();
         return self;
     }
 
-    /// Opens an existing arena; rebuilds the allocator from the handed-over map.
+    /// Opens an existing arena (see arena_file.zig for which files are
+    /// accepted); rebuilds the allocator from the handed-over map.
     pub fn open(gpa: std.mem.Allocator, path: []const u8, flags: u32) Err!*Arena {
-        if (flags & ~Flags.ALL != 0) return Err.Invalid;
-        const ro = flags & Flags.READ_ONLY != 0;
-        const fd = posix.open(path, .{ .ACCMODE = if (ro) .RDONLY else .RDWR, .CLOEXEC = true }, 0) catch |e| return switch (e) {
-            error.FileNotFound => Err.NotFound,
-            error.AccessDenied => Err.NotPermitted,
-            error.IsDir => Err.NotArena,
-            else => Err.Io,
-        };
-        var ok = false;
-        defer if (!ok) posix.close(fd);
-        if (!ro) try lock(fd);
-        const st = posix.fstat(fd) catch return Err.Io;
-        const size: u64 = @intCast(st.size);
-        if (size < Hdr.len) return errors.fail(Err.NotArena, "header: the file has {d} bytes, less than the {d}-byte header", .{ size, Hdr.len });
-        var hdr: [Hdr.len]u8 = undefined;
-        const n = posix.pread(fd, &hdr, 0) catch return Err.Io;
-        if (n != Hdr.len) return errors.fail(Err.NotArena, "header: short read of {d} bytes", .{n});
-        if (!std.mem.eql(u8, hdr[0..8], MAGIC)) {
-            return errors.fail(Err.NotArena, "header: magic {s} at offset 0, want \"{s}\"", .{ std.fmt.fmtSliceEscapeLower(hdr[0..8]), MAGIC });
-        }
-        const version = std.mem.readInt(u32, hdr[Hdr.version..][0..4], .little);
-        if (version != VERSION) return errors.fail(Err.Version, "header: arena version {d}, this build reads version {d}", .{ version, VERSION });
-        const page_size = std.mem.readInt(u32, hdr[Hdr.page_size..][0..4], .little);
-        if (page_size != PAGE_SIZE) return errors.fail(Err.Corrupt, "header: page size {d}, want {d}", .{ page_size, PAGE_SIZE });
-        const hsize = std.mem.readInt(u64, hdr[Hdr.size..][0..8], .little);
-        if (hsize != size) return errors.fail(Err.Corrupt, "header: size {d} but the file has {d} bytes (truncated?)", .{ hsize, size });
-        const base = std.mem.readInt(u64, hdr[Hdr.phys_base..][0..8], .little);
-        if (base != PHYS_BASE) return errors.fail(Err.Corrupt, "header: phys_base 0x{x}, want 0x{x}", .{ base, PHYS_BASE });
-        if (size % PAGE_SIZE != 0 or size < 2 * PAGE_SIZE or size / PAGE_SIZE > buddy_mod.MAX_PAGES) {
-            return errors.fail(Err.Corrupt, "header: size {d} is not a valid arena size", .{size});
-        }
-        const self = try mapAndInit(gpa, fd, size, flags);
-        errdefer self.unmapAndFree();
-        if (flags & Flags.DISCARD == 0) try self.rebuildFromMap();
-        try self.freeUncovered();
-        ok = true;
+        if (flags & ~Flags.OPEN != 0) return errors.fail(Err.Invalid, "open: unknown flags 0x{x}", .{flags & ~Flags.OPEN});
+        const mapped = try arena_file.open(path, flags);
+        errdefer mapped.close();
+        const self = try init(gpa, mapped, flags);
+        errdefer self.deinitState();
+        if (flags & Flags.DISCARD == 0) try loader.rebuild(self);
+        loader.freeUncovered(self);
         return self;
     }
 
-    fn lock(fd: posix.fd_t) Err!void {
-        posix.flock(fd, posix.LOCK.EX | posix.LOCK.NB) catch |e| return switch (e) {
-            error.WouldBlock => errors.fail(Err.Busy, "the arena is held by a live process (it has the file locked)", .{}),
-            else => Err.Io,
-        };
-    }
-
-    fn mapAndInit(gpa: std.mem.Allocator, fd: posix.fd_t, size: u64, flags: u32) Err!*Arena {
-        // Read-only opens map privately (copy-on-write): callers may scribble
-        // on their view without a fault, and nothing reaches the file.
-        const ro = flags & Flags.READ_ONLY != 0;
-        const prot: u32 = posix.PROT.READ | posix.PROT.WRITE;
-        const mem = posix.mmap(null, @intCast(size), prot, .{ .TYPE = if (ro) .PRIVATE else .SHARED }, fd, 0) catch return Err.NoMemory;
-        errdefer posix.munmap(mem);
-        var b = try Buddy.init(gpa, size / PAGE_SIZE);
+    /// The in-process state of a mapped file: allocator metadata, page 0 reserved.
+    fn init(gpa: std.mem.Allocator, mapped: arena_file.Mapped, flags: u32) Err!*Arena {
+        const npages = mapped.mem.len / PAGE_SIZE;
+        var b = try Buddy.init(gpa, npages);
         errdefer b.deinit();
         b.setBlock(0, 0, .reserved);
-        var incoming = std.DynamicBitSetUnmanaged.initEmpty(gpa, @intCast(size / PAGE_SIZE)) catch return Err.NoMemory;
-        errdefer incoming.deinit(gpa);
+        var listed = std.DynamicBitSetUnmanaged.initEmpty(gpa, npages) catch return Err.NoMemory;
+        errdefer listed.deinit(gpa);
         const self = gpa.create(Arena) catch return Err.NoMemory;
-        self.* = .{ .fd = fd, .mem = mem, .flags = flags, .buddy = b, .incoming = incoming, .gpa = gpa };
+        self.* = .{ .fd = mapped.fd, .mem = mapped.mem, .flags = flags, .buddy = b, .listed = listed, .gpa = gpa };
         return self;
     }
 
-    fn unmapAndFree(self: *Arena) void {
-        self.incoming.deinit(self.gpa);
-        self.old_map.deinit(self.gpa);
+    /// Frees the in-process state; the mapping and the descriptor stay.
+    fn deinitState(self: *Arena) void {
+        self.listed.deinit(self.gpa);
+        self.fresh.deinit(self.gpa);
+        self.incoming_map.deinit(self.gpa);
         self.own_map.deinit(self.gpa);
         self.buddy.deinit();
-        posix.munmap(self.mem);
         self.gpa.destroy(self);
     }
 
     /// Unmaps, unlocks and closes. The file stays.
     pub fn close(self: *Arena) void {
-        const fd = self.fd;
-        self.unmapAndFree();
-        posix.close(fd);
+        const mapped = arena_file.Mapped{ .fd = self.fd, .mem = self.mem, .fresh = false };
+        self.deinitState();
+        mapped.close();
     }
 
-    const MapLoader = struct {
-        arena: *Arena,
-        covered: std.DynamicBitSetUnmanaged,
-        blocks: *std.ArrayListUnmanaged(u32),
-
-        pub fn onBlock(self: *MapLoader, off: u64) Err!void {
-            const page: u32 = @intCast(off / PAGE_SIZE);
-            for (self.blocks.items) |b| if (b == page) {
-                return errors.fail(Err.Corrupt, "preserved-memory map: cycle back to the block at 0x{x}", .{paOf(page)});
-            };
-            self.blocks.append(self.arena.gpa, page) catch return Err.NoMemory;
-        }
-
-        pub fn onEntry(self: *MapLoader, pa: u64, npages: u64) Err!void {
-            const a = self.arena;
-            if (pa < PHYS_BASE or (pa - PHYS_BASE) % PAGE_SIZE != 0) {
-                return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} is not a page address", .{pa});
-            }
-            if (npages == 0 or !std.math.isPowerOfTwo(npages) or npages > Buddy.pagesOf(buddy_mod.MAX_ORDER)) {
-                return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} has {d} pages, not a power of two", .{ pa, npages });
-            }
-            const first = (pa - PHYS_BASE) / PAGE_SIZE;
-            if (first == 0 or first % npages != 0 or first >= a.buddy.npages or npages > a.buddy.npages - first) {
-                return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} of {d} pages is outside the arena or unaligned", .{ pa, npages });
-            }
-            var p = first;
-            while (p < first + npages) : (p += 1) {
-                if (self.covered.isSet(@intCast(p))) {
-                    return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} overlaps another at page 0x{x}", .{ pa, paOf(p) });
-                }
-                self.covered.set(@intCast(p));
-            }
-            a.buddy.setBlock(@intCast(first), @intCast(std.math.log2_int(u64, npages)), .handed_over);
-            a.incoming.set(@intCast(first));
-        }
-    };
-
-    fn rebuildFromMap(self: *Arena) Err!void {
-        if (self.flags & Flags.READ_ONLY == 0) self.applyPending();
-        const pub_ = self.published();
-        const fdt_pa = pub_.fdt_pa;
-        if (fdt_pa == 0) return;
-        const map_pa = pub_.mem_map_pa;
-        var loader = MapLoader{
-            .arena = self,
-            .covered = std.DynamicBitSetUnmanaged.initEmpty(self.gpa, self.buddy.npages) catch return Err.NoMemory,
-            .blocks = &self.old_map,
-        };
-        defer loader.covered.deinit(self.gpa);
-        try memmap.walk(self.phys(), map_pa, self.buddy.npages, &loader);
-        // Every map block and the FDT must be handed-over blocks themselves.
-        for (self.old_map.items) |page| {
-            _ = self.buddy.head(page, .handed_over) catch
-                return errors.fail(Err.Corrupt, "preserved-memory map: its block at 0x{x} is not listed in it", .{paOf(page)});
-        }
-        if (fdt_pa < PHYS_BASE or (fdt_pa - PHYS_BASE) % PAGE_SIZE != 0) {
-            return errors.fail(Err.Corrupt, "header: fdt_pa 0x{x} is not a page address", .{fdt_pa});
-        }
-        _ = self.buddy.head((fdt_pa - PHYS_BASE) / PAGE_SIZE, .handed_over) catch
-            return errors.fail(Err.Corrupt, "header: fdt_pa 0x{x} is not a preserved block", .{fdt_pa});
-        if (self.flags & Flags.READ_ONLY == 0) {
-            for (self.old_map.items) |page| self.buddy.claim(page);
-        }
-        self.incoming_fdt_pa = fdt_pa;
-        self.protect_incoming = true;
-    }
-
-    /// Every page not in a block yet becomes free (and poisoned in poison mode).
-    fn freeUncovered(self: *Arena) Err!void {
-        const b = &self.buddy;
-        const poison = self.flags & Flags.POISON != 0 and self.flags & Flags.READ_ONLY == 0;
-        var i: u64 = 1;
-        while (i < b.npages) {
-            if (b.state[@intCast(i)] != .tail) {
-                i += Buddy.pagesOf(b.order[@intCast(i)]);
-                continue;
-            }
-            const start = i;
-            while (i < b.npages and b.state[@intCast(i)] == .tail) : (i += 1) {}
-            b.addFreeRange(@intCast(start), @intCast(i - start));
-            if (poison) @memset(self.mem[@intCast(start * PAGE_SIZE)..@intCast(i * PAGE_SIZE)], POISON_BYTE);
-        }
-    }
-
-    fn writable(self: *const Arena) Err!void {
-        if (self.flags & Flags.READ_ONLY != 0) return Err.NotPermitted;
+    pub fn writable(self: *const Arena) Err!void {
+        if (self.flags & Flags.READ_ONLY != 0) return errors.fail(Err.NotPermitted, "the arena is open read-only", .{});
     }
 
     /// Page index of the block head at `pa`; Invalid when unaligned or outside.
@@ -302,29 +175,61 @@ pub const Arena = struct {
     }
 
     fn orderForSize(size: u64) Err!u8 {
-        if (size == 0) return Err.Invalid;
-        return Buddy.orderFor(std.math.divCeil(u64, size, PAGE_SIZE) catch unreachable);
+        if (size == 0) return errors.fail(Err.Invalid, "size 0", .{});
+        return Buddy.orderFor(size / PAGE_SIZE + @intFromBool(size % PAGE_SIZE != 0));
     }
 
-    pub fn alloc(self: *Arena, size: u64) Err!u64 {
+    /// Allocates a block of at least `size` bytes. With ZERO the whole
+    /// block reads as zero: it is zero-filled unless its pages are fresh.
+    pub fn alloc(self: *Arena, size: u64, flags: u32) Err!Block {
         try self.writable();
-        return paOf(try self.buddy.alloc(try orderForSize(size)));
+        if (flags & ~AllocFlags.ALL != 0) return errors.fail(Err.Invalid, "alloc: unknown flags 0x{x}", .{flags & ~AllocFlags.ALL});
+        const page = try self.allocBlock(try orderForSize(size), flags & AllocFlags.ZERO != 0);
+        return .{ .pa = paOf(page), .npages = Buddy.pagesOf(self.buddy.order[page]) };
     }
 
-    /// Frees a block. While the predecessor's state is still the published
-    /// one, a block that belongs to it is only parked (deferred) so that a
-    /// crash before our own handover leaves that state intact.
+    /// The one way pages are handed out: a block of `order`, no longer
+    /// fresh, zero-filled when `zero` unless it was.
+    pub fn allocBlock(self: *Arena, order: u8, zero: bool) Err!u32 {
+        const page = try self.buddy.alloc(order);
+        const n: usize = @intCast(Buddy.pagesOf(order));
+        const fresh = self.fresh.bit_length > 0 and bits.allSet(&self.fresh, page, n);
+        if (zero and !fresh) {
+            @memset(self.mem[@as(usize, page) * PAGE_SIZE ..][0 .. n * PAGE_SIZE], 0);
+            self.zeroed_pages += n;
+        }
+        if (self.fresh.bit_length > 0) self.fresh.setRangeValue(.{ .start = page, .end = page + n }, false);
+        return page;
+    }
+
+    /// Frees a block. A block listed in the published image is only parked
+    /// (deferred) so that a crash before that image is superseded (by our
+    /// own handover) or discarded leaves it intact.
     pub fn free(self: *Arena, pa: u64) Err!void {
         try self.writable();
         const page = try self.pageOf(pa);
-        if (self.protect_incoming and self.incoming.isSet(page)) return self.buddy.deferFree(page);
-        const order = self.buddy.order[page];
-        try self.buddy.free(page);
-        self.incoming.unset(page);
-        self.poisonPages(page, order);
+        try self.buddy.checkReleasable(page);
+        if (self.buddy.state[page] == .deferred) return errors.fail(Err.Invalid, "free 0x{x}: freed already", .{pa});
+        self.releaseValid(page);
     }
 
-    fn poisonPages(self: *Arena, page: u32, order: u8) void {
+    /// Frees (or, when listed, defers) a block known to be allocated and
+    /// not preserved, or handed over.
+    fn releaseValid(self: *Arena, page: u32) void {
+        if (self.listed.isSet(page)) self.buddy.deferValid(page) else _ = self.freeValid(page);
+    }
+
+    /// Returns a block to the free lists at once (poisoned in poison mode):
+    /// one the caller knows is allocated and not preserved, handed over or
+    /// deferred. Returns the page after the free block it merged into.
+    pub fn freeValid(self: *Arena, page: u32) u64 {
+        const order = self.buddy.order[page];
+        const end = self.buddy.freeValid(page);
+        self.poisonPages(page, order);
+        return end;
+    }
+
+    pub fn poisonPages(self: *Arena, page: u32, order: u8) void {
         if (self.flags & Flags.POISON == 0) return;
         const start: usize = @intCast(page * PAGE_SIZE);
         @memset(self.mem[start..][0..@intCast(Buddy.pagesOf(order) * PAGE_SIZE)], POISON_BYTE);
@@ -349,17 +254,18 @@ pub const Arena = struct {
         try self.buddy.setPreserved(page, false);
     }
 
-    pub fn allocPreserve(self: *Arena, size: u64) Err!u64 {
-        const pa = try self.alloc(size);
-        self.buddy.setPreserved(try self.pageOf(pa), true) catch unreachable;
-        return pa;
+    /// `alloc`, and the block is marked preserved.
+    pub fn allocPreserve(self: *Arena, size: u64, flags: u32) Err!Block {
+        const b = try self.alloc(size, flags);
+        self.buddy.flipPreserved(@intCast((b.pa - PHYS_BASE) / PAGE_SIZE));
+        return b;
     }
 
     pub fn unpreserveFree(self: *Arena, pa: u64) Err!void {
         try self.writable();
         const page = try self.buddy.head(try self.pageOf(pa), .allocated);
         try self.buddy.setPreserved(page, false);
-        self.free(pa) catch unreachable;
+        self.releaseValid(page);
     }
 
     /// Claims a handed-over block; returns its size in pages.
@@ -379,73 +285,19 @@ pub const Arena = struct {
         try self.free(pa);
     }
 
-    /// Writes the preserved-memory map and publishes `root_pa` (a preserved
-    /// block, or 0 for nothing) with a journaled header update: a crash at
-    /// any point leaves either the previous state or this one published.
-    /// Then the predecessor's leftovers (unclaimed blocks, deferred frees,
-    /// its map) are freed.
+    /// Publishes `root_pa` (see publish.zig).
     pub fn handover(self: *Arena, root_pa: u64) Err!void {
-        try self.writable();
-        if (root_pa != 0) {
-            const page = try self.buddy.head(try self.pageOf(root_pa), .allocated);
-            if (!self.buddy.preserved[page]) return Err.Invalid;
-        }
-        // A second handover from this process replaces the first one's map:
-        // its blocks stay intact (unpreserved, not freed) until the commit.
-        for (self.own_map.items) |off| self.buddy.setPreserved(@intCast(off / PAGE_SIZE), false) catch unreachable;
-        errdefer for (self.own_map.items) |off| self.buddy.setPreserved(@intCast(off / PAGE_SIZE), true) catch unreachable;
-        const nblocks = nblocksFor(self, root_pa);
-        const blocks = self.gpa.alloc(u64, nblocks) catch return Err.NoMemory;
-        defer self.gpa.free(blocks);
-        var got: usize = 0;
-        errdefer for (blocks[0..got]) |off| self.unpreserveFree(PHYS_BASE + off) catch unreachable;
-        while (got < nblocks) : (got += 1) blocks[got] = try self.allocPreserve(PAGE_SIZE) - PHYS_BASE;
-        const old_own = self.own_map.toOwnedSlice(self.gpa) catch return Err.NoMemory;
-        defer self.gpa.free(old_own);
-        self.own_map.appendSlice(self.gpa, blocks) catch {
-            self.own_map = std.ArrayListUnmanaged(u64).fromOwnedSlice(old_own);
-            return Err.NoMemory;
-        };
-        // Point of no return: nothing below can fail.
-        if (nblocks > 0) {
-            var w = memmap.Writer{ .phys = self.phys(), .blocks = blocks };
-            var i: u64 = 1;
-            while (self.buddy.nextBlock(i, .allocated, true)) |page| : (i = page + Buddy.pagesOf(self.buddy.order[page])) {
-                w.add(paOf(page), Buddy.pagesOf(self.buddy.order[page])) catch unreachable;
-            }
-            w.finish() catch unreachable;
-        }
-        self.sync(0, self.mem.len);
-        const map_pa = if (nblocks > 0) PHYS_BASE + blocks[0] else 0;
-        self.commit(.{ .fdt_pa = root_pa, .mem_map_pa = map_pa, .handovers = self.phys().readU64(Hdr.handovers) + 1 });
-        for (old_own) |off| self.free(PHYS_BASE + off) catch unreachable;
-        self.dropIncoming();
+        return publish.handover(self, root_pa);
     }
 
-    fn nblocksFor(self: *const Arena, root_pa: u64) usize {
-        return if (root_pa == 0) 0 else @intCast(memmap.blocksNeeded(self.buddy.stats.preserved_blocks));
+    /// Appends an allocated block to the published image (see publish.zig).
+    pub fn attach(self: *Arena, pa: u64) Err!void {
+        return publish.attach(self, pa);
     }
 
-    /// The successor consumed everything it was handed: unpublish the
-    /// predecessor's state and free its map blocks. Busy while any handed-over
-    /// block is still unclaimed.
-    pub fn releaseIncoming(self: *Arena) Err!void {
-        try self.writable();
-        if (self.buddy.stats.handed_over_blocks != 0) return Err.Busy;
-        if (self.own_map.items.len == 0) {
-            self.commit(.{ .fdt_pa = 0, .mem_map_pa = 0, .handovers = self.phys().readU64(Hdr.handovers) });
-        }
-        self.dropIncoming();
-    }
-
-    /// Frees what the predecessor's state still holds, once it is no longer published.
-    fn dropIncoming(self: *Arena) void {
-        self.protect_incoming = false;
-        for (self.old_map.items) |page| self.free(paOf(page)) catch {};
-        self.old_map.clearRetainingCapacity();
-        while (self.buddy.nextBlock(1, .handed_over, false)) |page| self.free(paOf(page)) catch unreachable;
-        while (self.buddy.nextBlock(1, .deferred, false)) |page| self.free(paOf(page)) catch unreachable;
-        self.incoming_fdt_pa = 0;
+    /// Gives up the predecessor's image (see publish.zig).
+    pub fn discardIncoming(self: *Arena) Err!void {
+        return publish.discardIncoming(self);
     }
 
     pub const Published = struct { fdt_pa: u64, mem_map_pa: u64, handovers: u64 };
@@ -453,47 +305,47 @@ pub const Arena = struct {
     /// Journaled header update: write the pending record, mark it valid (the
     /// commit point), copy it to the header fields, clear it. An opener that
     /// finds a valid pending record completes the copy (roll forward).
-    fn commit(self: *Arena, p: Published) void {
-        const pend = Hdr.pending;
-        @atomicStore(u64, self.headerField(pend + 8), p.fdt_pa, .seq_cst);
-        @atomicStore(u64, self.headerField(pend + 16), p.mem_map_pa, .seq_cst);
-        @atomicStore(u64, self.headerField(pend + 24), p.handovers, .seq_cst);
+    pub fn commit(self: *Arena, p: Published) void {
+        const pend = PENDING;
+        @atomicStore(u64, self.wordAt(pend + 8), p.fdt_pa, .seq_cst);
+        @atomicStore(u64, self.wordAt(pend + 16), p.mem_map_pa, .seq_cst);
+        @atomicStore(u64, self.wordAt(pend + 24), p.handovers, .seq_cst);
         self.sync(0, PAGE_SIZE);
-        @atomicStore(u64, self.headerField(pend), PENDING_MAGIC, .seq_cst);
+        @atomicStore(u64, self.wordAt(pend), PENDING_MAGIC, .seq_cst);
         self.sync(0, PAGE_SIZE);
         self.applyPending();
     }
 
     /// Copies a valid pending record into the header fields and clears it.
-    fn applyPending(self: *Arena) void {
-        const pend = Hdr.pending;
-        if (@atomicLoad(u64, self.headerField(pend), .seq_cst) != PENDING_MAGIC) return;
+    pub fn applyPending(self: *Arena) void {
+        const pend = PENDING;
+        if (@atomicLoad(u64, self.wordAt(pend), .seq_cst) != PENDING_MAGIC) return;
         const ph = self.phys();
-        @atomicStore(u64, self.headerField(Hdr.mem_map_pa), ph.readU64(pend + 16), .seq_cst);
-        @atomicStore(u64, self.headerField(Hdr.handovers), ph.readU64(pend + 24), .seq_cst);
-        @atomicStore(u64, self.headerField(Hdr.fdt_pa), ph.readU64(pend + 8), .seq_cst);
+        @atomicStore(u64, self.wordAt(Hdr.mem_map_pa), ph.readU64(pend + 16), .seq_cst);
+        @atomicStore(u64, self.wordAt(Hdr.handovers), ph.readU64(pend + 24), .seq_cst);
+        @atomicStore(u64, self.wordAt(Hdr.fdt_pa), ph.readU64(pend + 8), .seq_cst);
         self.sync(0, PAGE_SIZE);
-        @atomicStore(u64, self.headerField(pend), 0, .seq_cst);
+        @atomicStore(u64, self.wordAt(pend), 0, .seq_cst);
         self.sync(0, PAGE_SIZE);
     }
 
     /// The published header fields, a valid pending record taking precedence.
     pub fn published(self: *const Arena) Published {
         const ph = self.phys();
-        const base: usize = if (ph.readU64(Hdr.pending) == PENDING_MAGIC) Hdr.pending + 8 else Hdr.fdt_pa;
-        const map_off: usize = if (base == Hdr.fdt_pa) Hdr.mem_map_pa else Hdr.pending + 16;
-        const ho_off: usize = if (base == Hdr.fdt_pa) Hdr.handovers else Hdr.pending + 24;
+        const base: usize = if (ph.readU64(PENDING) == PENDING_MAGIC) PENDING + 8 else Hdr.fdt_pa;
+        const map_off: usize = if (base == Hdr.fdt_pa) Hdr.mem_map_pa else PENDING + 16;
+        const ho_off: usize = if (base == Hdr.fdt_pa) Hdr.handovers else PENDING + 24;
         return .{ .fdt_pa = ph.readU64(base), .mem_map_pa = ph.readU64(map_off), .handovers = ph.readU64(ho_off) };
     }
 
-    fn headerField(self: *Arena, off: usize) *u64 {
+    pub fn wordAt(self: *Arena, off: usize) *u64 {
         return @ptrCast(@alignCast(&self.mem[off]));
     }
 
     /// Flushes [off, off+len) to the file when the SYNC flag is set. Stores
     /// to a MAP_SHARED mapping are visible to the next opener without it;
     /// the order of the header stores is what keeps a crash consistent.
-    fn sync(self: *Arena, off: u64, len: u64) void {
+    pub fn sync(self: *Arena, off: u64, len: u64) void {
         if (self.flags & Flags.SYNC == 0) return;
         const slice: []align(std.heap.page_size_min) u8 = @alignCast(self.mem[@intCast(off)..][0..@intCast(len)]);
         posix.msync(slice, posix.MSF.SYNC) catch {};
@@ -517,13 +369,14 @@ pub const Arena = struct {
             .handovers = self.published().handovers,
             .flags = self.flags,
             .deferred_pages = s.deferred_pages,
+            .zeroed_pages = self.zeroed_pages,
         };
     }
 };
 
 const testing = std.testing;
 
-fn tmpPath(buf: []u8, name: []const u8) ![]const u8 {
+pub fn tmpPath(buf: []u8, name: []const u8) ![]const u8 {
     return std.fmt.bufPrint(buf, "/tmp/kho-zig-test-{d}-{s}.arena", .{ std.os.linux.getpid(), name });
 }
 
@@ -533,9 +386,9 @@ test "create, allocate, hand over, reopen: preserved blocks are held, the rest i
     posix.unlink(path) catch {};
     defer posix.unlink(path) catch {};
     const a = try Arena.create(testing.allocator, path, 256 * PAGE_SIZE, Flags.POISON);
-    const p1 = try a.allocPreserve(3 * PAGE_SIZE);
-    const p2 = try a.allocPreserve(1);
-    const scratch = try a.alloc(PAGE_SIZE);
+    const p1 = (try a.allocPreserve(3 * PAGE_SIZE, 0)).pa;
+    const p2 = (try a.allocPreserve(1, 0)).pa;
+    const scratch = (try a.alloc(PAGE_SIZE, 0)).pa;
     try testing.expectError(Err.Busy, Arena.open(testing.allocator, path, 0));
     a.mem[@intCast(p1 - PHYS_BASE)] = 42;
     a.mem[@intCast(scratch - PHYS_BASE)] = 7;
@@ -569,17 +422,17 @@ test "a pending header record is rolled forward by the next opener" {
     posix.unlink(path) catch {};
     defer posix.unlink(path) catch {};
     const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
-    const root = try a.allocPreserve(PAGE_SIZE);
+    const root = (try a.allocPreserve(PAGE_SIZE, 0)).pa;
     try a.handover(root);
     const published = a.published();
     // Simulate a crash right after the commit point of a second handover:
     // the pending record is valid, the header fields are not updated yet.
     a.phys().writeU64(Hdr.fdt_pa, 0);
     a.phys().writeU64(Hdr.mem_map_pa, 0);
-    a.phys().writeU64(Hdr.pending + 8, published.fdt_pa);
-    a.phys().writeU64(Hdr.pending + 16, published.mem_map_pa);
-    a.phys().writeU64(Hdr.pending + 24, published.handovers);
-    a.phys().writeU64(Hdr.pending, PENDING_MAGIC);
+    a.phys().writeU64(PENDING + 8, published.fdt_pa);
+    a.phys().writeU64(PENDING + 16, published.mem_map_pa);
+    a.phys().writeU64(PENDING + 24, published.handovers);
+    a.phys().writeU64(PENDING, PENDING_MAGIC);
     a.close();
     const ro = try Arena.open(testing.allocator, path, Flags.READ_ONLY);
     try testing.expectEqual(root, ro.incoming_fdt_pa);
@@ -588,7 +441,7 @@ test "a pending header record is rolled forward by the next opener" {
     defer b.close();
     try testing.expectEqual(root, b.incoming_fdt_pa);
     try testing.expectEqual(root, b.phys().readU64(Hdr.fdt_pa));
-    try testing.expectEqual(@as(u64, 0), b.phys().readU64(Hdr.pending));
+    try testing.expectEqual(@as(u64, 0), b.phys().readU64(PENDING));
 }
 
 test "a damaged map is reported, not trusted" {
@@ -597,7 +450,7 @@ test "a damaged map is reported, not trusted" {
     posix.unlink(path) catch {};
     defer posix.unlink(path) catch {};
     const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
-    const root = try a.allocPreserve(PAGE_SIZE);
+    const root = (try a.allocPreserve(PAGE_SIZE, 0)).pa;
     try a.handover(root);
     const map_off = a.phys().readU64(Hdr.mem_map_pa) - PHYS_BASE;
     a.phys().writeU64(map_off + 8, 999); // count over capacity
@@ -606,4 +459,33 @@ test "a damaged map is reported, not trusted" {
     const c = try Arena.open(testing.allocator, path, Flags.DISCARD);
     defer c.close();
     try testing.expectEqual(@as(u64, 63), c.info().free_pages);
+}
+
+test "ZERO: fresh pages are handed out as they are, reused ones are zero-filled" {
+    var buf: [128]u8 = undefined;
+    const path = try tmpPath(&buf, "zero");
+    posix.unlink(path) catch {};
+    defer posix.unlink(path) catch {};
+    const a = try Arena.create(testing.allocator, path, 64 * PAGE_SIZE, 0);
+    const first = try a.alloc(2 * PAGE_SIZE, AllocFlags.ZERO);
+    try testing.expectEqual(@as(u64, 0), a.zeroed_pages);
+    const bytes = a.mem[@intCast(first.pa - PHYS_BASE)..][0 .. 2 * PAGE_SIZE];
+    try testing.expect(std.mem.allEqual(u8, bytes, 0));
+    @memset(bytes, 0xff);
+    try a.free(first.pa);
+    const again = try a.alloc(2 * PAGE_SIZE, 0);
+    try testing.expectEqual(first.pa, again.pa); // reused, and left as it was
+    try testing.expectEqual(@as(u8, 0xff), bytes[PAGE_SIZE]);
+    try a.free(again.pa);
+    const zeroed = try a.allocPreserve(2 * PAGE_SIZE, AllocFlags.ZERO);
+    try testing.expectEqual(first.pa, zeroed.pa);
+    try testing.expect(std.mem.allEqual(u8, bytes, 0));
+    try testing.expectEqual(@as(u64, 2), a.zeroed_pages);
+    try testing.expectError(Err.Invalid, a.alloc(1, 2));
+    a.close();
+    // An opened arena knows no fresh page: every ZERO allocation is filled.
+    const b = try Arena.open(testing.allocator, path, 0);
+    defer b.close();
+    _ = try b.alloc(PAGE_SIZE, AllocFlags.ZERO);
+    try testing.expectEqual(@as(u64, 1), b.zeroed_pages);
 }

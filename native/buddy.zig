@@ -7,7 +7,8 @@
 //! rebuilds it from the preserved-memory map.
 
 const std = @import("std");
-const Err = @import("errors.zig").Err;
+const errors = @import("errors.zig");
+const Err = errors.Err;
 
 /// Largest block: 2^MAX_ORDER pages (4 TiB of 4 KiB pages).
 pub const MAX_ORDER: u5 = 30;
@@ -53,6 +54,8 @@ pub const Buddy = struct {
     stats: Stats = .{},
     /// Fault injection: the allocation with this 1-based number fails (0 = off).
     fail_at: u64 = 0,
+    /// Pages the block scans examined: a test of the work done, not of time.
+    visits: u64 = 0,
     gpa: std.mem.Allocator,
 
     /// Creates metadata for `npages` pages, all marked `tail` (unusable) until
@@ -106,7 +109,9 @@ pub const Buddy = struct {
 
     /// Smallest order whose block holds `npages` pages.
     pub fn orderFor(npages: u64) Err!u8 {
-        if (npages == 0 or npages > pagesOf(MAX_ORDER)) return Err.Invalid;
+        if (npages == 0 or npages > pagesOf(MAX_ORDER)) {
+            return errors.fail(Err.Invalid, "{d} pages is not a block size (1..{d} pages)", .{ npages, pagesOf(MAX_ORDER) });
+        }
         const o = std.math.log2_int_ceil(u64, npages);
         return @intCast(o);
     }
@@ -171,12 +176,16 @@ pub const Buddy = struct {
     /// Allocates a block of `order`. Fails with NoMemory when no block is
     /// large enough or when fault injection says so.
     pub fn alloc(self: *Buddy, order: u8) Err!u32 {
-        if (order > MAX_ORDER) return Err.Invalid;
+        if (order > MAX_ORDER) return errors.fail(Err.Invalid, "alloc: order {d} is over the largest, {d}", .{ order, MAX_ORDER });
         self.stats.allocations += 1;
-        if (self.fail_at != 0 and self.stats.allocations == self.fail_at) return Err.NoMemory;
+        if (self.fail_at != 0 and self.stats.allocations == self.fail_at) {
+            return errors.fail(Err.NoMemory, "allocation {d} failed by fault injection", .{self.stats.allocations});
+        }
         var k: u8 = order;
         while (k <= MAX_ORDER and self.free_head[k] == NIL) : (k += 1) {}
-        if (k > MAX_ORDER) return Err.NoMemory;
+        if (k > MAX_ORDER) {
+            return errors.fail(Err.NoMemory, "out of arena memory: no free block of {d} pages ({d} pages free in smaller blocks)", .{ pagesOf(order), self.stats.free_pages });
+        }
         const i = self.free_head[k];
         self.listRemove(i);
         while (k > order) {
@@ -190,37 +199,74 @@ pub const Buddy = struct {
         return i;
     }
 
-    /// Takes an allocated (not preserved) or handed-over block out of use;
-    /// the caller then frees it or defers it.
-    fn release(self: *Buddy, first: u32) Err!void {
+    /// Invalid unless `first` heads an allocated (not preserved: Busy),
+    /// handed-over or deferred block: the blocks `free` takes.
+    pub fn checkReleasable(self: *const Buddy, first: u32) Err!void {
         if (first >= self.npages) return Err.Invalid;
         switch (self.state[first]) {
+            .allocated => if (self.preserved[first]) return Err.Busy,
+            .handed_over, .deferred => {},
+            else => return Err.Invalid,
+        }
+    }
+
+    fn releasable(self: *const Buddy, first: u32) bool {
+        if (first >= self.npages) return false;
+        return switch (self.state[first]) {
+            .allocated => !self.preserved[first],
+            .handed_over, .deferred => true,
+            else => false,
+        };
+    }
+
+    /// Takes a block `checkReleasable` accepts out of the accounting; the
+    /// caller then frees it or defers it.
+    fn release(self: *Buddy, first: u32) void {
+        const pages = pagesOf(self.order[first]);
+        switch (self.state[first]) {
             .allocated => {
-                if (self.preserved[first]) return Err.Busy;
-                self.stats.allocated_pages -= pagesOf(self.order[first]);
+                std.debug.assert(!self.preserved[first]);
+                self.stats.allocated_pages -= pages;
             },
             .handed_over => {
-                self.stats.handed_over_pages -= pagesOf(self.order[first]);
+                self.stats.handed_over_pages -= pages;
                 self.stats.handed_over_blocks -= 1;
             },
-            .deferred => self.stats.deferred_pages -= pagesOf(self.order[first]),
-            else => return Err.Invalid,
+            .deferred => self.stats.deferred_pages -= pages,
+            else => unreachable, // the caller checked (checkReleasable or its own assert)
         }
     }
 
     /// Like `free`, but the block is only parked (state `deferred`) until
     /// `free` is called on it again.
     pub fn deferFree(self: *Buddy, first: u32) Err!void {
-        if (first < self.npages and self.state[first] == .deferred) return Err.Invalid;
-        try self.release(first);
+        try self.checkReleasable(first);
+        if (self.state[first] == .deferred) return Err.Invalid;
+        self.deferValid(first);
+    }
+
+    /// `deferFree` of a block the caller knows is allocated (not preserved)
+    /// or handed over.
+    pub fn deferValid(self: *Buddy, first: u32) void {
+        std.debug.assert(self.releasable(first) and self.state[first] != .deferred);
+        self.release(first);
         self.state[first] = .deferred;
         self.stats.deferred_pages += pagesOf(self.order[first]);
     }
 
-    /// Returns an allocated, handed-over or deferred block to the free lists,
-    /// merging with free buddies.
-    pub fn free(self: *Buddy, first: u32) Err!void {
-        try self.release(first);
+    /// Returns an allocated (not preserved), handed-over or deferred block
+    /// to the free lists, merging with free buddies. Returns the page after
+    /// the free block it ended up in (a scan resumes there: the pages before
+    /// are free).
+    pub fn free(self: *Buddy, first: u32) Err!u64 {
+        try self.checkReleasable(first);
+        return self.freeValid(first);
+    }
+
+    /// `free` of a block the caller knows `checkReleasable` accepts.
+    pub fn freeValid(self: *Buddy, first: u32) u64 {
+        std.debug.assert(self.releasable(first));
+        self.release(first);
         var i: u64 = first;
         var k: u8 = self.order[first];
         self.state[first] = .tail;
@@ -233,6 +279,7 @@ pub const Buddy = struct {
             i = @min(i, buddy);
         }
         self.listPush(@intCast(i), k);
+        return i + pagesOf(k);
     }
 
     /// The head page of the block starting at `first`, validated to be in `want`.
@@ -243,9 +290,18 @@ pub const Buddy = struct {
         return i;
     }
 
+    /// Sets the preserved mark of an allocated block: Invalid when it is
+    /// not one, Exists (NotFound) when it is preserved (not preserved) already.
     pub fn setPreserved(self: *Buddy, first: u32, on: bool) Err!void {
         if (self.state[first] != .allocated) return Err.Invalid;
         if (self.preserved[first] == on) return if (on) Err.Exists else Err.NotFound;
+        self.flipPreserved(first);
+    }
+
+    /// Flips the preserved mark of a block the caller knows is allocated.
+    pub fn flipPreserved(self: *Buddy, first: u32) void {
+        std.debug.assert(self.state[first] == .allocated);
+        const on = !self.preserved[first];
         self.preserved[first] = on;
         const pages = pagesOf(self.order[first]);
         if (on) {
@@ -268,17 +324,56 @@ pub const Buddy = struct {
     }
 
     /// Next block head at or after `from` whose state is `want` (and, for
-    /// `allocated`, whose preserved flag equals `preserved_only` when set).
-    /// Hops block by block: O(blocks), not O(pages).
-    pub fn nextBlock(self: *const Buddy, from: u64, want: State, preserved_only: bool) ?u32 {
+    /// `allocated`, whose preserved flag is set when `preserved_only`).
+    pub fn nextBlock(self: *Buddy, from: u64, want: State, preserved_only: bool) ?u32 {
+        return self.scan(from, .{ .one = want, .preserved_only = preserved_only });
+    }
+
+    const Match = struct { one: State, two: ?State = null, preserved_only: bool = false };
+
+    /// The preserved blocks, in address order.
+    pub fn preservedBlocks(self: *Buddy) Blocks {
+        return .{ .buddy = self, .match = .{ .one = .allocated, .preserved_only = true } };
+    }
+
+    /// The blocks the predecessor's image still holds (handed over, deferred), in address order.
+    pub fn heldBlocks(self: *Buddy) Blocks {
+        return .{ .buddy = self, .match = .{ .one = .handed_over, .two = .deferred } };
+    }
+
+    /// A forward-only walk over block heads: each `next` resumes where the
+    /// last one stopped, so a whole walk is one pass, bounded by npages.
+    pub const Blocks = struct {
+        buddy: *Buddy,
+        match: Match,
+        at: u64 = 1,
+
+        pub fn next(self: *Blocks) ?u32 {
+            const page = self.buddy.scan(self.at, self.match) orelse return null;
+            self.at = page + pagesOf(self.buddy.order[page]);
+            return page;
+        }
+
+        /// Resumes at `page` (never backwards), e.g. past the free block a
+        /// freed block merged into.
+        pub fn skipTo(self: *Blocks, page: u64) void {
+            self.at = @max(self.at, page);
+        }
+    };
+
+    /// Hops block by block from `from` (a block head, or 0): O(blocks), not
+    /// O(pages). Callers resume from where they stopped, never from the start.
+    fn scan(self: *Buddy, from: u64, m: Match) ?u32 {
         var i: u64 = from;
         while (i < self.npages) {
+            self.visits += 1;
             const s = self.state[@intCast(i)];
             if (s == .tail) {
                 i += 1;
                 continue;
             }
-            if (s == want and (!preserved_only or self.preserved[@intCast(i)])) return @intCast(i);
+            const wanted = s == m.one or (m.two != null and s == m.two.?);
+            if (wanted and (!m.preserved_only or self.preserved[@intCast(i)])) return @intCast(i);
             i += pagesOf(self.order[@intCast(i)]);
         }
         return null;
@@ -324,7 +419,7 @@ test "free merges buddies back to the initial free page count" {
     const before = b.stats.free_pages;
     var got: [64]u32 = undefined;
     for (&got, 0..) |*g, n| g.* = try b.alloc(@intCast(n % 3));
-    for (got) |g| try b.free(g);
+    for (got) |g| _ = try b.free(g);
     try testing.expectEqual(before, b.stats.free_pages);
     try testing.expectEqual(@as(u64, 0), b.stats.allocated_pages);
     // After merging, a 256-page block is available again.
@@ -337,7 +432,7 @@ test "exhaustion gives NoMemory and the allocator stays usable" {
     var n: usize = 0;
     while (b.alloc(0)) |_| n += 1 else |e| try testing.expectEqual(Err.NoMemory, e);
     try testing.expectEqual(@as(usize, 15), n);
-    try b.free(1);
+    _ = try b.free(1);
     try testing.expectEqual(@as(u32, 1), try b.alloc(0));
 }
 
@@ -346,7 +441,7 @@ test "double free and free of a tail page are rejected" {
     defer b.deinit();
     const i = try b.alloc(2);
     try testing.expectError(Err.Invalid, b.free(i + 1));
-    try b.free(i);
+    _ = try b.free(i);
     try testing.expectError(Err.Invalid, b.free(i));
 }
 
@@ -358,7 +453,7 @@ test "a preserved block cannot be freed until unpreserved" {
     try testing.expectError(Err.Exists, b.setPreserved(i, true));
     try testing.expectError(Err.Busy, b.free(i));
     try b.setPreserved(i, false);
-    try b.free(i);
+    _ = try b.free(i);
 }
 
 test "fault injection fails exactly the chosen allocation" {
@@ -381,7 +476,7 @@ test "a deferred block is out of use until freed for real" {
     try testing.expectEqual(before, b.stats.free_pages);
     try testing.expectEqual(@as(u64, 4), b.stats.deferred_pages);
     try testing.expectEqual(@as(u64, 0), b.stats.allocated_pages);
-    try b.free(i);
+    _ = try b.free(i);
     try testing.expectEqual(before + 4, b.stats.free_pages);
     try testing.expectEqual(@as(u64, 0), b.stats.deferred_pages);
 }

@@ -7,35 +7,23 @@ const errors = @import("errors.zig");
 const Err = errors.Err;
 const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
+const handles = @import("handles.zig");
 
 /// ABI version of this library; lib/ffi.ts checks it.
-pub const ABI_VERSION: u32 = 1;
-/// How many arenas one process may hold open at once.
-pub const MAX_ARENAS = 64;
-
-var slots: [MAX_ARENAS]?*Arena = [_]?*Arena{null} ** MAX_ARENAS;
-var generations: [MAX_ARENAS]u32 = [_]u32{0} ** MAX_ARENAS;
+pub const ABI_VERSION: u32 = 2;
 const gpa = std.heap.page_allocator;
+var arenas = handles.Table(Arena){ .gpa = gpa };
 
-/// Handle = generation << 8 | (slot + 1): a stale handle never reaches a reused slot.
 fn lookup(h: u32) Err!*Arena {
-    const idx = h & 0xff;
-    if (idx == 0 or idx > MAX_ARENAS) return Err.BadHandle;
-    const slot = idx - 1;
-    if (generations[slot] != h >> 8) return Err.BadHandle;
-    return slots[slot] orelse Err.BadHandle;
+    return arenas.get(h);
 }
 
-fn install(a: *Arena, out: ?*u32) Err!void {
-    const o = out orelse return Err.Invalid;
-    for (&slots, 0..) |*s, i| if (s.* == null) {
-        s.* = a;
-        generations[i] +%= 1;
-        generations[i] &= 0xffffff;
-        o.* = generations[i] << 8 | @as(u32, @intCast(i + 1));
-        return;
-    };
-    return Err.NoSpace;
+/// Checks `out`, then makes room for a handle: once an arena is made
+/// (a file created), storing its handle cannot fail.
+fn reserveHandle(out: ?*u32) Err!*u32 {
+    const o = out orelse return errors.fail(Err.Invalid, "no place for the handle (out is null)", .{});
+    try arenas.reserve();
+    return o;
 }
 
 fn ret(r: Err!void) i32 {
@@ -44,10 +32,11 @@ fn ret(r: Err!void) i32 {
 }
 
 fn pathOf(ptr: ?[*]const u8, len: usize) Err![]const u8 {
-    const p = ptr orelse return Err.Invalid;
-    if (len == 0 or len > std.fs.max_path_bytes) return Err.Invalid;
+    const p = ptr orelse return errors.fail(Err.Invalid, "the path is null", .{});
+    if (len == 0) return errors.fail(Err.Invalid, "the path is empty", .{});
+    if (len >= std.fs.max_path_bytes) return errors.fail(Err.NameTooLong, "the path has {d} bytes, the limit is {d}", .{ len, std.fs.max_path_bytes - 1 });
     const s = p[0..len];
-    if (std.mem.indexOfScalar(u8, s, 0) != null) return Err.Invalid;
+    if (std.mem.indexOfScalar(u8, s, 0) != null) return errors.fail(Err.Invalid, "the path contains a NUL byte", .{});
     return s;
 }
 
@@ -68,31 +57,34 @@ export fn kho_last_error(out: ?[*]u8, len: usize) usize {
 /// An empty call: the cost of crossing the FFI boundary, for benchmarks.
 export fn kho_noop() void {}
 
+/// Creates an arena file of `size` bytes at `path` (which must not exist)
+/// and writes its handle to `out`. The file appears under its name only
+/// when complete; a failed create leaves no file.
 export fn kho_create(path: ?[*]const u8, len: usize, size: u64, flags: u32, out: ?*u32) i32 {
     errors.clearDetail();
-    return ret(blk: {
-        const a = Arena.create(gpa, pathOf(path, len) catch |e| break :blk e, size, flags) catch |e| break :blk e;
-        install(a, out) catch |e| {
-            a.close();
-            break :blk e;
-        };
-    });
+    return ret(create(path, len, size, flags, out));
 }
 
+fn create(path: ?[*]const u8, len: usize, size: u64, flags: u32, out: ?*u32) Err!void {
+    const o = try reserveHandle(out);
+    o.* = arenas.add(try Arena.create(gpa, try pathOf(path, len), size, flags));
+}
+
+/// Opens the arena file at `path` and writes its handle to `out`.
 export fn kho_open(path: ?[*]const u8, len: usize, flags: u32, out: ?*u32) i32 {
     errors.clearDetail();
-    return ret(blk: {
-        const a = Arena.open(gpa, pathOf(path, len) catch |e| break :blk e, flags) catch |e| break :blk e;
-        install(a, out) catch |e| {
-            a.close();
-            break :blk e;
-        };
-    });
+    return ret(open(path, len, flags, out));
 }
 
+fn open(path: ?[*]const u8, len: usize, flags: u32, out: ?*u32) Err!void {
+    const o = try reserveHandle(out);
+    o.* = arenas.add(try Arena.open(gpa, try pathOf(path, len), flags));
+}
+
+/// Unmaps, unlocks and closes an arena; its handle is dead from now on.
 export fn kho_close(h: u32) i32 {
-    const a = lookup(h) catch |e| return errors.code(e);
-    slots[(h & 0xff) - 1] = null;
+    errors.clearDetail();
+    const a = arenas.remove(h) catch |e| return errors.code(e);
     a.close();
     return 0;
 }
@@ -101,6 +93,11 @@ export fn kho_close(h: u32) i32 {
 export fn kho_base(h: u32) ?[*]u8 {
     const a = lookup(h) catch return null;
     return a.mem.ptr;
+}
+
+/// Size in bytes of the `Info` struct that kho_info writes (lib/kho/info.ts checks it).
+export fn kho_info_size() usize {
+    return @sizeOf(arena_mod.Info);
 }
 
 export fn kho_info(h: u32, out: ?*arena_mod.Info) i32 {
@@ -123,16 +120,18 @@ fn outPa(r: Err!u64, out: ?*u64) i32 {
     return 0;
 }
 
-/// Allocates a block of at least `size` bytes; writes `{pa, npages}` to `out`.
-export fn kho_alloc(h: u32, size: u64, out: ?*[2]u64) i32 {
+/// Allocates a block of at least `size` bytes; writes `{pa, npages}` to
+/// `out`. Flag 1 (ZERO): the block reads as zero.
+export fn kho_alloc(h: u32, size: u64, flags: u32, out: ?*[2]u64) i32 {
+    errors.clearDetail();
     const a = lookup(h) catch |e| return errors.code(e);
-    return outBlock(a, a.alloc(size), out);
+    return outBlock(a.alloc(size, flags), out);
 }
 
-fn outBlock(a: *Arena, r: Err!u64, out: ?*[2]u64) i32 {
-    const o = out orelse return errors.code(Err.Invalid);
-    const pa = r catch |e| return errors.code(e);
-    o.* = .{ pa, @import("buddy.zig").Buddy.pagesOf(a.buddy.order[a.pageOf(pa) catch unreachable]) };
+fn outBlock(r: Err!arena_mod.Block, out: ?*[2]u64) i32 {
+    const o = out orelse return errors.code(errors.fail(Err.Invalid, "no place for the block (out is null)", .{}));
+    const b = r catch |e| return errors.code(e);
+    o.* = .{ b.pa, b.npages };
     return 0;
 }
 
@@ -141,10 +140,12 @@ export fn kho_free(h: u32, pa: u64) i32 {
     return ret(a.free(pa));
 }
 
-/// Allocates and preserves a block of at least `size` bytes; writes `{pa, npages}` to `out`.
-export fn kho_alloc_preserve(h: u32, size: u64, out: ?*[2]u64) i32 {
+/// Allocates and preserves a block of at least `size` bytes; writes
+/// `{pa, npages}` to `out`. Flag 1 (ZERO): the block reads as zero.
+export fn kho_alloc_preserve(h: u32, size: u64, flags: u32, out: ?*[2]u64) i32 {
+    errors.clearDetail();
     const a = lookup(h) catch |e| return errors.code(e);
-    return outBlock(a, a.allocPreserve(size), out);
+    return outBlock(a.allocPreserve(size, flags), out);
 }
 
 export fn kho_unpreserve_free(h: u32, pa: u64) i32 {
@@ -179,11 +180,23 @@ export fn kho_handover(h: u32, root_pa: u64) i32 {
     return ret(a.handover(root_pa));
 }
 
-/// Unpublishes the predecessor's state once every handed-over block was
-/// restored or freed (EBUSY otherwise) and frees its map blocks.
-export fn kho_release_incoming(h: u32) i32 {
+/// Gives up the predecessor's image: unpublishes it (the handover count is
+/// kept) and frees its unclaimed blocks, its map and the deferred frees.
+/// ENOENT when no incoming image is published.
+export fn kho_discard_incoming(h: u32) i32 {
+    errors.clearDetail();
     const a = lookup(h) catch |e| return errors.code(e);
-    return ret(a.releaseIncoming());
+    return ret(a.discardIncoming());
+}
+
+/// Appends the allocated block at `pa` to the published image, crash-safely:
+/// if this process dies before its own handover, the next opener finds the
+/// block handed over. The block stays allocated to the caller. ENOENT when
+/// nothing is published, EEXIST when the block is listed already.
+export fn kho_attach(h: u32, pa: u64) i32 {
+    errors.clearDetail();
+    const a = lookup(h) catch |e| return errors.code(e);
+    return ret(a.attach(pa));
 }
 
 /// Copies `len` bytes from `src_pa` to `dst_pa` (memcpy baseline for benchmarks).
@@ -225,9 +238,16 @@ export fn kho_next_region(h: u32, from_pa: u64, kind: u32, out: ?*[2]u64) i32 {
 }
 
 test {
+    _ = @import("errors.zig");
     _ = @import("buddy.zig");
     _ = @import("memmap.zig");
+    _ = @import("header.zig");
+    _ = @import("arena_file.zig");
     _ = @import("arena.zig");
+    _ = @import("publish.zig");
+    _ = @import("handles.zig");
+    _ = @import("bits.zig");
+    _ = @import("loader.zig");
 }
 
 test "handles are validated" {

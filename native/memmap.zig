@@ -67,17 +67,18 @@ pub fn walk(phys: Phys, first_pa: u64, max_blocks: u64, ctx: anytype) Err!void {
     }
 }
 
-/// Fills block pages with entries, in order. `blocks` holds the page offsets
-/// of the blocks to fill; `entries` yields `{pa, npages}` pairs.
+/// Fills block pages with entries, in order. `blocks` holds the page
+/// numbers of the blocks to fill, as many as `blocksNeeded` says for the
+/// entries the caller adds: they never run out and none stays empty.
 pub const Writer = struct {
     phys: Phys,
-    blocks: []const u64,
+    blocks: []const u32,
     block: usize = 0,
     count: u64 = 0,
 
-    pub fn add(self: *Writer, pa: u64, npages: u64) Err!void {
-        if (self.block >= self.blocks.len) return Err.NoSpace;
-        const off = self.blocks[self.block];
+    pub fn add(self: *Writer, pa: u64, npages: u64) void {
+        std.debug.assert(self.block < self.blocks.len);
+        const off = @as(u64, self.blocks[self.block]) * PAGE_SIZE;
         if (self.count == 0) @memset(self.phys.mem[@intCast(off)..][0..PAGE_SIZE], 0);
         const e = off + HEADER_SIZE + self.count * ENTRY_SIZE;
         self.phys.writeU64(e, pa);
@@ -90,13 +91,12 @@ pub const Writer = struct {
         }
     }
 
-    /// Links the blocks; every block must be non-empty.
-    pub fn finish(self: *Writer) Err!void {
-        const used = self.block + @intFromBool(self.count > 0);
-        if (used != self.blocks.len) return Err.Invalid;
-        for (self.blocks, 0..) |off, i| {
-            const next = if (i + 1 < self.blocks.len) self.phys.base + self.blocks[i + 1] else 0;
-            self.phys.writeU64(off, next);
+    /// Links the blocks.
+    pub fn finish(self: *Writer) void {
+        std.debug.assert(self.block + @intFromBool(self.count > 0) == self.blocks.len);
+        for (self.blocks, 0..) |page, i| {
+            const next = if (i + 1 < self.blocks.len) self.phys.base + @as(u64, self.blocks[i + 1]) * PAGE_SIZE else 0;
+            self.phys.writeU64(@as(u64, page) * PAGE_SIZE, next);
         }
     }
 };
@@ -105,18 +105,19 @@ pub const Writer = struct {
 /// blocks themselves are listed too.
 pub fn blocksNeeded(regions: u64) u64 {
     if (regions == 0) return 0;
-    // m blocks hold 255*m entries and must list regions + m of them.
-    return std.math.divCeil(u64, regions, ENTRIES_PER_BLOCK - 1) catch unreachable;
+    // m blocks hold 255*m entries and must list regions + m of them:
+    // m = ceil(regions / 254).
+    return (regions + ENTRIES_PER_BLOCK - 2) / (ENTRIES_PER_BLOCK - 1);
 }
 
 const testing = std.testing;
 
 const Collect = struct {
-    seen: std.ArrayList(u64),
+    seen: std.AutoHashMap(u64, void),
     entries: u64 = 0,
     pub fn onBlock(self: *Collect, off: u64) Err!void {
-        for (self.seen.items) |s| if (s == off) return Err.Corrupt;
-        self.seen.append(off) catch return Err.NoMemory;
+        const got = self.seen.getOrPut(off) catch return Err.NoMemory;
+        if (got.found_existing) return Err.Corrupt;
     }
     pub fn onEntry(self: *Collect, pa: u64, npages: u64) Err!void {
         _ = pa;
@@ -141,12 +142,12 @@ test "blocksNeeded covers the map's own blocks" {
 test "write then walk returns every entry; a cycle is caught" {
     var mem = [_]u8{0} ** (PAGE_SIZE * 4);
     const phys = Phys{ .mem = &mem, .base = 0x1000_0000 };
-    const blocks = [_]u64{ PAGE_SIZE, PAGE_SIZE * 3 };
+    const blocks = [_]u32{ 1, 3 };
     var w = Writer{ .phys = phys, .blocks = &blocks };
     var i: u64 = 0;
-    while (i < 300) : (i += 1) try w.add(phys.base + i * PAGE_SIZE, 1);
-    try w.finish();
-    var c = Collect{ .seen = std.ArrayList(u64).init(testing.allocator) };
+    while (i < 300) : (i += 1) w.add(phys.base + i * PAGE_SIZE, 1);
+    w.finish();
+    var c = Collect{ .seen = std.AutoHashMap(u64, void).init(testing.allocator) };
     defer c.seen.deinit();
     try walk(phys, phys.base + PAGE_SIZE, 16, &c);
     try testing.expectEqual(@as(u64, 300), c.entries);

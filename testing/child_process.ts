@@ -26,6 +26,49 @@ export async function runDeno(script: string | URL, args: string[]): Promise<Chi
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/** How {@link runDenoWith} runs a child. */
+export interface DenoRun {
+  /** Permission and other flags of `deno run` (no `-A` is added). */
+  flags: string[];
+  /** The script, a path or URL. */
+  script: string;
+  /** Its arguments. */
+  args: string[];
+  /** The whole environment of the child (nothing else is inherited). */
+  env: Record<string, string>;
+  /** Working directory. */
+  cwd?: string;
+}
+
+/** Output of a child that prints one JSON line last, and that line parsed (`{}` if none). */
+export interface JsonResult<T> extends ChildResult {
+  json: Partial<T> & { error?: { name: string; code: string; message: string } };
+}
+
+/**
+ * Runs `deno run FLAGS SCRIPT ARGS` with exactly the given environment and
+ * parses the last line of its output as JSON.
+ */
+export async function runDenoWith<T = Record<string, unknown>>(
+  run: DenoRun,
+): Promise<JsonResult<T>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...run.flags, run.script, ...run.args],
+    cwd: run.cwd,
+    clearEnv: true,
+    env: run.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  const stdout = dec.decode(out.stdout);
+  let json = {};
+  try {
+    json = JSON.parse(stdout.trim().split("\n").at(-1) ?? "");
+  } catch { /* no JSON: the caller asserts on the code and the output */ }
+  return { code: out.code, stdout, stderr: dec.decode(out.stderr), json };
+}
+
 /** Runs a child and fails the test with its output when it exits non-zero. */
 export async function runOk(script: string | URL, args: string[]): Promise<ChildResult> {
   const r = await runDeno(script, args);

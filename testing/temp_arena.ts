@@ -5,16 +5,11 @@
  * @module
  */
 
-/** Where test arenas go: $LUO_ARENA_DIR, else /dev/shm when present, else the temp dir. */
-export function testArenaDir(): string | undefined {
-  const dir = Deno.env.get("LUO_ARENA_DIR");
-  if (dir) return dir;
-  try {
-    if (Deno.statSync("/dev/shm").isDirectory) return "/dev/shm";
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return undefined;
+import { temporaryArenaDir } from "../lib/kho/arena_dir.ts";
+
+/** Where test arenas go: the directory of temporary arenas ($LUO_ARENA_DIR, /dev/shm, the temp dir). */
+export function testArenaDir(): string {
+  return temporaryArenaDir();
 }
 
 /** A temporary directory and a not yet existing arena path in it. */

@@ -44,13 +44,16 @@ Deno.test("cli: demo hands over to a separate process and reports zero mismatche
       "empty",
     ]);
     assert.equal(j.sessions[0].files[0].fields.size, 64 << 20);
-    assert.equal(j.sessions[0].files[0].compatible, "memfd-v1");
+    assert.equal(j.sessions[0].files[0].compatible, "memfd-v2");
     assert.deepEqual(j.sessions[1].fileBlocks, [4]);
     assert.deepEqual(j.unclaimed, []);
     assert.match(j.khoFdt, /compatible = "kho-v1"/);
     const tree = (await runOk(CLI, ["inspect", t.path])).stdout;
     assert.match(tree, /cache: 3 files, file chain: 1 block \[3\]/);
-    assert.match(tree, /token 0\s+memfd-v1\s+67108864 bytes/);
+    assert.match(
+      tree,
+      /token 0\s+memfd-v2\s+67108864 bytes, position 33554432, seals none, 1 extent/,
+    );
     assert.match(tree, /unclaimed regions \(0\)/);
   } finally {
     t.cleanup();

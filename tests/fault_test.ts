@@ -65,14 +65,20 @@ function isENOMEM(e: unknown): boolean {
   return e instanceof LiveUpdateError && e.code === "ENOMEM";
 }
 
-Deno.test("fault injection: allocation N fails, for every N over preserve + handover", () => {
+for (const [format, minPoints] of [["memfd-v2", 15], ["memfd-v1", 35]] as const) {
+  Deno.test(`fault injection (${format}): allocation N fails, for every N over preserve + handover`, () => {
+    allocationFaults(format, minPoints);
+  });
+}
+
+function allocationFaults(memfdFormat: "memfd-v1" | "memfd-v2", minPoints: number): void {
   let points = 0;
   for (let n = 1; n < 1000; n++) {
     // Run 1: fail at N, then tear everything down: no page may stay allocated.
     const t1 = tempArena();
     let failed = false;
     try {
-      const luo = LiveUpdate.create({ path: t1.path, size: 16 << 20 });
+      const luo = LiveUpdate.create({ path: t1.path, size: 16 << 20, memfdFormat });
       const files: MemFile[] = [];
       luo.arena.failAllocAfter(n);
       try {
@@ -95,7 +101,7 @@ Deno.test("fault injection: allocation N fails, for every N over preserve + hand
     // Run 2: fail at N, then retry the failed step without the fault and finish.
     const t2 = tempArena();
     try {
-      const luo = LiveUpdate.create({ path: t2.path, size: 16 << 20 });
+      const luo = LiveUpdate.create({ path: t2.path, size: 16 << 20, memfdFormat });
       const files: MemFile[] = [];
       luo.arena.failAllocAfter(n);
       for (const step of steps(luo, files)) {
@@ -112,11 +118,11 @@ Deno.test("fault injection: allocation N fails, for every N over preserve + hand
       t2.cleanup();
     }
   }
-  if (Deno.env.get("LUO_VERBOSE")) console.log(`allocation fault points: ${points}`);
-  assert.ok(points >= 35, `only ${points} allocation points`);
-});
+  if (Deno.env.get("LUO_VERBOSE")) console.log(`${memfdFormat} allocation fault points: ${points}`);
+  assert.ok(points >= minPoints, `only ${points} allocation points`);
+}
 
-/** memfd-v1 whose ops fail at the Kth call (counted over all ops). */
+/** memfd-v2 whose ops fail at the Kth call (counted over all ops). */
 function flaky(state: { calls: number; failAt: number; hit?: string }): FileHandler<MemFile> {
   const wrap = <A extends unknown[], R>(op: string, fn: (...a: A) => R) => (...a: A): R => {
     if (++state.calls === state.failAt) {
@@ -148,7 +154,7 @@ Deno.test("fault injection: a handler op fails at every position; the retry succ
     try {
       // Predecessor: preserve every file, hand over; retry a failed op once.
       const luo = LiveUpdate.create({ path: t.path, size: 16 << 20 });
-      luo.handlers.unregister("memfd-v1");
+      luo.handlers.unregister("memfd-v2");
       luo.registerHandler(flaky(state));
       for (const name of ["a", "b", "c"]) luo.createSession(name);
       const retry = (fn: () => void) => {
@@ -172,7 +178,7 @@ Deno.test("fault injection: a handler op fails at every position; the retry succ
 
       // Successor: retrieve everything (a failed retrieve is sticky), finish, release.
       using next = LiveUpdate.open(t.path, { handlers: [] });
-      next.handlers.unregister("memfd-v1");
+      next.handlers.unregister("memfd-v2");
       next.registerHandler(flaky(state));
       for (const name of ["a", "b", "c"]) {
         const s = next.retrieveSession(name);

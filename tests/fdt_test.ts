@@ -69,7 +69,7 @@ Deno.test({
     assert.match(kho, /compatible = "kho-v1";/);
     // u64 0x100004000 as 8 little-endian bytes.
     assert.ok(kho.includes(`LUO {\n\t\tfdt = ${cells(0x100004000n)};\n\t};`), kho);
-    const luo = await dtc(luoFdt(7n, 0x100010000n));
+    const luo = await dtc(luoFdt({ liveupdateNumber: 7n, sessionHeader: 0x100010000n }));
     assert.match(luo, /compatible = "luo-v1";/);
     assert.ok(luo.includes(`liveupdate-number = ${cells(7n)};`), luo);
     assert.ok(
@@ -84,7 +84,7 @@ Deno.test({
 });
 
 Deno.test("fdt: damaged blobs give CorruptImageError naming the problem", () => {
-  const good = luoFdt(1n, 0n);
+  const good = luoFdt({ liveupdateNumber: 1n, sessionHeader: 0n });
   const cases: [string, (b: Uint8Array, dv: DataView) => void, RegExp][] = [
     ["magic", (_b, dv) => dv.setUint32(0, 0x12345678), /bad magic/],
     ["totalsize", (_b, dv) => dv.setUint32(4, 1 << 30), /totalsize/],

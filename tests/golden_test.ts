@@ -3,6 +3,7 @@
 // code, and this code writes the same workload byte for byte.
 import assert from "node:assert/strict";
 import { LiveUpdate, MemFile, Value } from "../mod.ts";
+import { convertArena, inspectArena } from "../tools.ts";
 import { runOk } from "../testing/child_process.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
@@ -15,11 +16,10 @@ async function gunzip(url: URL): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-Deno.test("golden: an arena written by the earlier main restores, every byte", async () => {
-  const t = tempArena();
-  try {
-    Deno.writeFileSync(t.path, await gunzip(GOLDEN), { mode: 0o600 });
-    using luo = LiveUpdate.open(t.path, { poison: true });
+/** Retrieves every session and file of the golden workload and checks every byte. */
+function verifyGolden(path: string): void {
+  {
+    using luo = LiveUpdate.open(path, { poison: true });
     assert.equal(luo.incomingNumber, 1n);
     assert.deepEqual(luo.incomingSessions(), ["alpha", "beta-" + "x".repeat(58), "empty", "many"]);
     const a = luo.retrieveSession("alpha");
@@ -39,6 +39,33 @@ Deno.test("golden: an arena written by the earlier main restores, every byte", a
       assert.equal(dec.decode(many.retrieve(BigInt(i * 3), MemFile).read()), `file ${i}`);
     }
     for (const s of [a, b, many, luo.retrieveSession("empty")]) s.finish();
+  }
+}
+
+Deno.test("golden: an arena written by the earlier main restores, every byte", async () => {
+  const t = tempArena();
+  try {
+    Deno.writeFileSync(t.path, await gunzip(GOLDEN), { mode: 0o600 });
+    verifyGolden(t.path);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("golden: convert rewrites its memfd-v1 files as memfd-v2 in place, data untouched", async () => {
+  const t = tempArena();
+  try {
+    Deno.writeFileSync(t.path, await gunzip(GOLDEN), { mode: 0o600 });
+    const dataBefore = inspectArena(t.path).regions.filter((r) => r.what?.startsWith("memfd data"));
+    const r = convertArena(t.path);
+    assert.deepEqual([r.from, r.memfdConverted, r.rewritten], ["luo-session-v4", 133, true]);
+    const after = inspectArena(t.path);
+    assert.deepEqual(after.unclaimed, []);
+    assert.ok(after.sessions!.every((s) => s.files.every((f) => f.compatible !== "memfd-v1")));
+    const dataAfter = after.regions.filter((r) => r.what?.startsWith("memfd data"));
+    assert.deepEqual(dataAfter.map((d) => d.pa), dataBefore.map((d) => d.pa), "no data page moved");
+    verifyGolden(t.path);
+    assert.equal(convertArena(t.path).rewritten, false, "a second convert has nothing to do");
   } finally {
     t.cleanup();
   }

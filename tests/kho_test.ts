@@ -117,8 +117,12 @@ Deno.test("the lock of a killed process does not block the next opener", async (
 Deno.test("opening a file that is not an arena, or a missing one, is a typed error", () => {
   const t = tempArena();
   try {
-    Deno.writeTextFileSync(t.path, "hello, this is not an arena at all; ".repeat(10));
+    Deno.writeTextFileSync(t.path, "hello, this is not an arena at all; ".repeat(10), {
+      mode: 0o600,
+    });
     assertCode(() => Arena.open(t.path), "ENOEXEC", /not an arena/);
+    Deno.writeFileSync(t.path, new Uint8Array(8192));
+    assertCode(() => Arena.open(t.path), "ENOEXEC", /the magic is zero/);
     assertCode(() => Arena.open(`${t.dir}/missing.arena`), "ENOENT");
   } finally {
     t.cleanup();
@@ -164,4 +168,55 @@ Deno.test("fault injection fails exactly the chosen allocation", () => {
   arena.alloc(1);
   assertCode(() => arena.alloc(1), "ENOMEM");
   arena.alloc(1);
+});
+
+Deno.test("zero: a reused block comes back all zero; fresh pages are not written", () => {
+  using arena = Arena.create({ size: 64 * PAGE_SIZE });
+  const a = arena.allocRegion(2 * PAGE_SIZE, { zero: true });
+  assert.equal(arena.info().zeroedPages, 0, "fresh pages were zero-filled");
+  arena.bytes(a.pa, 2 * PAGE_SIZE).fill(0xff);
+  arena.free(a.pa);
+  // Without zero, the reused block shows what it held: the test reuses it.
+  const dirty = arena.alloc(2 * PAGE_SIZE);
+  assert.equal(dirty, a.pa);
+  assert.equal(arena.bytes(dirty, 1)[0], 0xff);
+  arena.free(dirty);
+  for (
+    const alloc of [
+      () => arena.alloc(8000, { zero: true }),
+      () => arena.allocPreserve(8000, { zero: true }),
+    ]
+  ) {
+    const pa = alloc();
+    assert.equal(pa, a.pa);
+    assert.ok(
+      arena.bytes(pa, 2 * PAGE_SIZE).every((b) => b === 0),
+      "a byte of the old block survived",
+    );
+    arena.bytes(pa, 2 * PAGE_SIZE).fill(0xff);
+    if (arena.info().preservedBlocks) arena.unpreserveFree(pa);
+    else arena.free(pa);
+  }
+  assert.equal(arena.info().zeroedPages, 4);
+});
+
+Deno.test("zero: in a successor, a page the predecessor used comes back zero", () => {
+  const t = tempArena();
+  try {
+    const first = Arena.create({ path: t.path, size: 16 * PAGE_SIZE });
+    const scratch = first.alloc(PAGE_SIZE);
+    first.bytes(scratch, PAGE_SIZE).fill(0x11);
+    first.handover(first.allocPreserve(PAGE_SIZE));
+    first.close();
+    using next = Arena.open(t.path);
+    const got = new Set<bigint>();
+    for (let i = 0; i < 13; i++) {
+      const pa = next.alloc(PAGE_SIZE, { zero: true });
+      got.add(pa);
+      assert.ok(next.bytes(pa, PAGE_SIZE).every((b) => b === 0), `page ${pa} not zero`);
+    }
+    assert.ok(got.has(scratch), "the predecessor's scratch page was not handed out");
+  } finally {
+    t.cleanup();
+  }
 });

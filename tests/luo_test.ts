@@ -119,7 +119,7 @@ Deno.test("selftest: several memfds, several sessions, empty and non-empty files
       assert.equal(sess.fileCount, s === 2 ? 0 : 7);
       for (const [f, token] of sess.tokens().entries()) {
         assert.equal(token, BigInt(f * 10));
-        assert.equal(sess.compatible(token), "memfd-v1");
+        assert.equal(sess.compatible(token), "memfd-v2");
         const m = sess.retrieve(token, MemFile);
         assert.equal(dec.decode(m.read()), content(s, f));
         m.close();

@@ -61,7 +61,7 @@ function buildV3(
       }),
     })),
   );
-  a.handover(placeRoots(a, 5n, header, [], format));
+  a.handover(placeRoots(a, { liveupdateNumber: 5n, sessionHeader: header, format }, []));
   return dataPages;
 }
 
@@ -123,6 +123,8 @@ Deno.test("v3: convert rewrites it as v4 in place, without copying data; twice i
       to: "luo-session-v4",
       sessions: 3,
       files: 131,
+      memfdConverted: 131,
+      rewritten: true,
       liveupdateNumber: 5n,
     });
     const report = inspectArena(t.path);
@@ -183,10 +185,13 @@ Deno.test("cli: convert, and its errors", async () => {
     buildV3(t.path, SESSIONS);
     const cli = new URL("../cli.ts", import.meta.url);
     const r = await runOk(cli, ["convert", t.path]);
-    assert.match(r.stdout, /luo-session-v3 -> luo-session-v4, 3 sessions, 131 files/);
+    assert.match(
+      r.stdout,
+      /luo-session-v3 -> luo-session-v4, 3 sessions, 131 files, 131 memfd-v1 -> memfd-v2/,
+    );
     assert.match(
       (await runOk(cli, ["convert", t.path])).stdout,
-      /is luo-session-v4 already; nothing to do/,
+      /is luo-session-v4 with no memfd-v1 file; nothing to do/,
     );
     const missing = await runDeno(cli, ["convert", `${t.dir}/missing.arena`]);
     assert.equal(missing.code, 1);

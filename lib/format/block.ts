@@ -330,8 +330,9 @@ function claimAll(arena: Arena, blocks: ChainBlock[], size: number, what: string
 
 /** Reads a u64 at a 4-aligned offset as two 32-bit halves (no BigInt unless it is needed). */
 function u64At(words: Int32Array, off: number): bigint | number {
-  const lo = words[off >>> 2] >>> 0;
-  const hi = words[(off >>> 2) + 1] >>> 0;
+  const w = off / 4; // not >>> 2: arenas may be larger than 4 GiB
+  const lo = words[w] >>> 0;
+  const hi = words[w + 1] >>> 0;
   return hi === 0 ? lo : (BigInt(hi) << 32n) | BigInt(lo);
 }
 

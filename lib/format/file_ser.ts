@@ -173,7 +173,7 @@ export class FileEntries {
     let i = 0;
     for (let k = 0; k < runs.length; k++) {
       for (let j = 0, off = e.#offsets[k]; j < runs[k].count; j++, i++, off += FILE_SER.size) {
-        const w = off >>> 2;
+        const w = off / 4; // not >>> 2: arenas may be larger than 4 GiB
         if (last < 0 || !samePrefix(words, w, raw[last], masks[last])) {
           const key = String.fromCharCode(...bytes.subarray(off, off + FILE_SER.compatibleLen));
           last = byKey.get(key) ?? -1;
@@ -217,7 +217,7 @@ export class FileEntries {
   #scan(lo: number, hi: number, n: number): number {
     const words = this.#arena.words;
     for (let i = 0; i < n; i++) {
-      const t = (this.#offset(i) + FILE_SER.token) >>> 2;
+      const t = (this.#offset(i) + FILE_SER.token) / 4;
       if (words[t] >>> 0 === lo && words[t + 1] >>> 0 === hi) return i;
     }
     return -1;
@@ -243,7 +243,7 @@ export class FileEntries {
 
   /** Token of entry `i`. */
   token(i: number): bigint {
-    const w = (this.#offset(i) + FILE_SER.token) >>> 2;
+    const w = (this.#offset(i) + FILE_SER.token) / 4;
     const words = this.#arena.words;
     return tokenOf(words[w] >>> 0, words[w + 1] >>> 0);
   }
@@ -256,6 +256,16 @@ export class FileEntries {
   /** Compatible string of entry `i`. */
   compatible(i: number): string {
     return this.#compats[this.#compatIds[i]];
+  }
+
+  /** How many entries have each compatible string. */
+  compatibleCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (let i = 0; i < this.count; i++) {
+      const c = this.compatible(i);
+      out.set(c, (out.get(c) ?? 0) + 1);
+    }
+    return out;
   }
 
   /** Every entry as a plain record (not for hot paths). */

@@ -6,8 +6,11 @@
  *   `"kho-v1"`, one node per subsystem with a u64 `fdt` property pointing
  *   at that subsystem's own FDT;
  * - the LUO FDT (node `LUO`): compatible `"luo-v1"`, `liveupdate-number`,
- *   and a node `luo-session` whose compatible names the session format and
- *   whose `luo-session-header` points at the first session block.
+ *   a node `luo-session` whose compatible names the session format and
+ *   whose `luo-session-header` points at the first session block, and, only
+ *   when file-lifecycle-bound objects were handed over, a node `luo-flb`
+ *   (compatible `"luo-flb-v1"`) whose `luo-flb-header` points at the first
+ *   FLB block.
  *
  * @module
  */
@@ -34,6 +37,7 @@ export const ROOT_COMPAT = {
   luo: "luo-v1",
   sessionV4: "luo-session-v4",
   sessionV3: "luo-session-v3",
+  flb: "luo-flb-v1",
 } as const;
 
 /** Session formats this build reads, newest first. */
@@ -47,24 +51,41 @@ export const FDT_NAMES = {
   liveupdateNumber: "liveupdate-number",
   sessionNode: "luo-session",
   sessionHeader: "luo-session-header",
+  flbNode: "luo-flb",
+  flbHeader: "luo-flb-header",
 } as const;
 
+/** What the LUO FDT says. */
+export interface LuoRoot {
+  /** The image's `liveupdate-number`. */
+  liveupdateNumber: bigint;
+  /** Physical address of the first session block (0 when there are no sessions). */
+  sessionHeader: bigint;
+  /** Session format (default `luo-session-v4`). */
+  format?: string;
+  /** Physical address of the first FLB block (0 or absent: no `luo-flb` node). */
+  flbHeader?: bigint;
+}
+
 /** Builds the LUO FDT. */
-export function luoFdt(
-  liveupdateNumber: bigint,
-  sessionHeader: bigint,
-  format: string = ROOT_COMPAT.sessionV4,
-): Uint8Array {
+export function luoFdt(root: LuoRoot): Uint8Array {
+  const children = [
+    node(FDT_NAMES.sessionNode, {
+      compatible: strProp(root.format ?? ROOT_COMPAT.sessionV4),
+      [FDT_NAMES.sessionHeader]: u64Prop(root.sessionHeader),
+    }),
+  ];
+  if (root.flbHeader) {
+    children.push(node(FDT_NAMES.flbNode, {
+      compatible: strProp(ROOT_COMPAT.flb),
+      [FDT_NAMES.flbHeader]: u64Prop(root.flbHeader),
+    }));
+  }
   return writeFdt(
     node("", {
       compatible: strProp(ROOT_COMPAT.luo),
-      [FDT_NAMES.liveupdateNumber]: u64Prop(liveupdateNumber),
-    }, [
-      node(FDT_NAMES.sessionNode, {
-        compatible: strProp(format),
-        [FDT_NAMES.sessionHeader]: u64Prop(sessionHeader),
-      }),
-    ]),
+      [FDT_NAMES.liveupdateNumber]: u64Prop(root.liveupdateNumber),
+    }, children),
   );
 }
 
@@ -82,20 +103,14 @@ export function khoFdt(luoPa: bigint): Uint8Array {
  * are pushed to `pages` so that a failed handover can free them) and
  * returns the KHO root's physical address.
  */
-export function placeRoots(
-  arena: Arena,
-  liveupdateNumber: bigint,
-  sessionHeader: bigint,
-  pages: bigint[],
-  format: string = ROOT_COMPAT.sessionV4,
-): bigint {
+export function placeRoots(arena: Arena, root: LuoRoot, pages: bigint[]): bigint {
   const place = (blob: Uint8Array) => {
     const pa = arena.allocPreserve(blob.length, { zero: true });
     pages.push(pa);
     arena.bytes(pa, blob.length).set(blob);
     return pa;
   };
-  return place(khoFdt(place(luoFdt(liveupdateNumber, sessionHeader, format))));
+  return place(khoFdt(place(luoFdt(root))));
 }
 
 /** What the root device trees say. */
@@ -110,6 +125,8 @@ export interface Roots {
   format: string;
   /** Physical address of the first session block (0 when there are no sessions). */
   sessionHeader: bigint;
+  /** Physical address of the first FLB block (0 when none were handed over). */
+  flbHeader: bigint;
   /** The decoded KHO root FDT. */
   kho: FdtNode;
   /** The decoded LUO FDT. */
@@ -173,5 +190,23 @@ export function readRoots(arena: Arena, root: bigint, claim: boolean): Roots {
   const sessNode = childOf(luo, FDT_NAMES.sessionNode, "LUO FDT", luoPa);
   const format = compatOf(sessNode, `LUO node "${FDT_NAMES.sessionNode}"`, luoPa, SESSION_FORMATS);
   const sessionHeader = u64Of(sessNode, FDT_NAMES.sessionHeader, "LUO session node", luoPa);
-  return { khoRoot: root, luoFdt: luoPa, liveupdateNumber, format, sessionHeader, kho, luo };
+  const flbHeader = readFlbNode(luo, luoPa);
+  return {
+    khoRoot: root,
+    luoFdt: luoPa,
+    liveupdateNumber,
+    format,
+    sessionHeader,
+    flbHeader,
+    kho,
+    luo,
+  };
+}
+
+/** The `luo-flb-header` of the optional `luo-flb` node (0 when there is no node). */
+function readFlbNode(luo: FdtNode, luoPa: bigint): bigint {
+  const flb = child(luo, FDT_NAMES.flbNode);
+  if (!flb) return 0n;
+  compatOf(flb, `LUO node "${FDT_NAMES.flbNode}"`, luoPa, [ROOT_COMPAT.flb]);
+  return u64Of(flb, FDT_NAMES.flbHeader, "LUO flb node", luoPa);
 }

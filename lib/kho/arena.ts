@@ -8,141 +8,43 @@
  * @module
  */
 
-import { codeOfNative, CorruptImageError, ERRORS, KhoError, LiveUpdateError } from "../errors.ts";
-import { loadNative, type Native } from "./ffi.ts";
+import { CorruptImageError, ERRORS, KhoError, LiveUpdateError } from "../errors.ts";
+import { loadNative } from "./library.ts";
+import type { Native } from "./symbols.ts";
+import { type ArenaInfo, decodeInfo, INFO_BYTES } from "./info.ts";
+import { checkNative } from "./native_error.ts";
+import {
+  allocFlags,
+  type AllocOptions,
+  type ArenaOptions,
+  createFlags,
+  type CreateOptions,
+  openFlags,
+  type OpenOptions,
+} from "./options.ts";
 
-/** Bytes per page of every arena. */
-export const PAGE_SIZE = 4096;
-/** Physical address of arena file offset 0 (fixed, non-zero). */
-export const PHYS_BASE = 0x1_0000_0000n;
+import { checkInteger } from "./check_integer.ts";
+import {
+  hex,
+  PAGE_SIZE,
+  PHYS_BASE,
+  POISON_BYTE,
+  type Region,
+  REGION_KIND,
+  type RegionKind,
+} from "./physical.ts";
+import { removeIfPresent, temporaryArenaPath } from "./temporary.ts";
 
-/**
- * Directory of arenas created without a path: $LUO_ARENA_DIR, else /dev/shm
- * when it is a directory, else $TMPDIR or /tmp.
- */
-function temporaryArenaDir(): string {
-  const dir = Deno.env.get("LUO_ARENA_DIR");
-  if (dir) return dir;
-  try {
-    if (Deno.statSync("/dev/shm").isDirectory) return "/dev/shm";
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return Deno.env.get("TMPDIR") ?? "/tmp";
-}
-
-/** Byte written over unpreserved pages in poison mode. */
-export const POISON_BYTE = 0xa5;
-
-/** Options common to creating and opening an arena. */
-export interface ArenaOptions {
-  /** Path of the native library (else `$LUO_NATIVE_LIB`, else the local build). */
-  library?: string;
-  /** Fill pages that are freed or were not preserved with {@link POISON_BYTE}. */
-  poison?: boolean;
-  /**
-   * msync the map and the header at handover so that the handover also
-   * survives a host crash (default off: a live update survives the exit of
-   * the predecessor, which needs no flush).
-   */
-  sync?: boolean;
-}
-
-/** Options of {@link Arena.create}. */
-export interface CreateOptions extends ArenaOptions {
-  /** Arena size in bytes, a multiple of {@link PAGE_SIZE}. Default 64 MiB. */
-  size?: number;
-  /** File to create (must not exist). Default: a fresh file in the temp dir. */
-  path?: string;
-}
-
-/** Options of {@link Arena.open}. */
-export interface OpenOptions extends ArenaOptions {
-  /** Map privately and never write the file; no lock is taken. For inspection. */
-  readOnly?: boolean;
-  /** Ignore whatever was handed over: every page is free. */
-  discard?: boolean;
-}
-
-/** Page accounting and header state of an open arena. */
-export interface ArenaInfo {
-  /** Arena size in bytes. */
-  size: number;
-  /** Physical address of offset 0. */
-  physBase: bigint;
-  /** Page size in bytes. */
-  pageSize: number;
-  /** Total pages, including the header page. */
-  pages: number;
-  /** Pages on the free lists. */
-  freePages: number;
-  /** Pages owned by this process (preserved or not). */
-  allocatedPages: number;
-  /** Pages marked preserved. */
-  preservedPages: number;
-  /** Blocks marked preserved. */
-  preservedBlocks: number;
-  /** Pages handed over by the predecessor and not restored yet. */
-  handedOverPages: number;
-  /** Blocks handed over by the predecessor and not restored yet. */
-  handedOverBlocks: number;
-  /** Allocations made since open. */
-  allocations: number;
-  /** Root FDT the predecessor published (0n: nothing handed over). */
-  incomingRoot: bigint;
-  /** Handovers this arena file has seen. */
-  handovers: number;
-  /**
-   * Pages freed while the predecessor's state is still the published one:
-   * parked (not reusable) until this process hands over or releases that
-   * state, so that a crash before then leaves it intact.
-   */
-  deferredPages: number;
-}
-
-/** A block of pages: its physical address and size in pages. */
-export interface Region {
-  /** Physical address of the first page. */
-  pa: bigint;
-  /** Number of pages. */
-  pages: number;
-}
-
-/** Which regions {@link Arena.regions} lists. */
-export type RegionKind = "handed-over" | "preserved" | "allocated";
-const REGION_KIND: Record<RegionKind, number> = { "handed-over": 0, preserved: 1, allocated: 2 };
-
-/**
- * The native `Info` struct (native/arena.zig), field by field in its order:
- * u64 each. `flags` is read but not exposed.
- */
-const INFO_FIELDS = [
-  "size",
-  "physBase",
-  "pageSize",
-  "pages",
-  "freePages",
-  "allocatedPages",
-  "preservedPages",
-  "preservedBlocks",
-  "handedOverPages",
-  "handedOverBlocks",
-  "allocations",
-  "incomingRoot",
-  "handovers",
-  "flags",
-  "deferredPages",
-] as const;
-const INFO_BIGINT = new Set(["physBase", "incomingRoot"]);
-
-/** Native flags of create and open (native/arena.zig `Flags`). */
-const FLAGS = { poison: 1, readOnly: 2, discard: 4, sync: 8 } as const;
-
-/** Options of an allocation. */
-export interface AllocOptions {
-  /** Zero-fill the block (otherwise its contents are whatever the pages held). */
-  zero?: boolean;
-}
+export type {
+  AllocOptions,
+  ArenaInfo,
+  ArenaOptions,
+  CreateOptions,
+  OpenOptions,
+  Region,
+  RegionKind,
+};
+export { checkInteger, PAGE_SIZE, PHYS_BASE, POISON_BYTE };
 
 /** What the collector closes when an arena and every view of its memory are gone. */
 interface Held {
@@ -157,33 +59,12 @@ interface Held {
 // never unmapped while any view of it can still be used.
 const finalizer = new FinalizationRegistry<Held>((h) => {
   h.native.kho_close(h.handle);
-  if (h.remove) removeQuietly(h.remove);
+  if (h.remove) removeIfPresent(h.remove);
 });
 
-function removeQuietly(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-}
-
-/** Throws `EINVAL` unless `v` is an integer in [min, max]; names the argument. */
-export function checkInteger(
-  what: string,
-  v: unknown,
-  min = 0,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
-    const shown = typeof v === "bigint"
-      ? `${v}n`
-      : typeof v === "string"
-      ? JSON.stringify(v)
-      : String(v);
-    throw new KhoError("EINVAL", `${what} ${shown} is not an integer in ${min}..${max}`);
-  }
-  return v;
+/** The native library of `options` (checked to match this module when loaded). */
+function nativeFor(options: ArenaOptions): Native {
+  return loadNative(options.library);
 }
 
 /**
@@ -214,7 +95,7 @@ export class Arena {
   #dataView: DataView;
   #words: Int32Array;
   #out = new BigUint64Array(2);
-  #info = new BigUint64Array(INFO_FIELDS.length);
+  #info = new BigUint64Array(INFO_BYTES / 8);
   #infoBytes = new Uint8Array(this.#info.buffer);
   #outBytes = new Uint8Array(this.#out.buffer);
   #closed = false;
@@ -241,24 +122,23 @@ export class Arena {
    * the arena is closed without a handover.
    */
   static create(options: CreateOptions = {}): Arena {
-    const native = loadNative(options.library);
+    const native = nativeFor(options);
     const size = checkInteger("arena size", options.size ?? 64 * 1024 * 1024, 2 * PAGE_SIZE);
     if (size % PAGE_SIZE !== 0) {
       throw new KhoError("EINVAL", `arena size ${size} is not a multiple of ${PAGE_SIZE}`);
     }
     const temporary = options.path === undefined;
-    const path = options.path ??
-      `${temporaryArenaDir()}/luo-${Deno.pid}-${crypto.randomUUID()}.arena`;
+    const path = options.path ?? temporaryArenaPath();
     const out = new Uint32Array(1);
     const p = new TextEncoder().encode(path);
-    const flags = (options.poison ? FLAGS.poison : 0) | (options.sync ? FLAGS.sync : 0);
+    const flags = createFlags(options);
     const rc = native.kho_create(p, BigInt(p.length), BigInt(size), flags, out);
-    check(native, rc, () => `create arena ${path} of ${size} bytes`);
+    checkNative(native, rc, () => `create arena ${path} of ${size} bytes`);
     try {
       return new Arena(native, out[0], path, temporary);
     } catch (e) {
       native.kho_close(out[0]);
-      removeQuietly(path);
+      removeIfPresent(path);
       throw e;
     }
   }
@@ -269,12 +149,15 @@ export class Arena {
    * empty instead).
    */
   static open(path: string, options: OpenOptions = {}): Arena {
-    const native = loadNative(options.library);
-    const flags = (options.poison ? FLAGS.poison : 0) | (options.readOnly ? FLAGS.readOnly : 0) |
-      (options.discard ? FLAGS.discard : 0) | (options.sync ? FLAGS.sync : 0);
+    const native = nativeFor(options);
+    const flags = openFlags(options);
     const out = new Uint32Array(1);
     const p = new TextEncoder().encode(path);
-    check(native, native.kho_open(p, BigInt(p.length), flags, out), () => `open arena ${path}`);
+    checkNative(
+      native,
+      native.kho_open(p, BigInt(p.length), flags, out),
+      () => `open arena ${path}`,
+    );
     try {
       return new Arena(native, out[0], path, false);
     } catch (e) {
@@ -300,7 +183,7 @@ export class Arena {
     // Detach the buffer so that no view can reach the unmapped memory.
     this.#buffer.transfer(0);
     const rc = this.#native.kho_close(this.#handle);
-    if (this.#held.remove) removeQuietly(this.#held.remove);
+    if (this.#held.remove) removeIfPresent(this.#held.remove);
     this.#check(rc, () => `close arena ${this.path}`);
   }
 
@@ -314,7 +197,7 @@ export class Arena {
   }
 
   #check(rc: number, what: () => string): void {
-    check(this.#native, rc, what);
+    checkNative(this.#native, rc, what);
   }
 
   #size(what: string, size: unknown): bigint {
@@ -329,18 +212,16 @@ export class Arena {
   /**
    * Allocates a block of at least `size` bytes (the allocator rounds up to a
    * power of two pages); returns it with its size in pages. Its contents are
-   * undefined unless `zero` (then the whole block is zero).
+   * undefined unless `zero` (then the whole block reads as zero).
    */
   allocRegion(size: number, options: AllocOptions = {}): Region {
     this.#live();
     const n = this.#size("alloc", size);
     this.#check(
-      this.#native.kho_alloc(this.#handle, n, this.#outBytes),
+      this.#native.kho_alloc(this.#handle, n, allocFlags(options), this.#outBytes),
       () => `alloc ${size} bytes`,
     );
-    const region = { pa: this.#out[0], pages: Number(this.#out[1]) };
-    if (options.zero) this.bytes(region.pa, region.pages * PAGE_SIZE).fill(0);
-    return region;
+    return { pa: this.#out[0], pages: Number(this.#out[1]) };
   }
 
   /** Frees a block from {@link alloc} that is not preserved. */
@@ -354,12 +235,10 @@ export class Arena {
     this.#live();
     const n = this.#size("alloc_preserve", size);
     this.#check(
-      this.#native.kho_alloc_preserve(this.#handle, n, this.#outBytes),
+      this.#native.kho_alloc_preserve(this.#handle, n, allocFlags(options), this.#outBytes),
       () => `alloc_preserve ${size} bytes`,
     );
-    const pa = this.#out[0];
-    if (options.zero) this.bytes(pa, Number(this.#out[1]) * PAGE_SIZE).fill(0);
-    return pa;
+    return this.#out[0];
   }
 
   /** Unpreserves and frees a block. */
@@ -440,14 +319,28 @@ export class Arena {
   }
 
   /**
-   * Declares the predecessor's state consumed: unpublishes it and frees the
-   * native map blocks. `EBUSY` while any handed-over block is unclaimed.
+   * Appends the allocated block at `pa` to the image that is published now
+   * (the predecessor's, or this process's own last handover), crash-safely:
+   * if this process dies before its own handover, the next opener finds the
+   * block handed over, with whatever it held. The block stays allocated;
+   * freeing it later only parks it until the image is superseded. `ENOENT`
+   * when nothing is published, `EEXIST` when the block is listed already.
    */
-  releaseIncoming(): void {
+  attach(pa: bigint): void {
+    this.#live();
+    this.#check(this.#native.kho_attach(this.#handle, pa), () => `attach ${hex(pa)}`);
+  }
+
+  /**
+   * Gives up the predecessor's image for good: unpublishes it (the handover
+   * count is kept) and frees its unclaimed blocks, its map and every
+   * deferred free. `ENOENT` when no incoming image is published.
+   */
+  discardIncoming(): void {
     this.#live();
     this.#check(
-      this.#native.kho_release_incoming(this.#handle),
-      () => `release incoming state of ${this.path}`,
+      this.#native.kho_discard_incoming(this.#handle),
+      () => `discard incoming image of ${this.path}`,
     );
   }
 
@@ -467,16 +360,11 @@ export class Arena {
 
   /** Page accounting and header state. */
   info(): ArenaInfo {
-    const out = this.#info;
     this.#check(
       this.#native.kho_info(this.#handle, this.#infoBytes),
       () => `info of ${this.path}`,
     );
-    const info: Record<string, number | bigint> = {};
-    INFO_FIELDS.forEach((name, i) => {
-      if (name !== "flags") info[name] = INFO_BIGINT.has(name) ? out[i] : Number(out[i]);
-    });
-    return info as unknown as ArenaInfo;
+    return decodeInfo(this.#info);
   }
 
   /** Root FDT published by the predecessor (`0n` when nothing was handed over). */
@@ -553,23 +441,4 @@ export class Arena {
   noop(): void {
     this.#native.kho_noop();
   }
-}
-
-function hex(pa: bigint): string {
-  return "0x" + pa.toString(16);
-}
-
-/**
- * Throws the typed error of a native return code: `what` names the call
- * (built only on failure), the detail the native library recorded for
- * this very call (what and where) is appended.
- */
-function check(native: Native, rc: number, what: () => string): void {
-  if (rc === 0) return;
-  const code = codeOfNative(rc);
-  const buf = new Uint8Array(256);
-  const n = Number(native.kho_last_error(buf, 256n));
-  const detail = n > 0 ? `: ${new TextDecoder().decode(buf.subarray(0, n))}` : "";
-  const meaning = code in ERRORS ? ERRORS[code].meaning : `native error ${rc}`;
-  throw new KhoError(code, `${what()} failed (${meaning})${detail}`);
 }

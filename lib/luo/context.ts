@@ -8,17 +8,21 @@
  */
 
 import { type ErrorCode, ERRORS, LiveUpdateError, LuoError } from "../errors.ts";
+import type { FlbRegistry } from "./flb.ts";
 import type { CallbackGuard } from "./guard.ts";
 import type { FileHandler, HandlerContext, HandlerRegistry } from "./handler.ts";
 
-/** Who holds a preserved (or retrieved, not yet finished) object. */
+/**
+ * Who holds a preserved (or retrieved, not yet finished) object: the file
+ * itself (an incoming one has a retrieve `status`).
+ */
 export interface Holder {
   /** Its session. */
-  session: string;
+  readonly session: string;
   /** Its token. */
-  token: bigint;
-  /** Whether it is an incoming file retrieved and not finished yet. */
-  incoming: boolean;
+  readonly token: bigint;
+  /** Present on incoming files only. */
+  readonly status?: string;
 }
 
 /** Everything a file set shares with its live update. */
@@ -29,6 +33,8 @@ export interface FileSetContext extends HandlerContext {
   readonly holders: Map<unknown, Holder>;
   /** Refuses calls into the live update from inside handler ops. */
   readonly guard: CallbackGuard;
+  /** File-lifecycle-bound objects. */
+  readonly flbs: FlbRegistry;
 }
 
 /**
@@ -52,21 +58,21 @@ export function identityOf(
   ctx: FileSetContext,
   h: FileHandler,
   obj: unknown,
-  what: string,
+  what: () => string,
 ): unknown {
   if (!h.getId) return obj;
-  return ctx.guard.run(`handler "${h.compatible}" getId`, () => {
+  return ctx.guard.run(`handler "${h.compatible}"`, "getId", () => {
     try {
       return h.getId!(ctx, obj);
     } catch (e) {
-      throw wrapHandlerError(e, `${what}: handler "${h.compatible}" getId failed`);
+      throw wrapHandlerError(e, `${what()}: handler "${h.compatible}" getId failed`);
     }
   });
 }
 
 /** Why an object cannot be preserved again, for `EBUSY` messages. */
 export function describeHolder(h: Holder): string {
-  return h.incoming
+  return h.status !== undefined
     ? `object was retrieved from incoming session "${h.session}" (token ${h.token}), which is not finished yet`
     : `object already preserved in session "${h.session}" (token ${h.token})`;
 }

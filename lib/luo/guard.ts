@@ -11,31 +11,38 @@ import { LuoError } from "../errors.ts";
 
 /** Tracks whether a handler op is running. */
 export class CallbackGuard {
-  #op: string | null = null;
+  #who: string | null = null;
+  #op = "";
 
-  /** Runs `fn` as the handler op `what` (e.g. `handler "memfd-v1" freeze`). */
-  run<R>(what: string, fn: () => R): R {
-    const outer = this.#op;
-    this.#op = what;
+  /**
+   * Runs `fn` as the op `op` of `who` (e.g. `handler "memfd-v2"`, `freeze`);
+   * the two are joined only for an error message.
+   */
+  run<R>(who: string, op: string, fn: () => R): R {
+    const outerWho = this.#who;
+    const outerOp = this.#op;
+    this.#who = who;
+    this.#op = op;
     try {
       return fn();
     } finally {
-      this.#op = outer;
+      this.#who = outerWho;
+      this.#op = outerOp;
     }
   }
 
   /** Throws `EBUSY` when called from inside a handler op; `entry` names the call. */
   check(entry: string): void {
-    if (this.#op !== null) {
+    if (this.#who !== null) {
       throw new LuoError(
         "EBUSY",
-        `${entry} was called from inside ${this.#op}: a handler op may not call back into the live update`,
+        `${entry} was called from inside ${this.#who} ${this.#op}: a handler op may not call back into the live update`,
       );
     }
   }
 
   /** Whether a handler op is running. */
   get active(): boolean {
-    return this.#op !== null;
+    return this.#who !== null;
   }
 }

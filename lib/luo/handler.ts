@@ -12,12 +12,30 @@ import { LuoError, typeOf } from "../errors.ts";
 import { compatibleField } from "../format/file_ser.ts";
 import type { Arena, Region } from "../kho/arena.ts";
 
-/** What a handler gets to work with. */
+/**
+ * What a handler (and an FLB) gets to work with. The lookups may be called
+ * from inside ops (they are the kernel's helpers for handlers whose files
+ * depend on each other); during inspection they throw `EINVAL`.
+ */
 export interface HandlerContext {
   /** The arena of the live update. */
   readonly arena: Arena;
   /** Safety cap on the blocks of any chain a handler builds. */
   readonly maxBlocks: number;
+  /**
+   * The outgoing session and token `obj` is preserved under, or `undefined`
+   * (the kernel's `liveupdate_get_token_outgoing`).
+   */
+  tokenOutgoing(obj: unknown): { session: string; token: bigint } | undefined;
+  /**
+   * The object of a handed-over file of a retrieved session, retrieving it
+   * on first use and never twice (the kernel's `liveupdate_get_file_incoming`).
+   */
+  fileIncoming(session: string, token: bigint | number): unknown;
+  /** The outgoing object of an FLB (the kernel's `liveupdate_flb_get_outgoing`). */
+  flbOutgoing(compatible: string): unknown;
+  /** The incoming object of an FLB, retrieved once (the kernel's `liveupdate_flb_get_incoming`). */
+  flbIncoming(compatible: string): unknown;
 }
 
 /**
@@ -114,6 +132,8 @@ export interface Registered {
   readonly handler: FileHandler;
   /** Its 48-byte `luo_file_ser.compatible` field. */
   readonly field: Uint8Array;
+  /** How messages name it: `handler "<compatible>"`. */
+  readonly label: string;
 }
 
 /** Handlers by compatible string, in registration order. */
@@ -143,7 +163,7 @@ export class HandlerRegistry {
     if (this.#byCompat.has(h.compatible)) {
       throw new LuoError("EEXIST", `a handler "${h.compatible}" is already registered`);
     }
-    this.#byCompat.set(h.compatible, { handler: h, field });
+    this.#byCompat.set(h.compatible, { handler: h, field, label: `handler "${h.compatible}"` });
   }
 
   /** Removes a handler; `ENOENT` when absent. */
@@ -156,6 +176,11 @@ export class HandlerRegistry {
   /** The handler of a compatible string. */
   get(compatible: string): FileHandler | undefined {
     return this.#byCompat.get(compatible)?.handler;
+  }
+
+  /** The registration of a compatible string (handler, field, label). */
+  registered(compatible: string): Registered | undefined {
+    return this.#byCompat.get(compatible);
   }
 
   /** The first handler (in registration order) that accepts `obj`, with its field. */

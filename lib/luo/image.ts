@@ -1,7 +1,7 @@
 /**
  * Reading a handed-over image: the root device trees, then the session
- * chain (or a v3 session block) and each session's file entries, all
- * validated. A successor claims the metadata pages (session blocks are
+ * chain (or a v3 session block) and each session's file entries, then the
+ * FLB chain, all validated. A successor claims the metadata pages (session blocks are
  * freed once read; each session's file blocks stay claimed until it is
  * finished); inspection claims nothing.
  *
@@ -10,6 +10,7 @@
 
 import { BLOCK_HEADER, BlockChain, type ChainBlock } from "../format/block.ts";
 import { CompatTable, FILE_CHAIN, FileEntries } from "../format/file_ser.ts";
+import { FLB_CHAIN, type FlbEntry, readFlbEntries } from "../format/flb_ser.ts";
 import { readRoots, ROOT_COMPAT, type Roots } from "../format/roots.ts";
 import { readSessionEntry, SESSION_CHAIN, type SessionEntry } from "../format/session_ser.ts";
 import { readV3Sessions, V3 } from "../format/v3.ts";
@@ -34,6 +35,10 @@ export interface Image extends Roots {
   sessionBlocks: readonly ChainBlock[];
   /** The sessions, in order. */
   sessions: SessionRecord[];
+  /** The file-lifecycle-bound objects handed over (validated as entries only). */
+  flbs: FlbEntry[];
+  /** Blocks of the FLB chain. */
+  flbBlocks: readonly ChainBlock[];
 }
 
 /** Options of {@link readImage}. */
@@ -55,7 +60,18 @@ export function readImage(arena: Arena, root: bigint, options: ReadOptions): Ima
     const sessionBlocks = roots.format === ROOT_COMPAT.sessionV3
       ? readV3Image(arena, roots.sessionHeader, options, compats, sessions)
       : readV4Image(arena, roots.sessionHeader, options, compats, sessions);
-    return { ...roots, sessionBlocks, sessions };
+    const files = sessions.reduce((a, r) => a + r.entries.count, 0);
+    const flb = BlockChain.incoming(arena, FLB_CHAIN, roots.flbHeader, {
+      maxBlocks: options.maxBlocks,
+      claim: options.claim,
+      what: "flb chain",
+    });
+    try {
+      const flbs = readFlbEntries(flb, files);
+      return { ...roots, sessionBlocks, sessions, flbs, flbBlocks: flb.blocks };
+    } finally {
+      flb.release();
+    }
   } catch (e) {
     for (const s of sessions) s.release();
     throw e;
@@ -153,4 +169,13 @@ function readV3Files(
     release();
     throw e;
   }
+}
+
+/** How many handed-over files each compatible string has, over every session. */
+export function filesByCompatible(image: Image): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of image.sessions) {
+    for (const [c, n] of s.entries.compatibleCounts()) out.set(c, (out.get(c) ?? 0) + n);
+  }
+  return out;
 }

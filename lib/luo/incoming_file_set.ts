@@ -104,14 +104,15 @@ export class IncomingFileSet {
     try {
       const h = this.#handler(i);
       const obj = this.#ctx.guard.run(
-        `handler "${h.compatible}" retrieve`,
+        `handler "${h.compatible}"`,
+        "retrieve",
         () => h.retrieve(this.#ctx, file),
       );
       file.obj = obj;
       file.status = "retrieved";
-      const id = identityOf(this.#ctx, h, obj, where);
+      const id = identityOf(this.#ctx, h, obj, () => where);
       this.#touched.set(i, { file, id });
-      this.#ctx.holders.set(id, { session: this.session, token: t, incoming: true });
+      this.#ctx.holders.set(id, file);
       return obj;
     } catch (e) {
       const error = wrapHandlerError(e, `${where}: retrieve failed`);
@@ -135,7 +136,8 @@ export class IncomingFileSet {
       if (!h.canFinish) continue;
       const file = this.#file(i);
       const ok = this.#ctx.guard.run(
-        `handler "${h.compatible}" canFinish`,
+        `handler "${h.compatible}"`,
+        "canFinish",
         () => h.canFinish!(this.#ctx, file),
       );
       if (!ok) return false;
@@ -156,7 +158,15 @@ export class IncomingFileSet {
       const file = this.#file(i);
       try {
         const h = this.#handler(i);
-        this.#ctx.guard.run(`handler "${h.compatible}" finish`, () => h.finish(this.#ctx, file));
+        try {
+          this.#ctx.guard.run(
+            `handler "${h.compatible}"`,
+            "finish",
+            () => h.finish(this.#ctx, file),
+          );
+        } finally {
+          this.#ctx.flbs.finishFile(h.compatible);
+        }
       } catch (e) {
         first ??= wrapHandlerError(
           e,

@@ -8,66 +8,30 @@
 
 import { LiveUpdateError, LuoError } from "../errors.ts";
 import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
-import { placeRoots } from "../format/roots.ts";
-import { SESSION_CHAIN, writeSessionEntry } from "../format/session_ser.ts";
+import { FLB_CHAIN } from "../format/flb_ser.ts";
+import { SESSION_CHAIN } from "../format/session_ser.ts";
 import { kvmapHandler } from "../handlers/kvmap/handler.ts";
-import { memfdHandler } from "../handlers/memfd.ts";
+import { descriptorPagesFlb } from "../handlers/memfd/descriptor_pages.ts";
+import { memfdV1Handler, memfdV1Reader } from "../handlers/memfd/v1.ts";
+import { memfdHandler } from "../handlers/memfd/v2.ts";
 import { valueHandler } from "../handlers/value.ts";
 import { Arena, checkInteger, type CreateOptions, type OpenOptions } from "../kho/arena.ts";
 import { type FileSetContext, identityOf } from "./context.ts";
+import { type FlbOps, FlbRegistry } from "./flb.ts";
 import { CallbackGuard } from "./guard.ts";
-import { type AnyFileHandler, type FileHandler, HandlerRegistry } from "./handler.ts";
-import { type Image, readImage, type SessionRecord } from "./image.ts";
-import { IncomingSession, OutgoingSession } from "./session.ts";
-
-/** Options shared by {@link LiveUpdate.create}, {@link LiveUpdate.open} and {@link LiveUpdate.start}. */
-export interface LiveUpdateOptions {
-  /** Safety cap on the blocks of one chain (default {@link DEFAULT_MAX_BLOCKS}). */
-  maxBlocks?: number;
-  /** Handlers to register besides the built-in ones, before anything is read. */
-  handlers?: AnyFileHandler[];
-}
-
-/** Options of {@link LiveUpdate.start}. */
-export interface StartOptions extends LiveUpdateOptions, Omit<CreateOptions, "path"> {
-  /**
-   * What to do when the arena holds a handed-over image that cannot be
-   * read: `"refuse"` (default) throws and leaves the file as it is;
-   * `"move-aside"` renames it to `PATH.damaged-<time>` and starts empty.
-   */
-  damaged?: "refuse" | "move-aside";
-}
-
-/** What a handover did. */
-export interface HandoverSummary {
-  /** The number this handover carries (`liveupdate-number`). */
-  liveupdateNumber: bigint;
-  /** Sessions handed over. */
-  sessions: number;
-  /** Files handed over, in all sessions. */
-  files: number;
-  /** Physical address of the KHO root FDT. */
-  root: bigint;
-}
-
-/** What {@link LiveUpdate.releaseUnclaimed} released. */
-export interface ReleaseSummary {
-  /** Incoming sessions discarded because nobody retrieved them. */
-  sessions: string[];
-  /** Handed-over regions freed that no session referenced any more. */
-  regions: number;
-  /** Pages of those regions. */
-  pages: number;
-  /** Errors met while discarding (damaged file data); the pages were freed anyway. */
-  errors: LiveUpdateError[];
-}
+import { handOver } from "./handover.ts";
+import { type FileHandler, HandlerRegistry } from "./handler.ts";
+import { IncomingImage } from "./incoming_image.ts";
+import type {
+  HandoverSummary,
+  LiveUpdateOptions,
+  ReleaseSummary,
+  StartOptions,
+} from "./options.ts";
+import { type IncomingSession, OutgoingSession } from "./session.ts";
+import type { Token } from "./token.ts";
 
 type State = "live" | "handed-over" | "closed";
-
-interface IncomingEntry {
-  record: SessionRecord;
-  session?: IncomingSession;
-}
 
 /**
  * A live update over one arena: create sessions, preserve files, hand over;
@@ -93,33 +57,52 @@ interface IncomingEntry {
 export class LiveUpdate {
   /** The arena ("physical memory"). */
   readonly arena: Arena;
-  /** The handler registry (memfd-v1, value-v1 and kvmap-v1 are built in). */
+  /** The handler registry (memfd-v2, memfd-v1, value-v1 and kvmap-v1 are built in). */
   readonly handlers: HandlerRegistry = new HandlerRegistry();
   /** Whether this live update took over an image its predecessor handed over. */
   readonly resumed: boolean;
   /** Where {@link LiveUpdate.start} moved a damaged arena (with `damaged: "move-aside"`). */
   movedAside?: string;
   #ctx: FileSetContext;
+  #flbs: FlbRegistry;
   #outgoing = new Map<string, OutgoingSession>();
   #sessionChain: BlockChain;
+  #flbChain: BlockChain;
   #state: State = "live";
-  #image: Image | null = null;
-  #incoming: Map<string, IncomingEntry> | null = null;
-  #incomingError: LuoError | null = null;
-  #incomingRoot: bigint;
+  #incoming: IncomingImage;
 
   private constructor(arena: Arena, options: LiveUpdateOptions) {
     this.arena = arena;
     const maxBlocks = checkInteger("maxBlocks", options.maxBlocks ?? DEFAULT_MAX_BLOCKS, 1);
     const guard = new CallbackGuard();
-    this.#ctx = { arena, handlers: this.handlers, holders: new Map(), maxBlocks, guard };
+    const lookups = {
+      tokenOutgoing: (obj: unknown) => this.tokenOf(obj),
+      fileIncoming: (session: string, token: Token) => this.#fileIncoming(session, token),
+      flbOutgoing: (compatible: string) => this.#flbs.outgoing(compatible),
+      flbIncoming: (compatible: string) => this.flbIncoming(compatible),
+    };
+    this.#flbs = new FlbRegistry({ arena, maxBlocks, ...lookups }, guard);
+    this.#ctx = {
+      arena,
+      handlers: this.handlers,
+      holders: new Map(),
+      maxBlocks,
+      guard,
+      flbs: this.#flbs,
+      ...lookups,
+    };
     this.#sessionChain = BlockChain.outgoing(arena, SESSION_CHAIN, maxBlocks);
-    this.handlers.register(memfdHandler);
+    this.#flbChain = BlockChain.outgoing(arena, FLB_CHAIN, maxBlocks);
+    const v1 = options.memfdFormat === "memfd-v1";
+    this.handlers.register(v1 ? memfdV1Handler : memfdHandler);
+    this.handlers.register(v1 ? { ...memfdHandler, canPreserve: () => false } : memfdV1Reader);
+    this.#flbs.register(memfdHandler.compatible, descriptorPagesFlb);
     this.handlers.register(valueHandler);
     this.handlers.register(kvmapHandler);
     for (const h of options.handlers ?? []) this.handlers.register(h);
-    this.#incomingRoot = arena.info().incomingRoot;
-    this.resumed = this.#incomingRoot !== 0n;
+    for (const { handler, flb } of options.flbs ?? []) this.#flbs.register(handler, flb);
+    this.#incoming = new IncomingImage(this.#ctx, arena.info().incomingRoot);
+    this.resumed = this.#incoming.present;
   }
 
   /** Wraps `arena` (closing it, and removing a file it created, when that fails). */
@@ -185,7 +168,7 @@ export class LiveUpdate {
   /** Reads the incoming image now; refuses a damaged one or moves it aside. */
   #checkStarted(path: string, options: StartOptions): LiveUpdate {
     try {
-      this.#loadIncoming();
+      this.#incoming.load();
       return this;
     } catch (e) {
       this.close();
@@ -216,12 +199,12 @@ export class LiveUpdate {
 
   /** Whether the predecessor handed anything over. */
   get hasIncoming(): boolean {
-    return this.#incomingRoot !== 0n;
+    return this.#incoming.present;
   }
 
   /** `liveupdate-number` of the incoming image (0n when nothing was handed over). */
   get incomingNumber(): bigint {
-    return this.#loadIncoming() ? this.#image!.liveupdateNumber : 0n;
+    return this.#incoming.number;
   }
 
   /** Creates an outgoing session: `EINVAL` for a bad name, `EEXIST` for a live duplicate. */
@@ -256,70 +239,28 @@ export class LiveUpdate {
    */
   tokenOf(obj: unknown): { session: string; token: bigint } | undefined {
     const ctx = this.#ctx;
-    const reg = ctx.guard.run("a handler's canPreserve", () => ctx.handlers.find(ctx, obj));
+    const reg = ctx.guard.run("a handler's", "canPreserve", () => ctx.handlers.find(ctx, obj));
     if (!reg) return undefined;
-    const holder = ctx.holders.get(identityOf(ctx, reg.handler, obj, "tokenOf"));
-    return holder && !holder.incoming
+    const holder = ctx.holders.get(identityOf(ctx, reg.handler, obj, () => "tokenOf"));
+    return holder && holder.status === undefined
       ? { session: holder.session, token: holder.token }
       : undefined;
   }
 
-  #loadIncoming(): boolean {
-    if (this.#incomingError) throw this.#incomingError;
-    if (this.#incoming) return true;
-    if (this.#incomingRoot === 0n) return false;
-    try {
-      const image = readImage(this.arena, this.#incomingRoot, {
-        claim: true,
-        maxBlocks: this.#ctx.maxBlocks,
-        known: (c) => this.handlers.get(c) !== undefined,
-      });
-      this.#image = image;
-      this.#incoming = new Map(image.sessions.map((r) => [r.entry.name, { record: r }]));
-      return true;
-    } catch (cause) {
-      if (!(cause instanceof LiveUpdateError)) throw cause;
-      this.#incomingError = new LuoError(
-        "EIO",
-        `incoming state of ${this.arena.path} could not be restored: ${cause.message}`,
-        { cause },
-      );
-      throw this.#incomingError;
-    }
-  }
-
   /** Names of the incoming sessions not finished yet (throws `EIO` if the image is damaged). */
   incomingSessions(): string[] {
-    if (!this.#loadIncoming()) return [];
-    return [...this.#incoming!.keys()];
+    return this.#incoming.names();
   }
 
   /** Incoming sessions nobody retrieved yet. */
   unclaimedSessions(): string[] {
-    if (!this.#loadIncoming()) return [];
-    return [...this.#incoming!].filter(([, v]) => !v.session).map(([k]) => k);
+    return this.#incoming.unclaimed();
   }
 
   /** Retrieves an incoming session: `ENOENT` when absent, `EINVAL` when retrieved already. */
   retrieveSession(name: string): IncomingSession {
     this.#live("retrieveSession");
-    if (!this.#loadIncoming()) {
-      throw new LuoError("ENOENT", `no incoming session "${name}": nothing was handed over`);
-    }
-    const entry = this.#incoming!.get(name);
-    if (!entry) throw new LuoError("ENOENT", `no incoming session "${name}"`);
-    if (entry.session) {
-      throw new LuoError("EINVAL", `incoming session "${name}" was already retrieved`);
-    }
-    const { record } = entry;
-    entry.session = new IncomingSession(
-      this.#ctx,
-      name,
-      record.entries,
-      record.release,
-      (s) => this.#incoming!.delete(s.name),
-    );
-    return entry.session;
+    return this.#incoming.retrieve(name);
   }
 
   /**
@@ -334,7 +275,7 @@ export class LiveUpdate {
   releaseUnclaimed(): ReleaseSummary {
     this.#live("releaseUnclaimed");
     const summary: ReleaseSummary = { sessions: [], regions: 0, pages: 0, errors: [] };
-    if (!this.#incomingError && this.#loadIncoming()) {
+    if (!this.#incoming.failed && this.#incoming.load()) {
       for (const name of this.unclaimedSessions()) {
         try {
           this.retrieveSession(name).finish();
@@ -362,12 +303,45 @@ export class LiveUpdate {
    */
   discardIncoming(): ReleaseSummary {
     this.#live("discardIncoming");
-    if (this.#incoming && [...this.#incoming.values()].some((e) => e.session)) {
+    if (this.#incoming.busy) {
       throw new LuoError("EBUSY", `discard incoming state: a retrieved session is not finished`);
     }
     const summary = this.releaseUnclaimed();
-    if (this.arena.incomingRoot !== 0n) this.arena.releaseIncoming();
+    if (this.arena.incomingRoot !== 0n) this.arena.discardIncoming();
     return summary;
+  }
+
+  /**
+   * Attaches a file-lifecycle-bound object to the handler of
+   * `handlerCompatible` (see {@link FlbOps}); register it in the successor
+   * too, before the incoming state is first read.
+   */
+  registerFlb<T>(handlerCompatible: string, flb: FlbOps<T>): void {
+    this.#live("registerFlb");
+    this.#flbs.register(handlerCompatible, flb as FlbOps);
+  }
+
+  /**
+   * The incoming object of an FLB: retrieved on first use (before any of its
+   * files if you like), the same object after; `ENOENT` when it was not
+   * handed over. Allowed from inside handler ops.
+   */
+  flbIncoming(compatible: string): unknown {
+    if (!this.#incoming.load()) {
+      throw new LuoError("ENOENT", `flb "${compatible}": nothing was handed over`);
+    }
+    return this.#flbs.incoming(compatible);
+  }
+
+  /** The outgoing object of an FLB; `ENOENT` while no preserved file uses it. */
+  flbOutgoing(compatible: string): unknown {
+    return this.#flbs.outgoing(compatible);
+  }
+
+  #fileIncoming(session: string, token: Token): unknown {
+    const s = this.#incoming.retrieved(session);
+    if (!s) throw new LuoError("ENOENT", `incoming session "${session}" is not retrieved`);
+    return s.retrieveForHandler(token);
   }
 
   /** Registers a handler (`EINVAL` bad compatible or ops, `EEXIST` duplicate). */
@@ -382,7 +356,7 @@ export class LiveUpdate {
    * count + 1, so that the number never goes backwards.
    */
   #nextNumber(): bigint {
-    if (this.hasIncoming && !this.#incomingError) {
+    if (this.hasIncoming && !this.#incoming.failed) {
       try {
         return this.incomingNumber + 1n;
       } catch (e) {
@@ -401,33 +375,17 @@ export class LiveUpdate {
    */
   handover(): HandoverSummary {
     this.#live("handover");
-    const number = this.#nextNumber();
-    const sessions = [...this.#outgoing.values()];
-    let frozen = 0;
-    const fdtPages: bigint[] = [];
-    try {
-      for (; frozen < sessions.length; frozen++) sessions[frozen].files.freeze();
-      for (const s of sessions) s.files.fill();
-      this.#sessionChain.fill(sessions.length, (dv, bytes, off, i) => {
-        const s = sessions[i];
-        writeSessionEntry(dv, bytes, off, s.nameBytes, s.files.head, s.files.count);
-      });
-      const root = placeRoots(this.arena, number, this.#sessionChain.head, fdtPages);
-      this.arena.handover(root);
-      this.#state = "handed-over";
-      this.arena.close();
-      return {
-        liveupdateNumber: number,
-        sessions: sessions.length,
-        files: sessions.reduce((a, s) => a + s.files.count, 0),
-        root,
-      };
-    } catch (e) {
-      for (const pa of fdtPages) this.arena.unpreserveFree(pa);
-      this.#sessionChain.clear();
-      for (let i = Math.min(frozen, sessions.length) - 1; i >= 0; i--) sessions[i].files.unfreeze();
-      throw e;
-    }
+    const summary = handOver({
+      arena: this.arena,
+      sessions: [...this.#outgoing.values()],
+      sessionChain: this.#sessionChain,
+      flbs: this.#flbs,
+      flbChain: this.#flbChain,
+      liveupdateNumber: this.#nextNumber(),
+    });
+    this.#state = "handed-over";
+    this.arena.close();
+    return summary;
   }
 
   /** Closes the arena without handing over. Idempotent. */

@@ -9,7 +9,7 @@
  */
 
 import { LuoError } from "../errors.ts";
-import { MemFile } from "../handlers/memfd.ts";
+import { MemFile } from "../handlers/memfd/mem_file.ts";
 import type { Arena } from "../kho/arena.ts";
 import type { IncomingSession, OutgoingSession } from "./session.ts";
 

@@ -81,59 +81,68 @@ export class OutgoingFileSet {
    */
   preserve(obj: unknown, token: Token): void {
     const t = toToken(token);
-    const [lo, hi] = tokenHalves(t);
-    const where = this.#where(t);
-    if (this.#index.get(lo, hi) >= 0) throw new LuoError("EEXIST", `${where}: token already used`);
+    const lo = Number(t & 0xffffffffn);
+    const hi = Number(t >> 32n);
+    const where = () => this.#where(t);
+    if (this.#index.get(lo, hi) >= 0) {
+      throw new LuoError("EEXIST", `${where()}: token already used`);
+    }
     const n = this.#live + 1;
     if (!this.#chain.fits(n)) {
       throw new LuoError(
         "ENOSPC",
-        `${where}: ${n} files exceed the cap of ${this.#chain.maxBlocks} file blocks`,
+        `${where()}: ${n} files exceed the cap of ${this.#chain.maxBlocks} file blocks`,
       );
     }
     const ctx = this.#ctx;
-    const reg = ctx.guard.run("a handler's canPreserve", () => ctx.handlers.find(ctx, obj));
+    const reg = ctx.guard.run("a handler's", "canPreserve", () => ctx.handlers.find(ctx, obj));
     if (!reg) {
-      throw new LuoError("ENOENT", `${where}: no handler accepts this object (${typeOf(obj)})`);
+      throw new LuoError("ENOENT", `${where()}: no handler accepts this object (${typeOf(obj)})`);
     }
     const id = identityOf(ctx, reg.handler, obj, where);
     const holder = ctx.holders.get(id);
-    if (holder) throw new LuoError("EBUSY", `${where}: ${describeHolder(holder)}`);
+    if (holder) throw new LuoError("EBUSY", `${where()}: ${describeHolder(holder)}`);
     this.#chain.reserve(n);
     const file = { session: this.session, token: t, obj, data: 0n, private: undefined as unknown };
     const slot: Slot = { reg, file, id };
     try {
-      file.data = this.#callPreserve(slot, where);
+      ctx.flbs.preserveFile(reg.handler.compatible);
+      try {
+        file.data = this.#callPreserve(slot, where);
+      } catch (e) {
+        ctx.flbs.unpreserveFile(reg.handler.compatible);
+        throw e;
+      }
     } catch (e) {
       this.#chain.shrink(this.#live);
       throw e;
     }
     this.#append(slot, lo, hi);
-    ctx.holders.set(id, { session: this.session, token: t, incoming: false });
+    ctx.holders.set(id, file);
   }
 
   /** Runs the handler's preserve and checks what it returns (undoing it when wrong). */
-  #callPreserve(slot: Slot, where: string): bigint {
+  #callPreserve(slot: Slot, where: () => string): bigint {
     const h = slot.reg.handler;
-    const op = `handler "${h.compatible}" preserve`;
-    const data: unknown = this.#ctx.guard.run(op, () => {
+    const data: unknown = this.#ctx.guard.run(slot.reg.label, "preserve", () => {
       try {
         return h.preserve(this.#ctx, slot.file);
       } catch (e) {
-        throw wrapHandlerError(e, `${where}: ${op} failed`);
+        throw wrapHandlerError(e, `${where()}: ${slot.reg.label} preserve failed`);
       }
     });
     if (typeof data === "bigint" && data >= 0n && data <= U64_MAX) return data;
     slot.file.data = typeof data === "bigint" ? data : 0n;
     try {
       this.#ctx.guard.run(
-        `handler "${h.compatible}" unpreserve`,
+        `handler "${h.compatible}"`,
+        "unpreserve",
         () => h.unpreserve(this.#ctx, slot.file),
       );
     } catch { /* the error below is the one to report; the undo was best effort */ }
     throw new LuoError(
       "EINVAL",
-      `${where}: ${op} returned ${typeOf(data)} ${
+      `${where()}: ${slot.reg.label} preserve returned ${typeOf(data)} ${
         String(data)
       }, want a bigint in 0..2^64-1; the preserve was undone`,
     );
@@ -158,7 +167,7 @@ export class OutgoingFileSet {
   /** The token of `obj` (by its handler id) in this set, or `undefined`. */
   tokenOf(id: unknown): bigint | undefined {
     const h = this.#ctx.holders.get(id);
-    return h && !h.incoming && h.session === this.session ? h.token : undefined;
+    return h && h.status === undefined && h.session === this.session ? h.token : undefined;
   }
 
   /** Unpreserves the file of `token` (`ENOENT` when absent); the object stays usable. */
@@ -169,14 +178,15 @@ export class OutgoingFileSet {
     if (i < 0) throw new LuoError("ENOENT", `session "${this.session}": no file with token ${t}`);
     const slot = this.#slots[i]!;
     const h = slot.reg.handler;
-    const op = `handler "${h.compatible}" unpreserve`;
-    this.#ctx.guard.run(op, () => {
+    const op = `${slot.reg.label} unpreserve`;
+    this.#ctx.guard.run(slot.reg.label, "unpreserve", () => {
       try {
         h.unpreserve(this.#ctx, slot.file);
       } catch (e) {
         throw wrapHandlerError(e, `${this.#where(t)}: ${op} failed`);
       }
     });
+    this.#ctx.flbs.unpreserveFile(h.compatible);
     this.#index.delete(lo, hi);
     this.#slots[i] = undefined;
     this.#live--;
@@ -222,12 +232,11 @@ export class OutgoingFileSet {
         this.#frozen++;
         continue;
       }
-      const op = `handler "${h.compatible}" freeze`;
       try {
-        this.#ctx.guard.run(op, () => h.freeze!(this.#ctx, file));
+        this.#ctx.guard.run(reg.label, "freeze", () => h.freeze!(this.#ctx, file));
       } catch (e) {
         this.unfreeze();
-        throw wrapHandlerError(e, `${this.#where(file.token)}: ${op} failed`);
+        throw wrapHandlerError(e, `${this.#where(file.token)}: ${reg.label} freeze failed`);
       }
       this.#frozen++;
     }
@@ -240,7 +249,8 @@ export class OutgoingFileSet {
       const h = reg.handler;
       if (h.unfreeze) {
         this.#ctx.guard.run(
-          `handler "${h.compatible}" unfreeze`,
+          `handler "${h.compatible}"`,
+          "unfreeze",
           () => h.unfreeze!(this.#ctx, file),
         );
       }

@@ -167,6 +167,11 @@ export class IncomingSession {
     return obj as T;
   }
 
+  /** @internal The object of `token`, retrieved once, for handler ops (no re-entrancy check). */
+  retrieveForHandler(token: Token): unknown {
+    return this.#files.retrieve(token);
+  }
+
   /**
    * The object of `token` if it was retrieved already, else `undefined`;
    * nothing is retrieved (the kernel's `liveupdate_get_file_incoming` without

@@ -9,11 +9,12 @@
  */
 
 import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
-import { LiveUpdateError } from "../errors.ts";
+import { LiveUpdateError, LuoError } from "../errors.ts";
 import { ARENA_HEADER, MEM_MAP_CHAIN, readArenaHeader } from "../format/arena_header.ts";
 import { toDts } from "../format/fdt.ts";
 import { kvmapHandler } from "../handlers/kvmap/handler.ts";
-import { memfdHandler } from "../handlers/memfd.ts";
+import { memfdV1Handler } from "../handlers/memfd/v1.ts";
+import { memfdHandler } from "../handlers/memfd/v2.ts";
 import { valueHandler } from "../handlers/value.ts";
 import { Arena, PAGE_SIZE } from "../kho/arena.ts";
 import type { AnyFileHandler, HandlerContext } from "../luo/handler.ts";
@@ -104,6 +105,15 @@ export interface InspectReport {
   sessionBlocks?: number[];
   /** The sessions, in order. */
   sessions?: SessionReport[];
+  /** The file-lifecycle-bound objects handed over. */
+  flbs?: {
+    /** Compatible string. */
+    compatible: string;
+    /** Its `data`, in hex. */
+    data: string;
+    /** Files that use it. */
+    count: number;
+  }[];
   /** Blocks of the native preserved-memory map, entries per block. */
   memMapBlocks?: number[];
   /** Every handed-over region, with what references it. */
@@ -230,12 +240,29 @@ function collect(
   report.sessionBlocks = image.sessionBlocks.map((b) => b.count);
   for (const b of image.sessionBlocks) refs.set(b.pa, "session block");
   const handlers = new Map(
-    [memfdHandler, valueHandler, kvmapHandler, ...(options.handlers ?? [])].map((
+    [memfdHandler, memfdV1Handler, valueHandler, kvmapHandler, ...(options.handlers ?? [])].map((
       h,
     ) => [h.compatible, h]),
   );
-  const ctx: HandlerContext = { arena, maxBlocks: Math.max(pages, DEFAULT_MAX_BLOCKS) };
+  const ctx = inspectionContext(arena, Math.max(pages, DEFAULT_MAX_BLOCKS));
+  report.flbs = image.flbs.map((f) => ({ ...f, data: hex(f.data) }));
+  for (const b of image.flbBlocks) refs.set(b.pa, "flb block");
   report.sessions = image.sessions.map((s) => sessionReport(ctx, s, handlers, refs));
+}
+
+/** A handler context for `describe` only: the lookups of a live update are not available. */
+function inspectionContext(arena: Arena, maxBlocks: number): HandlerContext {
+  const none = (): never => {
+    throw new LuoError("EINVAL", "not available during inspection");
+  };
+  return {
+    arena,
+    maxBlocks,
+    tokenOutgoing: none,
+    fileIncoming: none,
+    flbOutgoing: none,
+    flbIncoming: none,
+  };
 }
 
 function sessionReport(

@@ -11,6 +11,7 @@ import { commitKvState, DIR, KVMAP_HEADER, STATE } from "../../lib/format/kvmap_
 import { SEGMENT, SLOT } from "../../lib/format/kvmap_log_ser.ts";
 import { FILE_SER } from "../../lib/format/file_ser.ts";
 import { MEMFD_SER } from "../../lib/format/memfd_ser.ts";
+import { MEMFD_V2_PAGE, MEMFD_V2_SER } from "../../lib/format/memfd_v2_ser.ts";
 import { SESSION_SER } from "../../lib/format/session_ser.ts";
 import { PAGE_SIZE, PHYS_BASE } from "../../lib/kho/arena.ts";
 import type { Rng } from "../rng.ts";
@@ -115,7 +116,13 @@ function flip(rng: Rng, base: Uint8Array, at: number, where: string): Mutation {
 const GENERATORS: Record<string, Gen> = {
   "bitflip-header": (rng, _l, base) => flip(rng, base, rng.int(64), "header"),
   "bitflip-structure": (rng, l, base) => {
-    const targets = [l.khoFdt, l.luoFdt, ...l.chains.flatMap((c) => c.blocks), ...l.descriptors];
+    const targets = [
+      l.khoFdt,
+      l.luoFdt,
+      ...l.chains.flatMap((c) => c.blocks),
+      ...l.descriptors,
+      ...l.descriptorPages,
+    ];
     const pa = rng.pick(targets);
     return flip(
       rng,
@@ -273,6 +280,44 @@ const GENERATORS: Record<string, Gen> = {
       kind: "memfd-descriptor",
       description: `memfd 0x${d.toString(16)} field +${field} = 0x${v.toString(16)}`,
       patches: [u64(off(d) + field, v)],
+    };
+  },
+  "memfd-v2-descriptor": (rng, l) => {
+    if (!l.slots.length) return null;
+    const d = rng.pick(l.slots);
+    const field = rng.pick([
+      MEMFD_V2_SER.size,
+      MEMFD_V2_SER.pos,
+      MEMFD_V2_SER.extentsPa,
+      MEMFD_V2_SER.inline,
+      MEMFD_V2_SER.inline + 8,
+    ]);
+    const v = wildValue(rng, l, d);
+    const small = rng.pick([0, 6, 0x20, 0x80000000, rng.int(64)]);
+    const narrow = rng.next() < 0.5; // seals and nextents are u32
+    const at = narrow ? rng.pick([MEMFD_V2_SER.seals, MEMFD_V2_SER.nextents]) : field;
+    return {
+      kind: "memfd-v2-descriptor",
+      description: `memfd-v2 0x${d.toString(16)} field +${at} = 0x${
+        (narrow ? BigInt(small) : v).toString(16)
+      }`,
+      patches: [narrow ? u32le(off(d) + at, small) : u64(off(d) + at, v)],
+    };
+  },
+  "memfd-v2-page": (rng, l) => {
+    if (!l.descriptorPages.length) return null;
+    const p = rng.pick(l.descriptorPages);
+    const at = rng.pick([
+      MEMFD_V2_PAGE.magic,
+      MEMFD_V2_PAGE.slots,
+      MEMFD_V2_PAGE.live,
+      MEMFD_V2_PAGE.bitmap,
+    ]);
+    const v = rng.pick([0, 1, 33, 0xffffffff, rng.int(2 ** 32)]);
+    return {
+      kind: "memfd-v2-page",
+      description: `memfd-v2 page 0x${p.toString(16)} header +${at} = 0x${v.toString(16)}`,
+      patches: [u32le(off(p) + at, v)],
     };
   },
   "map-entry": (rng, l) => {

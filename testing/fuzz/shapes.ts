@@ -10,6 +10,7 @@ import { ARENA_HEADER, MEM_MAP_CHAIN } from "../../lib/format/arena_header.ts";
 import { BLOCK_HEADER, BlockChain, type ChainLayout } from "../../lib/format/block.ts";
 import { FILE_CHAIN } from "../../lib/format/file_ser.ts";
 import { EXTENT_CHAIN, MEMFD_V1, readMemfdDescriptor } from "../../lib/format/memfd_ser.ts";
+import { MEMFD_V2, readMemfdV2, slotOf } from "../../lib/format/memfd_v2_ser.ts";
 import { SESSION_CHAIN } from "../../lib/format/session_ser.ts";
 import { Arena } from "../../lib/kho/arena.ts";
 import { readImage } from "../../lib/luo/image.ts";
@@ -30,7 +31,7 @@ import { apply, opAt } from "../kvmap_model.ts";
 export { bareHandler as numberHandler } from "../bare_handler.ts";
 
 /** Names of the shapes. */
-export const SHAPES = ["empty", "one", "files", "sessions", "kvmap"] as const;
+export const SHAPES = ["empty", "one", "files", "sessions", "one-v1", "kvmap"] as const;
 /** A shape name. */
 export type Shape = typeof SHAPES[number];
 
@@ -39,13 +40,16 @@ const enc = new TextEncoder();
 
 function build(luo: LiveUpdate, shape: Shape): void {
   const a = luo.arena;
-  if (shape === "one") {
+  if (shape === "one" || shape === "one-v1") {
     const s = luo.createSession("one");
     s.preserve(MemFile.create(a), 0n);
     s.preserve(MemFile.from(a, enc.encode("hello, successor")), 1n);
     const multi = MemFile.create(a);
     for (let i = 0; i < 3; i++) multi.write(new Uint8Array(5000 * (i + 1)).fill(i + 1));
     s.preserve(multi, 2n);
+    const chained = MemFile.create(a); // more extents than memfd-v2 keeps inline
+    for (let i = 0; i < 7; i++) chained.write(new Uint8Array(4096 << i).fill(i + 7));
+    s.preserve(chained, 3n);
   } else if (shape === "files") {
     const s = luo.createSession("files");
     for (let i = 0; i < 2000; i++) {
@@ -114,8 +118,12 @@ export interface Layout {
   sessionEntries: bigint[];
   /** File entries, grouped per session. */
   fileEntries: bigint[][];
-  /** memfd descriptor pages. */
+  /** memfd-v1 descriptor pages. */
   descriptors: bigint[];
+  /** memfd-v2 descriptors (slot addresses). */
+  slots: bigint[];
+  /** memfd-v2 descriptor pages. */
+  descriptorPages: bigint[];
   /** kvmap-v1 maps. */
   kvmaps: KvmapLayout[];
 }
@@ -130,7 +138,8 @@ export interface Base {
 /** Builds the base arena of `shape` in `dir` and reads its layout. */
 export function buildBase(shape: Shape, dir: string): Base {
   const path = `${dir}/base-${shape}.arena`;
-  const luo = LiveUpdate.create({ path, size: ARENA_SIZE, handlers: [bareHandler] });
+  const memfdFormat = shape === "one-v1" ? "memfd-v1" : "memfd-v2";
+  const luo = LiveUpdate.create({ path, size: ARENA_SIZE, handlers: [bareHandler], memfdFormat });
   build(luo, shape);
   luo.handover();
   const bytes = Deno.readFileSync(path);
@@ -170,14 +179,21 @@ function readLayout(path: string): Layout {
   const fileEntries: bigint[][] = [];
   const descriptors: bigint[] = [];
   const kvmaps: KvmapLayout[] = [];
+  const slots: bigint[] = [];
+  const descriptorPages = new Set<bigint>();
   for (const s of image.sessions) {
     walk("file", FILE_CHAIN, s.entry.files);
     fileEntries.push(entriesOf(s.fileBlocks, FILE_CHAIN));
     for (const f of s.entries.records()) {
       if (f.compatible === KVMAP_V1) kvmaps.push(kvmapLayout(arena, f.data));
-      if (f.compatible !== MEMFD_V1) continue;
-      descriptors.push(f.data);
-      walk("extent", EXTENT_CHAIN, readMemfdDescriptor(arena, f.data).extentsPa);
+      if (f.compatible === MEMFD_V1) {
+        descriptors.push(f.data);
+        walk("extent", EXTENT_CHAIN, readMemfdDescriptor(arena, f.data).extentsPa);
+      } else if (f.compatible === MEMFD_V2) {
+        slots.push(f.data);
+        descriptorPages.add(slotOf(f.data)!.page);
+        walk("extent", EXTENT_CHAIN, readMemfdV2(arena, f.data).extentsPa);
+      }
     }
   }
   return {
@@ -188,6 +204,8 @@ function readLayout(path: string): Layout {
     sessionEntries: entriesOf(image.sessionBlocks, SESSION_CHAIN),
     fileEntries,
     descriptors,
+    slots,
+    descriptorPages: [...descriptorPages],
     kvmaps,
   };
 }

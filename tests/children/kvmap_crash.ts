@@ -3,7 +3,7 @@
 // restarted successor reads. The operations come from testing/kvmap_model.ts.
 //   gen1 PATH OPS GROW      a map after OPS operations (seed 1), handed over; with
 //                           GROW=0 its index and head segment are reserved so
-//                           that the mutations below never allocate
+//                           that the mutations below never allocate. Prints {"slots"}
 //   mutate PATH OPS         retrieve the map, then operations 0..OPS-1 (seed 2),
 //                           writing "begin i" / "done i" to a progress page
 //                           (its address is printed first, then "ready"); exits
@@ -13,7 +13,7 @@
 //                           after operations 0..BEGIN-1, or 0..BEGIN; as after
 //                           0..BEGIN when DONE > BEGIN. Then 300 more
 //                           operations, checked too. Prints {"state":
-//                           "before"|"after"}; exits 1 on any difference.
+//                           "before"|"after", "slots"}; exits 1 on any difference.
 import { LiveUpdate, PreservedMap } from "../../mod.ts";
 import { PHYS_BASE } from "../../kho.ts";
 import { apply, applyToModel, differs, type Model, opAt } from "../../testing/kvmap_model.ts";
@@ -35,8 +35,10 @@ if (stage === "gen1") {
   const map = PreservedMap.create(luo.arena);
   for (let i = 0; i < Number(a1); i++) apply(map, new Map(), op(1, i));
   if (a2 === "0") map.reserve(4 * KEYS, 24 << 20);
+  const slots = map.stats().slots;
   luo.createSession("crash").preserve(map, 1n);
   luo.handover();
+  console.log(JSON.stringify({ slots }));
 } else if (stage === "mutate") {
   const luo = LiveUpdate.open(path);
   const map = retrieve(luo);
@@ -76,5 +78,6 @@ if (stage === "gen1") {
     console.error(`after 300 more operations: ${later}`);
     Deno.exit(1);
   }
-  console.log(JSON.stringify({ state: asAfter === null ? "after" : "before" }));
+  const state = asAfter === null ? "after" : "before";
+  console.log(JSON.stringify({ state, slots: map.stats().slots }));
 }

@@ -2,7 +2,7 @@
 // checkout it runs in: deno run -A tests/golden/generate.ts PATH
 import { LiveUpdate, MemFile, Value } from "../../mod.ts";
 const path = Deno.args[0];
-const luo = LiveUpdate.create({ path, size: 4 << 20 });
+const luo = LiveUpdate.create({ path, size: 4 << 20, memfdFormat: "memfd-v1" });
 const enc = new TextEncoder();
 const a = luo.createSession("alpha");
 a.preserve(MemFile.from(luo.arena, enc.encode("hello, golden successor")), 1n);

@@ -1,28 +1,18 @@
 /**
- * The built-in memory file (like Linux's memfd) and its handler,
- * compatible `"memfd-v1"`. A {@link MemFile}'s bytes live in arena pages;
- * the successor gets a view of the very same pages: nothing is copied.
- * The serialized form is in `format/memfd_ser.ts`.
+ * The built-in memory file (like Linux's memfd): its bytes live in arena
+ * pages, and a successor that retrieves it gets a view of the very same
+ * pages: nothing is copied. Its handlers are `./v2.ts` (`"memfd-v2"`, the
+ * default) and `./v1.ts` (`"memfd-v1"`, still read).
  *
  * @module
  */
 
-import { KhoError, LuoError, typeOf } from "../errors.ts";
-import { BlockChain } from "../format/block.ts";
-import {
-  EXTENT_CHAIN,
-  MEMFD_DESCRIPTOR_BYTES,
-  MEMFD_V1,
-  readExtents,
-  readMemfdDescriptor,
-  writeExtents,
-  writeMemfdDescriptor,
-} from "../format/memfd_ser.ts";
-import { type Arena, checkInteger, PAGE_SIZE, type Region } from "../kho/arena.ts";
-import type { FileDescription, FileHandler, HandlerContext, IncomingFile } from "../luo/handler.ts";
+import { LuoError, typeOf } from "../../errors.ts";
+import { KNOWN_SEALS, SEALS } from "../../format/memfd_v2_ser.ts";
+import { type Arena, checkInteger, PAGE_SIZE, type Region } from "../../kho/arena.ts";
 
-/** Marks a file preserved or not; module-private (only the handler below calls it). */
-const setPreserved = Symbol("setPreserved");
+/** @internal Marks a file preserved or not: only the memfd handlers call it. */
+export const setPreserved: unique symbol = Symbol("setPreserved");
 
 /**
  * A memory file whose bytes live in arena pages. Preserve it in a session
@@ -34,10 +24,11 @@ const setPreserved = Symbol("setPreserved");
  * @example
  * ```ts
  * import { Arena } from "@luo/live-update/kho";
- * import { MemFile } from "@luo/live-update";
+ * import { MemFile, SEALS } from "@luo/live-update";
  * using arena = Arena.create({ size: 1 << 20 });
  * const f = MemFile.from(arena, new TextEncoder().encode("state"));
  * console.log(f.size, new TextDecoder().decode(f.bytes()));
+ * f.addSeals(SEALS.grow | SEALS.shrink); // its size is fixed from now on
  * ```
  */
 export class MemFile {
@@ -48,6 +39,7 @@ export class MemFile {
   #extents: Region[] = [];
   #closed = false;
   #preserved = false;
+  #seals = 0;
 
   private constructor(arena: Arena) {
     this.arena = arena;
@@ -74,12 +66,37 @@ export class MemFile {
   }
 
   /** @internal Adopts extents restored from a handover. */
-  static adopt(arena: Arena, size: number, pos: number, extents: Region[]): MemFile {
+  static adopt(arena: Arena, size: number, pos: number, extents: Region[], seals = 0): MemFile {
     const f = new MemFile(arena);
     f.#size = size;
     f.#pos = pos;
     f.#extents = extents;
+    f.#seals = seals;
     return f;
+  }
+
+  /** The seals (`SEALS` bits, as Linux's `F_GET_SEALS`); preserved by memfd-v2. */
+  get seals(): number {
+    return this.#seals;
+  }
+
+  /**
+   * Adds seals (as Linux's `F_ADD_SEALS`): `SEALS.shrink` and `SEALS.grow`
+   * fix the size, `SEALS.write`/`SEALS.futureWrite` forbid writes (and
+   * zero-copy views: use {@link read}), `SEALS.seal` forbids more seals.
+   * `EINVAL` for unknown bits, `EPERM` once sealed.
+   */
+  addSeals(seals: number): void {
+    this.#live();
+    checkInteger("memfd seals", seals, 0, KNOWN_SEALS);
+    if (this.#seals & SEALS.seal) throw new LuoError("EPERM", "memfd is sealed against new seals");
+    this.#seals |= seals;
+  }
+
+  #sealed(what: string, bits: number): void {
+    if (this.#seals & bits) {
+      throw new LuoError("EPERM", `memfd ${what}: sealed (seals 0x${this.#seals.toString(16)})`);
+    }
   }
 
   /** Length in bytes. */
@@ -132,6 +149,10 @@ export class MemFile {
     this.#live();
     checkInteger("memfd size", size, 0, this.arena.size);
     if (size === this.#size) return;
+    this.#sealed(
+      size < this.#size ? "shrink" : "grow",
+      size < this.#size ? SEALS.shrink : SEALS.grow,
+    );
     if (this.#preserved) {
       throw new LuoError(
         "EPERM",
@@ -168,6 +189,7 @@ export class MemFile {
       throw new LuoError("EINVAL", `memfd write: data must be a Uint8Array, got ${typeOf(data)}`);
     }
     const pos = at === undefined ? this.#pos : checkInteger("memfd write offset", at);
+    this.#sealed("write", SEALS.write | SEALS.futureWrite);
     const end = pos + data.length;
     if (end > this.#size) this.resize(end);
     this.#forEachChunk(
@@ -192,9 +214,13 @@ export class MemFile {
     return out;
   }
 
-  /** Zero-copy view of the whole contents; `EINVAL` if they span several extents (use {@link read}). */
+  /**
+   * Zero-copy view of the whole contents; `EINVAL` if they span several
+   * extents, `EPERM` when write-sealed (use {@link read} for both).
+   */
   bytes(): Uint8Array {
     this.#live();
+    this.#sealed("writable view", SEALS.write | SEALS.futureWrite);
     if (this.#extents.length === 0 || this.#size === 0) return new Uint8Array(0);
     if (this.#size > this.#extents[0].pages * PAGE_SIZE) {
       throw new LuoError(
@@ -221,123 +247,3 @@ export class MemFile {
     this.close();
   }
 }
-
-/** What the handler keeps per preserved file: the descriptor page and the extent chain. */
-interface Preserved {
-  desc: bigint;
-  chain: BlockChain;
-}
-
-/** Reads a handed-over descriptor and its extents (claiming the metadata with `claim`, then freeing it). */
-function parse(ctx: HandlerContext, data: bigint, claim: boolean) {
-  const { arena } = ctx;
-  if (claim) arena.claim(data, MEMFD_DESCRIPTOR_BYTES, "memfd descriptor");
-  try {
-    const d = readMemfdDescriptor(arena, data);
-    const chain = BlockChain.incoming(arena, EXTENT_CHAIN, d.extentsPa, {
-      expected: d.nextents,
-      maxBlocks: ctx.maxBlocks,
-      claim,
-    });
-    try {
-      return { ...d, chain, extents: readExtents(arena, chain, d.size, data) };
-    } finally {
-      chain.release();
-    }
-  } finally {
-    if (claim) arena.free(data);
-  }
-}
-
-function claimExtents(arena: Arena, extents: Region[]): void {
-  const claimed: Region[] = [];
-  try {
-    for (const [i, e] of extents.entries()) {
-      arena.claim(e.pa, e.pages * PAGE_SIZE, `memfd extent ${i}`);
-      claimed.push(e);
-    }
-  } catch (err) {
-    for (const e of claimed) arena.free(e.pa);
-    throw err;
-  }
-}
-
-function preservedOf(file: { private: unknown }): Preserved {
-  const st = file.private as Preserved | undefined;
-  if (!st) throw new KhoError("EINVAL", "memfd is not preserved by this handler");
-  return st;
-}
-
-/** The `"memfd-v1"` handler: preserves {@link MemFile}s of the same arena. */
-export const memfdHandler: FileHandler<MemFile> = {
-  compatible: MEMFD_V1,
-  canPreserve(ctx, obj) {
-    return obj instanceof MemFile && obj.arena === ctx.arena;
-  },
-  preserve(ctx, file) {
-    const { arena } = ctx;
-    const f = file.obj;
-    const desc = arena.allocPreserve(MEMFD_DESCRIPTOR_BYTES, { zero: true });
-    const chain = BlockChain.outgoing(arena, EXTENT_CHAIN, ctx.maxBlocks);
-    const done: Region[] = [];
-    try {
-      chain.reserve(f.extents.length);
-      for (const e of f.extents) {
-        arena.preserve(e.pa, e.pages * PAGE_SIZE);
-        done.push(e);
-      }
-    } catch (err) {
-      for (const e of done) arena.unpreserve(e.pa, e.pages * PAGE_SIZE);
-      chain.destroy();
-      arena.unpreserveFree(desc);
-      throw err;
-    }
-    file.private = { desc, chain } satisfies Preserved;
-    f[setPreserved](true);
-    return desc;
-  },
-  unpreserve({ arena }, file) {
-    const st = preservedOf(file);
-    for (const e of file.obj.extents) arena.unpreserve(e.pa, e.pages * PAGE_SIZE);
-    st.chain.destroy();
-    arena.unpreserveFree(st.desc);
-    file.private = undefined;
-    file.obj[setPreserved](false);
-  },
-  freeze({ arena }, file) {
-    const st = preservedOf(file);
-    const f = file.obj;
-    writeExtents(st.chain, f.extents);
-    writeMemfdDescriptor(arena, st.desc, {
-      size: f.size,
-      pos: f.position,
-      extentsPa: st.chain.head,
-      nextents: f.extents.length,
-    });
-  },
-  unfreeze({ arena }, file) {
-    const st = preservedOf(file);
-    st.chain.clear();
-    writeMemfdDescriptor(arena, st.desc, { size: 0, pos: 0, extentsPa: 0n, nextents: 0 });
-  },
-  retrieve(ctx, file) {
-    const { size, pos, extents } = parse(ctx, file.data, true);
-    claimExtents(ctx.arena, extents);
-    return MemFile.adopt(ctx.arena, size, pos, extents);
-  },
-  finish(ctx, file: IncomingFile<MemFile>) {
-    // Retrieved: the user owns the file now. Failed: the retrieve released
-    // what it had claimed; the rest is freed with the unclaimed regions.
-    if (file.status !== "none") return;
-    memfdHandler.retrieve(ctx, file).close();
-  },
-  describe(ctx, data): FileDescription {
-    const d = parse(ctx, data, false);
-    const regions = [
-      { pa: data, pages: 1, what: "memfd descriptor" },
-      ...d.chain.blocks.map((b) => ({ pa: b.pa, pages: 1, what: "memfd extent block" })),
-      ...d.extents.map((e) => ({ ...e, what: "memfd data" })),
-    ];
-    return { fields: { size: d.size, position: d.pos, extents: d.extents.length }, regions };
-  },
-};

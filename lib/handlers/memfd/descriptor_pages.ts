@@ -1,0 +1,154 @@
+/**
+ * The pages that memfd-v2 descriptors share (32 per page), on both sides of
+ * a handover, kept as the state of a file-lifecycle-bound object (FLB)
+ * attached to the memfd-v2 handler:
+ *
+ * - outgoing ({@link DescriptorSlab}): hands out descriptor slots, O(1),
+ *   allocating a preserved page when every page is full and freeing a page
+ *   when its last descriptor goes;
+ * - incoming ({@link DescriptorPages}): claims a page when the first of its
+ *   descriptors is read, checks every slot is read once, and frees the page
+ *   exactly when its last descriptor was consumed.
+ *
+ * @module
+ */
+
+import { CorruptImageError, LuoError } from "../../errors.ts";
+import {
+  MEMFD_V2_PAGE,
+  readPageHeader,
+  slotAddress,
+  slotOf,
+  writePageHeader,
+} from "../../format/memfd_v2_ser.ts";
+import { type Arena, PAGE_SIZE } from "../../kho/arena.ts";
+import type { FlbOps } from "../../luo/flb.ts";
+
+const FULL = 2 ** MEMFD_V2_PAGE.slotCount - 1;
+
+/** Lowest clear bit of a 32-bit map (the map is not full). */
+function freeBit(bitmap: number): number {
+  return 31 - Math.clz32(~bitmap & (bitmap + 1));
+}
+
+/** Outgoing descriptor slots. */
+export class DescriptorSlab {
+  #arena: Arena;
+  #pages = new Map<bigint, number>(); // page -> bitmap of slots in use
+  #withRoom = new Set<bigint>();
+
+  /** An empty slab over `arena`. */
+  constructor(arena: Arena) {
+    this.#arena = arena;
+  }
+
+  /** A free descriptor slot (its physical address), in a preserved page. */
+  alloc(): bigint {
+    let page = this.#withRoom.values().next().value;
+    if (page === undefined) {
+      page = this.#arena.allocPreserve(PAGE_SIZE, { zero: true });
+      this.#pages.set(page, 0);
+      this.#withRoom.add(page);
+    }
+    const bitmap = this.#pages.get(page)!;
+    const slot = freeBit(bitmap);
+    const next = (bitmap | (1 << slot)) >>> 0;
+    this.#pages.set(page, next);
+    if (next === FULL >>> 0) this.#withRoom.delete(page);
+    writePageHeader(this.#arena, page, next);
+    return slotAddress(page, slot);
+  }
+
+  /** Gives a slot back; its page is freed when it was the last one. */
+  free(pa: bigint): void {
+    const at = slotOf(pa);
+    const bitmap = at ? this.#pages.get(at.page) : undefined;
+    if (!at || bitmap === undefined || !(bitmap & (1 << at.slot))) {
+      throw new LuoError("EINVAL", `memfd-v2: 0x${pa.toString(16)} is not a slot in use`);
+    }
+    const next = (bitmap & ~(1 << at.slot)) >>> 0;
+    if (next === 0) {
+      this.#pages.delete(at.page);
+      this.#withRoom.delete(at.page);
+      this.#arena.unpreserveFree(at.page);
+      return;
+    }
+    this.#pages.set(at.page, next);
+    this.#withRoom.add(at.page);
+    writePageHeader(this.#arena, at.page, next);
+  }
+
+  /** Descriptor pages in use. */
+  get pages(): number {
+    return this.#pages.size;
+  }
+}
+
+/** Incoming descriptor pages: claimed on first use, freed after their last descriptor. */
+export class DescriptorPages {
+  #arena: Arena;
+  #left = new Map<bigint, number>(); // page -> bitmap of slots not consumed yet
+
+  /** No page claimed yet. */
+  constructor(arena: Arena) {
+    this.#arena = arena;
+  }
+
+  /**
+   * Takes the descriptor at `pa` (once): claims its page on first use and
+   * checks the slot is live and not taken before. Call {@link consume}
+   * after reading it.
+   */
+  take(pa: bigint): void {
+    const at = slotOf(pa);
+    if (!at) throw new CorruptImageError("memfd-v2: descriptor address is not a slot", pa);
+    let left = this.#left.get(at.page);
+    if (left === undefined) {
+      this.#arena.claim(at.page, PAGE_SIZE, "memfd-v2 descriptor page");
+      try {
+        left = readPageHeader(this.#arena, at.page);
+      } catch (e) {
+        this.#arena.free(at.page);
+        throw e;
+      }
+      this.#left.set(at.page, left);
+    }
+    if (!(left & (1 << at.slot))) {
+      throw new CorruptImageError("memfd-v2: descriptor slot is not live or read twice", pa);
+    }
+  }
+
+  /** The descriptor at `pa` was read: frees its page after the last one. */
+  consume(pa: bigint): void {
+    const at = slotOf(pa)!;
+    const left = (this.#left.get(at.page)! & ~(1 << at.slot)) >>> 0;
+    if (left !== 0) {
+      this.#left.set(at.page, left);
+      return;
+    }
+    this.#left.delete(at.page);
+    this.#arena.free(at.page);
+  }
+
+  /** Frees every page still held (some descriptors were never consumed: damaged files). */
+  releaseAll(): void {
+    for (const page of this.#left.keys()) this.#arena.free(page);
+    this.#left.clear();
+  }
+}
+
+/** Compatible string of the FLB holding the descriptor pages. */
+export const MEMFD_V2_PAGES = "memfd-v2-pages";
+
+/** The FLB of the memfd-v2 handler: its descriptor pages, outgoing and incoming. */
+export const descriptorPagesFlb: FlbOps<DescriptorSlab | DescriptorPages> = {
+  compatible: MEMFD_V2_PAGES,
+  preserve: (ctx) => ({ obj: new DescriptorSlab(ctx.arena), data: 0n }),
+  unpreserve: (_ctx, slab) => {
+    if ((slab as DescriptorSlab).pages !== 0) {
+      throw new LuoError("EBUSY", "memfd-v2: descriptor pages still in use at the last unpreserve");
+    }
+  },
+  retrieve: (ctx) => new DescriptorPages(ctx.arena),
+  finish: (_ctx, pages) => (pages as DescriptorPages | undefined)?.releaseAll(),
+};

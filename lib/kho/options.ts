@@ -1,0 +1,94 @@
+/**
+ * Options of creating, opening and allocating in an arena, and their
+ * encoding as the native flags (native/flags.zig).
+ *
+ * @module
+ */
+
+/** Options common to creating and opening an arena. */
+export interface ArenaOptions {
+  /** Path of the native library (else `$LUO_NATIVE_LIB`, else the local build). */
+  library?: string;
+  /** Fill pages that are freed or were not preserved with the poison byte (0xa5). */
+  poison?: boolean;
+  /**
+   * msync the map and the header at handover so that the handover also
+   * survives a host crash (default off: a live update survives the exit of
+   * the predecessor, which needs no flush).
+   */
+  sync?: boolean;
+  /**
+   * Reserve every block of the file (default true): at create the
+   * filesystem must have room for the whole arena (`ENOSPC` otherwise), at
+   * open the holes of a sparse file are filled. With `false` the file stays
+   * sparse: creating a large arena is instant and costs nothing until its
+   * pages are used, but a write into a page when the filesystem is full
+   * kills the process with SIGBUS.
+   */
+  reserve?: boolean;
+}
+
+/** Options of creating an arena. */
+export interface CreateOptions extends ArenaOptions {
+  /** Arena size in bytes, a multiple of 4096. Default 64 MiB. */
+  size?: number;
+  /**
+   * File to create (must not exist; it appears under this name only when
+   * complete, mode 0600). Default: a fresh file in the temp dir.
+   */
+  path?: string;
+}
+
+/** Options of opening an arena. */
+export interface OpenOptions extends ArenaOptions {
+  /**
+   * Map privately and never write the file; no lock is taken; any regular
+   * file the caller can read is accepted (symlinks followed). For inspection.
+   */
+  readOnly?: boolean;
+  /** Ignore whatever was handed over: every page is free. */
+  discard?: boolean;
+  /**
+   * Accept an arena file owned by another user (default: refused with
+   * `EPERM`, since its owner could change or truncate it under this
+   * process). Its mode must still be 0600.
+   */
+  allowOtherOwner?: boolean;
+}
+
+/** Options of an allocation. */
+export interface AllocOptions {
+  /**
+   * The whole block reads as zero (otherwise its contents are whatever the
+   * pages held). Pages never handed out since the arena was created are
+   * zero already and are not written.
+   */
+  zero?: boolean;
+}
+
+/** Native flags of an allocation (native/arena.zig `AllocFlags`). */
+export function allocFlags(o: AllocOptions): number {
+  return o.zero ? 1 : 0;
+}
+
+/** Native flags of create and open (native/flags.zig `Flags`). */
+const FLAGS = {
+  poison: 1,
+  readOnly: 2,
+  discard: 4,
+  sync: 8,
+  allowOtherOwner: 16,
+  sparse: 32,
+} as const;
+
+/** Native flags of a create. */
+export function createFlags(o: CreateOptions): number {
+  return (o.poison ? FLAGS.poison : 0) | (o.sync ? FLAGS.sync : 0) |
+    (o.reserve === false ? FLAGS.sparse : 0);
+}
+
+/** Native flags of an open. */
+export function openFlags(o: OpenOptions): number {
+  return createFlags(o) | (o.readOnly ? FLAGS.readOnly : 0) | (o.discard ? FLAGS.discard : 0) |
+    (o.allowOtherOwner ? FLAGS.allowOtherOwner : 0);
+}

@@ -1,0 +1,36 @@
+/**
+ * The arena's physical memory model: pages, physical addresses, and blocks
+ * of pages (regions).
+ *
+ * @module
+ */
+
+/** Bytes per page of every arena. */
+export const PAGE_SIZE = 4096;
+/** Physical address of arena file offset 0 (fixed, non-zero). */
+export const PHYS_BASE = 0x1_0000_0000n;
+/** Byte written over unpreserved pages in poison mode. */
+export const POISON_BYTE = 0xa5;
+
+/** A block of pages: its physical address and size in pages. */
+export interface Region {
+  /** Physical address of the first page. */
+  pa: bigint;
+  /** Number of pages. */
+  pages: number;
+}
+
+/** Which regions `Arena.regions` lists. */
+export type RegionKind = "handed-over" | "preserved" | "allocated";
+
+/** The native `kind` argument of `kho_next_region` for each kind. */
+export const REGION_KIND: Record<RegionKind, number> = {
+  "handed-over": 0,
+  preserved: 1,
+  allocated: 2,
+};
+
+/** A physical address as `0x...`, for messages. */
+export function hex(pa: bigint): string {
+  return "0x" + pa.toString(16);
+}

@@ -1,0 +1,286 @@
+// What a JSR user does: the files `deno publish --dry-run` lists, served on
+// 127.0.0.1, imported by URL from an app in a temp dir outside the
+// repository, with a fresh DENO_DIR and HOME, no LUO_NATIVE_LIB and no Zig
+// on PATH. Set LUO_JSR_TIMINGS=1 to print the apps' load times.
+import assert from "node:assert/strict";
+import { prebuiltFor } from "../lib/kho/library.ts";
+import { CACHE_NAME } from "../lib/kho/library_cache.ts";
+import { type JsonResult, runDenoWith } from "../testing/child_process.ts";
+import {
+  type PackageServer,
+  publishedFiles,
+  readPackage,
+  servePackage,
+} from "../testing/package_server.ts";
+
+const APP = new URL("./children/jsr_app.ts", import.meta.url);
+const BYTES = 4 << 20;
+const PATH = "/usr/bin:/bin";
+const lib = prebuiltFor();
+
+const files = await publishedFiles();
+const pkg = readPackage(files);
+
+/** A temp dir outside the repository with the app, and fresh homes in it. */
+function sandbox() {
+  const dir = Deno.makeTempDirSync({ prefix: "luo-jsr-" });
+  Deno.copyFileSync(APP, `${dir}/app.ts`);
+  let homes = 0;
+  return {
+    dir,
+    /** A fresh HOME with its own DENO_DIR and cache. */
+    home: () => {
+      const home = `${dir}/home-${homes++}`;
+      Deno.mkdirSync(home);
+      return home;
+    },
+    cleanup: () => Deno.removeSync(dir, { recursive: true }),
+  };
+}
+
+/** The flags a service needs (README "Permissions"), with the network scoped to `host`. */
+function serviceFlags(host: string): string[] {
+  return [
+    `--allow-import=${host}`,
+    `--allow-net=${host}`,
+    "--allow-ffi",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+  ];
+}
+
+/** What tests/children/jsr_app.ts prints. */
+interface AppResult {
+  resumed: boolean;
+  bytes: number;
+  bad: number;
+}
+type Run = JsonResult<AppResult>;
+
+/** Runs `deno run FLAGS SCRIPT ARGS` in `cwd` with nothing of this environment but `home`. */
+function run(cwd: string, home: string, flags: string[], script: string, args: string[]) {
+  return runDenoWith<AppResult>({ flags, script, args, cwd, env: userEnv(home) });
+}
+
+function userEnv(home: string): Record<string, string> {
+  return {
+    HOME: home,
+    DENO_DIR: `${home}/deno`,
+    XDG_CACHE_HOME: `${home}/.cache`,
+    PATH,
+    NO_COLOR: "1",
+  };
+}
+
+async function app(cwd: string, home: string, server: PackageServer | string, args: string[]) {
+  const host = typeof server === "string" ? server : server.host;
+  const r = await run(cwd, home, serviceFlags(host), "app.ts", [
+    args[0],
+    `http://${host}/`,
+    ...args.slice(1),
+  ]);
+  if (Deno.env.get("LUO_JSR_TIMINGS")) {
+    console.log(`${args[0]} ${args[1]}: ${JSON.stringify(r.json)}`);
+  }
+  return r;
+}
+
+function assertOk(r: Run, what: string): void {
+  assert.equal(r.code, 0, `${what} failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+function libRequests(server: PackageServer): number {
+  return server.requests.filter((p) => p === `/${lib.file}`).length;
+}
+
+function cachedFiles(home: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    assert(depth < 8, `cache deeper than expected at ${dir}`);
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.isDirectory) walk(`${dir}/${e.name}`, depth + 1);
+      else found.push(`${dir}/${e.name}`);
+    }
+  };
+  const root = `${home}/deno/${CACHE_NAME}`;
+  try {
+    walk(root, 0);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return found;
+}
+
+Deno.test("the published files are the package: entry points, every prebuilt library, no build output", () => {
+  for (const f of ["mod.ts", "kho.ts", "tools.ts", "cli.ts", "lib/kho/prebuilt.ts", "README.md"]) {
+    assert(files.includes(f), `${f} is not published`);
+  }
+  assert(files.includes(lib.file), `${lib.file} is not published`);
+  assert(!files.some((f) => f.startsWith("zig-out/") || f.startsWith(".zig-cache/")));
+  assert(!["/usr/bin/zig", "/bin/zig"].some((z) => exists(z)), `zig is on ${PATH}`);
+});
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+Deno.test("imported by URL: A hands over, B verifies every byte; the library is fetched once, then cached", async () => {
+  const box = sandbox();
+  const server = servePackage(pkg);
+  try {
+    const home = box.home();
+    const a = await app(box.dir, home, server, ["a", `${box.dir}/one.arena`, String(BYTES)]);
+    assertOk(a, "process A");
+    assert.equal(libRequests(server), 1);
+
+    const inspect = await run(box.dir, home, serviceFlags(server.host), `${server.url}cli.ts`, [
+      "inspect",
+      `${box.dir}/one.arena`,
+    ]);
+    assertOk(inspect, "cli.ts inspect");
+    assert.match(inspect.stdout, /app: 1 files/);
+    assert.match(inspect.stdout, new RegExp(`token 1 +memfd-v2 +${BYTES} bytes`));
+
+    const b = await app(box.dir, home, server, ["b", `${box.dir}/one.arena`, String(BYTES)]);
+    assertOk(b, "process B");
+    assert.deepEqual([b.json.resumed, b.json.bytes, b.json.bad], [true, BYTES, 0]);
+    assert.equal(libRequests(server), 1, "B and the CLI load from the cache");
+
+    const cached = cachedFiles(home);
+    assert.equal(cached.length, 1, `cache holds ${cached.join(", ")}`);
+    for (let d = cached[0]; d !== `${home}/deno`; d = d.slice(0, d.lastIndexOf("/"))) {
+      if (d !== cached[0]) assert.equal(Deno.statSync(d).mode! & 0o777, 0o700, d);
+    }
+    await server.close();
+
+    // Served nothing now: modules and library come from the caches.
+    const a2 = await app(box.dir, home, server.host, ["a", `${box.dir}/two.arena`, String(BYTES)]);
+    assertOk(a2, "process A, second run");
+    const b2 = await app(box.dir, home, server.host, ["b", `${box.dir}/two.arena`, String(BYTES)]);
+    assertOk(b2, "process B, second run");
+    assert.equal(b2.json.bad, 0);
+
+    // A cached library changed afterwards is refused too.
+    flipByte(cached[0]);
+    const bad = await app(box.dir, home, server.host, ["a", `${box.dir}/three.arena`, "4096"]);
+    assertRefused(bad, cached[0]);
+  } finally {
+    await server.close();
+    box.cleanup();
+  }
+});
+
+function flipByte(path: string): void {
+  Deno.chmodSync(path, 0o600);
+  const bytes = Deno.readFileSync(path);
+  bytes[bytes.length >> 1] ^= 0x01;
+  Deno.writeFileSync(path, bytes);
+}
+
+function assertRefused(r: Run, where: string): void {
+  assert.equal(r.code, 1, `expected a refusal:\n${r.stdout}\n${r.stderr}`);
+  assert.equal(r.json.error?.name, "NativeLibraryError", r.stdout + r.stderr);
+  assert.equal(r.json.error?.code, "EBADMSG");
+  assert.match(r.json.error!.message, /refused, not loaded/);
+  assert(r.json.error!.message.includes(where), r.json.error!.message);
+}
+
+for (
+  const [name, damage, words] of [
+    [
+      "one byte flipped",
+      (b: Uint8Array) => b.map((v, i) => i === b.length >> 1 ? v ^ 0x40 : v),
+      /has SHA-256 [0-9a-f]{64}, the package records/,
+    ],
+    ["truncated", (b: Uint8Array) => b.slice(0, b.length - 4096), /has \d+ bytes/],
+    ["with bytes appended", (b: Uint8Array) => new Uint8Array([...b, ...b]), /has \d+ bytes/],
+  ] as const
+) {
+  Deno.test(`a served library ${name} is refused with a clear error and not cached`, async () => {
+    const box = sandbox();
+    const damaged = new Map(pkg);
+    damaged.set(lib.file, damage(pkg.get(lib.file)!));
+    const server = servePackage(damaged);
+    try {
+      const home = box.home();
+      const r = await app(box.dir, home, server, ["a", `${box.dir}/x.arena`, "4096"]);
+      assertRefused(r, `${server.url}${lib.file}`);
+      assert.match(r.json.error!.message, words);
+      assert.deepEqual(cachedFiles(home), []);
+      assert(!exists(`${box.dir}/x.arena`), "nothing was created");
+    } finally {
+      await server.close();
+      box.cleanup();
+    }
+  });
+}
+
+Deno.test("a package whose server lacks the library fails with the HTTP status, caching nothing", async () => {
+  const box = sandbox();
+  const incomplete = new Map(pkg);
+  incomplete.delete(lib.file);
+  const server = servePackage(incomplete);
+  try {
+    const home = box.home();
+    const r = await app(box.dir, home, server, ["a", `${box.dir}/x.arena`, "4096"]);
+    assert.equal(r.json.error?.code, "EIO", r.stdout + r.stderr);
+    assert.match(r.json.error!.message, /downloading the native library from .*: HTTP 404/);
+    assert.deepEqual(cachedFiles(home), []);
+  } finally {
+    await server.close();
+    box.cleanup();
+  }
+});
+
+Deno.test("the first run without --allow-net says which flag downloads the library", async () => {
+  const box = sandbox();
+  const server = servePackage(pkg);
+  try {
+    const flags = serviceFlags(server.host).filter((f) => !f.startsWith("--allow-net"));
+    const r = await run(box.dir, box.home(), flags, "app.ts", [
+      "a",
+      server.url,
+      `${box.dir}/x.arena`,
+      "4096",
+    ]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(r.json.error?.code, "EACCES");
+    assert(r.json.error!.message.includes(`--allow-net=${server.host}`), r.json.error!.message);
+  } finally {
+    await server.close();
+    box.cleanup();
+  }
+});
+
+Deno.test("a vendored copy (file: URL, no local build) loads its verified prebuilt library", async () => {
+  const box = sandbox();
+  try {
+    const root = `${box.dir}/pkg`;
+    for (const [f, bytes] of pkg) {
+      const file = `${root}/${f}`;
+      Deno.mkdirSync(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+      Deno.writeFileSync(file, bytes);
+    }
+    const flags = serviceFlags("127.0.0.1:1").filter((f) => !/^--allow-(net|import)/.test(f));
+    const home = box.home();
+    const local = (args: string[]) =>
+      run(box.dir, home, flags, "app.ts", [args[0], `file://${root}/`, ...args.slice(1)]);
+    assertOk(await local(["a", `${box.dir}/v.arena`, String(BYTES)]), "process A");
+    const b = await local(["b", `${box.dir}/v.arena`, String(BYTES)]);
+    assertOk(b, "process B");
+    assert.equal(b.json.bad, 0);
+    assert.deepEqual(cachedFiles(home), [], "nothing downloaded or cached");
+
+    flipByte(`${root}/${lib.file}`);
+    assertRefused(await local(["a", `${box.dir}/w.arena`, "4096"]), `${root}/${lib.file}`);
+  } finally {
+    box.cleanup();
+  }
+});

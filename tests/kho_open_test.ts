@@ -1,0 +1,132 @@
+// Opening arena files safely: only a regular file that this user owns and
+// nobody else may access (unless allowOtherOwner), refused before any call
+// that could block, each refusal with its own code and words; read-only
+// opens (inspection) accept any regular file the caller can read.
+import assert from "node:assert/strict";
+import { Arena } from "../lib/kho/arena.ts";
+import { assertCode } from "../testing/assert_code.ts";
+import { childArgs, runChild, works } from "../testing/arena_file_child.ts";
+import { tempArena } from "../testing/temp_arena.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const isRoot = Deno.uid() === 0;
+
+/** A complete arena at `path` (mode 0600, owned by this user). */
+function makeArena(path: string): void {
+  Arena.create({ path, size: 16 * 4096 }).close();
+}
+
+Deno.test("open: a symlink, a directory, a FIFO and a device are refused by kind", async () => {
+  const t = tempArena();
+  try {
+    makeArena(t.path);
+    Deno.symlinkSync(t.path, `${t.dir}/link.arena`);
+    assertCode(() => Arena.open(`${t.dir}/link.arena`), "ELOOP", /is a symlink/);
+    Arena.open(`${t.dir}/link.arena`, { readOnly: true }).close();
+    Deno.mkdirSync(`${t.dir}/dir.arena`);
+    assertCode(() => Arena.open(`${t.dir}/dir.arena`), "EISDIR", /is a directory/);
+    assertCode(() => Arena.open(`${t.dir}/dir.arena`, { readOnly: true }), "EISDIR");
+    assert.ok(await works(["mkfifo", "-m", "600", `${t.dir}/fifo.arena`]), "mkfifo failed");
+    assertCode(() => Arena.open(`${t.dir}/fifo.arena`), "EINVAL", /is a FIFO, not a regular file/);
+    assertCode(
+      () => Arena.open("/dev/null", { readOnly: true }),
+      "EINVAL",
+      /is a character device/,
+    );
+    assertCode(() => Arena.open(`${t.dir}/missing.arena`), "ENOENT", /no such file/);
+    assertCode(() => Arena.open(`${t.path}/below`), "ENOTDIR", /not a directory/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("open: inspecting a FIFO answers at once with the reason (a separate process)", async () => {
+  const t = tempArena();
+  try {
+    const fifo = `${t.dir}/fifo.arena`;
+    assert.ok(await works(["mkfifo", "-m", "600", fifo]), "mkfifo failed");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", CLI, "inspect", fifo],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // A blocking open of the FIFO would never return: kill it after 20 s.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const out = await child.output();
+    clearTimeout(timer);
+    assert.equal(out.signal, null, "inspect of a FIFO hung");
+    assert.equal(out.code, 1);
+    assert.match(new TextDecoder().decode(out.stderr), /EINVAL.*is a FIFO/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("open: group or other permission bits are EACCES naming the mode; read-only accepts them", () => {
+  const t = tempArena();
+  try {
+    makeArena(t.path);
+    Deno.chmodSync(t.path, 0o644);
+    assertCode(() => Arena.open(t.path), "EACCES", /mode 0644: group or others have access/);
+    Arena.open(t.path, { readOnly: true }).close();
+    Deno.chmodSync(t.path, 0o600);
+    Arena.open(t.path).close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test({
+  name: "open: a file of another owner is EPERM naming both uids, unless allowOtherOwner",
+  ignore: !isRoot,
+  fn() {
+    const t = tempArena();
+    try {
+      makeArena(t.path);
+      Deno.chownSync(t.path, 65534, 65534);
+      assertCode(
+        () => Arena.open(t.path),
+        "EPERM",
+        /owned by uid 65534, this process runs as uid 0/,
+      );
+      Arena.open(t.path, { allowOtherOwner: true }).close();
+      Arena.open(t.path, { readOnly: true }).close();
+    } finally {
+      t.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "open: a user without access gets EACCES 'permission denied', as another user",
+  ignore: !isRoot,
+  async fn() {
+    if (!(await works(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "true"]))) {
+      console.log("skipped: setpriv cannot switch to uid 65534 here");
+      return;
+    }
+    const t = tempArena();
+    const denoDir = Deno.makeTempDirSync({ prefix: "luo-deno-nobody-" });
+    try {
+      makeArena(t.path);
+      Deno.chmodSync(t.dir, 0o755);
+      Deno.chownSync(denoDir, 65534, 65534);
+      const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+      const env = { DENO_DIR: denoDir, HOME: denoDir };
+      const run = (opts: object) =>
+        runChild([...asNobody, ...childArgs("open", t.path, JSON.stringify(opts))], env);
+      const own = await run({});
+      assert.equal(own.outcomes[0]?.code, "EPERM", own.stderr);
+      assert.match(own.outcomes[0].message!, /owned by uid 0, this process runs as uid 65534/);
+      for (const opts of [{ allowOtherOwner: true }, { readOnly: true }]) {
+        const r = await run(opts);
+        assert.equal(r.outcomes[0]?.code, "EACCES", r.stderr);
+        assert.match(r.outcomes[0].message!, /\(permission denied\): open .*: permission denied/);
+        assert.doesNotMatch(r.outcomes[0].message!, /read-only/);
+      }
+    } finally {
+      t.cleanup();
+      Deno.removeSync(denoDir, { recursive: true });
+    }
+  },
+});

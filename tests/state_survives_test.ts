@@ -1,0 +1,140 @@
+// Issue 10: state survives the paths users walk. Each test reproduces one
+// way the first version crashed, lost state or leaked, as a separate process
+// where the item needs one.
+import assert from "node:assert/strict";
+import { LiveUpdate, MemFile } from "../mod.ts";
+import { Arena } from "../kho.ts";
+import { inspectArena } from "../tools.ts";
+import { assertCode } from "../testing/assert_code.ts";
+import { tempArena } from "../testing/temp_arena.ts";
+
+const GC_VIEW = new URL("./children/gc_view.ts", import.meta.url);
+
+Deno.test("a view outlives its arena object: the collector never unmaps memory a view can reach", async () => {
+  const t = tempArena();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", "--v8-flags=--expose-gc", GC_VIEW.pathname, t.path],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.signal, null, `killed by ${out.signal}: ${stderr}`);
+    assert.equal(out.code, 0, stderr);
+    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.deepEqual(r, { text: "still here", reopened: 1 << 20 });
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("a new memory file is zero on pages another file used (and freed) before", () => {
+  using arena = Arena.create({ size: 1 << 20 });
+  for (const size of [1, 100, 4096, 8192, 5000, 70_000]) {
+    const old = MemFile.create(arena, size);
+    old.bytes().fill(0xff);
+    const pages = old.extents.map((e) => e.pa);
+    old.close();
+    const fresh = MemFile.create(arena, size);
+    assert.deepEqual(fresh.extents.map((e) => e.pa), pages, `size ${size}: the same pages`);
+    assert.ok(fresh.bytes().every((b) => b === 0), `size ${size}: stale bytes`);
+    // Growing a file zero-fills the new bytes too.
+    fresh.bytes().fill(0xee);
+    fresh.close();
+    const grown = MemFile.create(arena, 1);
+    grown.resize(size + 1);
+    assert.ok(grown.read(1).every((b) => b === 0), `size ${size}: grown bytes`);
+    grown.close();
+  }
+});
+
+Deno.test("session names that differ in JS but not in UTF-8 are refused", () => {
+  using luo = LiveUpdate.create({ size: 1 << 20 });
+  for (const name of ["cache-\uD800", "cache-\uDC00", "\uDBFF"]) {
+    assertCode(() => luo.createSession(name), "EINVAL", /lone surrogate/);
+  }
+  for (const name of [42, null, undefined, {}]) {
+    assertCode(() => luo.createSession(name as never), "EINVAL", /not a string/);
+  }
+  luo.createSession("cache-\uD83D\uDE00"); // a well-formed pair is fine
+  assert.deepEqual(luo.sessions(), ["cache-\uD83D\uDE00"]);
+});
+
+Deno.test("numbers that are not what they claim are EINVAL naming the argument and the value", () => {
+  using luo = LiveUpdate.create({ size: 1 << 20 });
+  const a = luo.arena;
+  const bad = [NaN, -1, 1.5, Infinity, -Infinity, 2 ** 53, "7", true, 7n, null];
+  for (const v of bad) {
+    const shown = typeof v === "bigint" ? `${v}n` : typeof v === "string" ? `"${v}"` : String(v);
+    const re = (what: string) =>
+      new RegExp(`${what} ${shown.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} `);
+    assertCode(() => MemFile.create(a, v as never), "EINVAL", re("memfd size"));
+    const f = MemFile.create(a, 10);
+    assertCode(() => f.write(new Uint8Array(2), v as never), "EINVAL", re("memfd write offset"));
+    assertCode(() => f.read(v as never), "EINVAL", re("memfd read offset"));
+    assertCode(() => f.resize(v as never), "EINVAL", re("memfd size"));
+    assertCode(() => (f.position = v as never), "EINVAL", re("memfd position"));
+    assertCode(() => a.alloc(v as never), "EINVAL", re("alloc size"));
+    f.close();
+  }
+  for (const t of [NaN, -1, 1.5, "7", true, null, {}, 2 ** 53, -1n, 1n << 64n]) {
+    assertCode(
+      () => luo.createSession("t").preserve(MemFile.create(a), t as never),
+      "EINVAL",
+      /token/,
+    );
+    luo.session("t").close();
+  }
+  assertCode(() => MemFile.from(a, "text" as never), "EINVAL", /must be a Uint8Array, got string/);
+  assertCode(() => LiveUpdate.create({ size: 1.5 }), "EINVAL", /arena size 1.5/);
+  assertCode(() => LiveUpdate.create({ size: 1 << 20, maxBlocks: 0 }), "EINVAL", /maxBlocks 0/);
+});
+
+Deno.test("a failed create leaves no file behind, and the retry works", () => {
+  const t = tempArena();
+  try {
+    const broken = { compatible: "broken-v1" } as never; // lacks every op
+    assertCode(
+      () => LiveUpdate.create({ path: t.path, size: 1 << 20, handlers: [broken] }),
+      "EINVAL",
+      /lacks the op canPreserve/,
+    );
+    assert.throws(() => Deno.statSync(t.path), Deno.errors.NotFound);
+    LiveUpdate.create({ path: t.path, size: 1 << 20 }).close();
+    assert.ok(Deno.statSync(t.path).isFile);
+    // Without a path, the temporary file goes too, on failure and on close.
+    const shm = (Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : Deno.env.get("TMPDIR")) ??
+      "/tmp";
+    const mine = () =>
+      [...Deno.readDirSync(shm)].filter((e) => e.name.startsWith(`luo-${Deno.pid}-`)).length;
+    const before = mine();
+    assertCode(() => LiveUpdate.create({ size: 1 << 20, handlers: [broken] }), "EINVAL");
+    assert.equal(mine(), before, "the failed temporary arena was removed");
+    const luo = LiveUpdate.create({ size: 1 << 20 });
+    assert.equal(mine(), before + 1);
+    luo.close();
+    assert.equal(mine(), before, "closed without a handover: removed");
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("errors say the truth: a read-only live update, an arena larger than RAM inspected", () => {
+  const t = tempArena();
+  try {
+    LiveUpdate.create({ path: t.path, size: 1 << 20 }).close();
+    assertCode(
+      () => LiveUpdate.open(t.path, { readOnly: true }),
+      "EINVAL",
+      /needs arena .* writable; to look inside read-only, use inspectArena/,
+    );
+    // 1 TiB, sparse: inspection maps it lazily instead of failing with "out of memory".
+    const big = `${t.dir}/big.arena`;
+    Arena.create({ path: big, size: 2 ** 40, reserve: false }).close();
+    const r = inspectArena(big);
+    assert.equal(r.header.size, 2 ** 40);
+    assert.equal(r.handedOver, false);
+  } finally {
+    t.cleanup();
+  }
+});
