@@ -327,7 +327,7 @@ export class MapCore {
   /** Grows the index for `keys` keys and the head segment for `bytes` more bytes, if needed. */
   reserve(keys: number, bytes: number): void {
     const st = this.state;
-    if (keys > st.count && (keys - st.count) + st.indexUsed > 0.8 * (this.index.mask + 1)) {
+    if (keys > st.count && this.index.full(st.indexUsed, keys - st.count)) {
       this.rehash(SlotIndex.log2For(keys, this.index.log2));
     }
     if (bytes > 0) this.ensureRoom(bytes);
