@@ -81,6 +81,11 @@ export interface MapInternals {
  * killed mid-mutation leaves a map that the next retrieve of the same
  * image reads as before or after it.
  *
+ * **Limits.** Keys up to 65,535 bytes, values up to 1 GiB; the log has at
+ * most 240 segments, each sized to a quarter of the map (64 KiB to 1 GiB),
+ * so a map tops out far above any arena this machine holds (`ENOSPC`
+ * beyond); a full arena is `ENOMEM`, and the call changes nothing.
+ *
  * @example
  * ```ts
  * import { LiveUpdate, PreservedMap } from "@luo/live-update";
