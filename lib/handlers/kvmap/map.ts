@@ -83,8 +83,8 @@ export interface MapInternals {
  *
  * **Limits.** Keys up to 65,535 bytes, values up to 1 GiB; the log has at
  * most 240 segments, each sized to a quarter of the map (64 KiB to 1 GiB),
- * so a map tops out far above any arena this machine holds (`ENOSPC`
- * beyond); a full arena is `ENOMEM`, and the call changes nothing.
+ * so a map holds up to about 240 GiB of records (`ENOSPC` beyond); a full
+ * arena is `ENOMEM`. Either way the call changes nothing.
  *
  * @example
  * ```ts
