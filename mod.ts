@@ -69,6 +69,14 @@ export { memfdV1Handler } from "./lib/handlers/memfd/v1.ts";
 export { SEALS } from "./lib/format/memfd_v2_ser.ts";
 export { Value, valueHandler } from "./lib/handlers/value.ts";
 export {
+  type MapKey,
+  PreservedMap,
+  type PreservedMapOptions,
+  type PreservedMapStats,
+  type ValueKind,
+} from "./lib/handlers/kvmap/map.ts";
+export { kvmapHandler } from "./lib/handlers/kvmap/handler.ts";
+export {
   type Manifest,
   MANIFEST_FORMAT,
   MANIFEST_TOKEN,

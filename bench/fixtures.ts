@@ -93,3 +93,26 @@ export function removeIfPresent(path: string): void {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
 }
+
+/** Key counts of the map benchmarks. */
+export const KVMAP_SIZES = BIG ? [10_000, 100_000, 1_000_000] : [10_000, 100_000];
+
+/** Bytes of every value in the map benchmarks. */
+export const KV_VALUE_BYTES = 100;
+
+/** The key of entry `i` of the map benchmarks. */
+export function kvKey(i: number): string {
+  return `key-${i}`;
+}
+
+/** The value of entry `i` (deterministic, {@link KV_VALUE_BYTES} long). */
+export function kvValue(i: number): Uint8Array {
+  const v = new Uint8Array(KV_VALUE_BYTES);
+  for (let k = 0; k < v.length; k++) v[k] = (i * 31 + k * 7) & 0xff;
+  return v;
+}
+
+/** An arena for a map of `n` entries, with room to overwrite them all (dead bytes wait for compaction). */
+export function kvArenaSize(n: number): number {
+  return arenaFor(n * 300 + (32 << 20));
+}

@@ -14,10 +14,12 @@ import { testArenaDir } from "../testing/temp_arena.ts";
 export const FUZZ_HELP = `usage: ./luo fuzz [--cases N] [--seed S] [--save DIR] [--json] [--quiet]
 
 Damages real handed-over arenas (empty, one session, 2,000 files, 300
-sessions) in seeded ways: bit flips, block counts and next pointers
-(outside, unaligned, to itself, cycles), names and compatibles without NUL,
-duplicate names and tokens, unknown compatibles, device tree headers, the
-arena header, the preserved-memory map, memfd descriptors, truncation. Each
+sessions, two PreservedMaps) in seeded ways: bit flips, block counts and
+next pointers (outside, unaligned, to itself, cycles), names and
+compatibles without NUL, duplicate names and tokens, unknown compatibles,
+device tree headers, the arena header, the preserved-memory map, memfd
+descriptors, a map's header, state (resealed too), directory, segments,
+index slots and records, truncation. Each
 case must end in a correct restore or a typed error naming where, within
 ${2000} ms, with no page leaked. Exits 1 if any case fails.
 

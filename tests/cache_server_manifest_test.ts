@@ -2,8 +2,7 @@
 // fully use: a newer format (it starts empty, with a clear warning) and an
 // unknown entry (it warns, skips it, and keeps the rest).
 import assert from "node:assert/strict";
-import { LiveUpdate, MemFile, preserveManifest } from "../mod.ts";
-import { KvStore } from "../examples/cache-server/store.ts";
+import { LiveUpdate, MemFile, PreservedMap, preserveManifest } from "../mod.ts";
 import { freePort } from "../examples/cache-server/scenario.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
@@ -91,20 +90,17 @@ Deno.test("cache server: an unknown manifest entry is skipped with a warning; th
   const t = tempArena();
   try {
     const luo = LiveUpdate.create({ path: t.path, size: 64 << 20 });
-    const store = KvStore.create(luo, 1 << 20, 1 << 20, 1024);
-    store.put("kept", new TextEncoder().encode("still here"));
+    const map = PreservedMap.create(luo.arena);
+    map.set("kept", new TextEncoder().encode("still here"));
     const s = luo.createSession("cache-server");
-    store.preserve(s, luo, 1);
+    s.preserve(map, 1n);
     // A newer generation's extra state, unknown to this build.
     s.preserve(MemFile.from(luo.arena, new Uint8Array([1, 2, 3])), 9n);
-    s.unpreserve(0n); // replace the manifest with one that lists the extra entry
     preserveManifest(s, luo.arena, {
       service: "cache-server",
       generation: 1,
       entries: {
-        "1": { kind: "kv-values", version: 1, meta: { used: store.valuesUsed } },
-        "2": { kind: "kv-log", version: 1, meta: { used: 16 + 4 } },
-        "3": { kind: "kv-table", version: 1, meta: { keys: 1, dead: 0 } },
+        "1": { kind: "kv-map", version: 1, meta: { keys: 1 } },
         "9": { kind: "kv-bloom-filter", version: 1 },
       },
     });

@@ -1,4 +1,5 @@
-// Corruption fuzzing: seeded damage to real handed-over arenas always ends
+// Corruption fuzzing: seeded damage to real handed-over arenas (maps
+// included, with damage aimed at their structures) always ends
 // in a correct restore or a typed error naming where, within a bounded
 // time, with consistent page accounting. Saved failing cases are replayed.
 import assert from "node:assert/strict";
@@ -34,6 +35,10 @@ Deno.test("fuzz: 2,500 seeded corruption cases: no crash, no hang, no leak, no v
       ]
     ) {
       assert.ok((s.byKind[kind] ?? 0) > 20, `${kind}: ${s.byKind[kind]}`);
+    }
+    for (const kind of ["header", "state", "dir", "segment", "slot", "record"]) {
+      const n = s.byKind[`kvmap-${kind}`] ?? 0;
+      assert.ok(n > 25, `kvmap-${kind}: ${n} cases`);
     }
   } finally {
     Deno.removeSync(dir, { recursive: true });

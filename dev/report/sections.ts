@@ -10,6 +10,7 @@
 import { coldReadSection } from "./cold_read.ts";
 import { entriesSection } from "./entries.ts";
 import { keepAliveSection } from "./keep_alive.ts";
+import { kvmapReportSection } from "./kvmap.ts";
 import { lifecycleSection } from "./lifecycle.ts";
 import { memorySection } from "./memory.ts";
 import type { ReportSection } from "./section.ts";
@@ -22,6 +23,7 @@ export const SECTIONS: readonly ReportSection[] = [
   entriesSection,
   coldReadSection,
   memorySection,
+  kvmapReportSection,
   suiteSection({
     id: "native",
     title: "Native calls",

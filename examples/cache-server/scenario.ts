@@ -7,7 +7,7 @@
  * @module
  */
 
-import { fillValue } from "./store.ts";
+import { fillValue } from "./state.ts";
 
 /** Options of {@link runScenario}. */
 export interface ScenarioOptions {

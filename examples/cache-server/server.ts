@@ -1,11 +1,13 @@
 /**
- * A key-value cache over HTTP whose data lives in preservable memory, and
- * that upgrades itself without downtime: on SIGHUP or `POST /admin/upgrade`
- * it starts its successor (this file again, or a newer one with
- * `--successor-script`), which listens on the same port (SO_REUSEPORT) and
- * holds requests; the old process then forwards the requests it still
- * receives to the successor, hands its state over (memfd pages, no copy),
- * and exits once the successor says it is ready.
+ * A key-value cache over HTTP whose data is a PreservedMap (keys, values
+ * and index in arena pages), and that upgrades itself without downtime: on
+ * SIGHUP or `POST /admin/upgrade` it starts its successor (this file again,
+ * or a newer one with `--successor-script`), which listens on the same
+ * port (SO_REUSEPORT) and holds requests; the old process then forwards
+ * the requests it still receives to the successor, hands its map over (the
+ * same pages, nothing copied or rebuilt), and exits once the successor
+ * says it is ready. `--mode snapshot` restarts the usual way instead: the
+ * map written to a file and read back (snapshot.ts).
  *
  *   PUT /kv/:key    GET /kv/:key    DELETE /kv/:key    GET /stats
  *   POST /admin/upgrade    POST /admin/fill?count=N&size=B    POST /admin/stop
@@ -16,8 +18,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { LiveUpdate } from "../../mod.ts";
-import { fillValue, KvStore, StoreFullError } from "./store.ts";
+import { LiveUpdate, LiveUpdateError, PreservedMap } from "../../mod.ts";
+import { readSnapshot, writeSnapshot } from "./snapshot.ts";
+import { fillValue, preserveState, restoreState } from "./state.ts";
 
 const SESSION = "cache-server";
 const MiB = 1 << 20;
@@ -27,8 +30,6 @@ const { values: opt } = parseArgs({
     port: { type: "string" },
     arena: { type: "string" },
     capacity: { type: "string", default: String(64 * MiB) },
-    "log-capacity": { type: "string" },
-    "max-keys": { type: "string" },
     successor: { type: "boolean" },
     "successor-script": { type: "string" },
     generation: { type: "string", default: "1" },
@@ -41,11 +42,10 @@ if (!opt.port || !opt.arena) {
 }
 const port = Number(opt.port);
 const capacity = Number(opt.capacity);
-const logCapacity = Number(opt["log-capacity"] ?? Math.max(MiB, capacity / 4));
-const maxKeys = Number(opt["max-keys"] ?? Math.max(1024, capacity / 64));
 const mode = opt.mode === "snapshot" ? "snapshot" : "luo";
 const generation = Number(opt.generation);
-const arenaSize = 2 ** Math.ceil(Math.log2(capacity + logCapacity + maxKeys * 32 + 16 * MiB));
+// Values and keys, as much again for overwritten ones not reclaimed yet, the index.
+const arenaSize = Math.ceil((capacity * 2.5 + 64 * MiB) / MiB) * MiB;
 
 /** Writes one handshake line for the predecessor (stdout) or a log line (stderr). */
 function emit(event: Record<string, unknown>): void {
@@ -56,7 +56,7 @@ function log(msg: string): void {
 }
 
 let luo: LiveUpdate | null = null;
-let store: KvStore | null = null;
+let store: PreservedMap | null = null;
 let incomingNumber = 0n;
 let forwardTo = 0; // private port of the successor, once it listens
 let upgrading = false;
@@ -102,12 +102,11 @@ async function handle(req: Request): Promise<Response> {
       // The upgrade may have started while the body was arriving.
       if (forwardTo) return await forward(req, url, body);
       try {
-        store!.put(key, body);
+        store!.set(key, body);
       } catch (e) {
-        if (e instanceof StoreFullError) {
-          return new Response(`${e.message}\n`, { status: 507, headers });
-        }
-        return new Response(`${(e as Error).message}\n`, { status: 400, headers });
+        if (!(e instanceof LiveUpdateError)) throw e;
+        const full = e.code === "ENOMEM" || e.code === "ENOSPC";
+        return new Response(`${e.message}\n`, { status: full ? 507 : 400, headers });
       }
       return new Response(null, { status: 204, headers });
     }
@@ -122,7 +121,7 @@ async function handle(req: Request): Promise<Response> {
       pid: Deno.pid,
       mode,
       keys: store!.size,
-      valuesUsed: store!.valuesUsed,
+      liveBytes: store!.stats().liveBytes,
       liveupdateNumber: String(incomingNumber),
       restoreMs,
       uptimeMs: performance.now(),
@@ -133,7 +132,7 @@ async function handle(req: Request): Promise<Response> {
     const count = Number(url.searchParams.get("count") ?? 0);
     const size = Number(url.searchParams.get("size") ?? 100);
     const prefix = url.searchParams.get("prefix") ?? "key";
-    for (let i = 0; i < count; i++) store!.put(`${prefix}-${i}`, fillValue(i, size));
+    for (let i = 0; i < count; i++) store!.set(`${prefix}-${i}`, fillValue(i, size));
     return json({ filled: count, keys: store!.size });
   }
   if (url.pathname === "/admin/stop" && req.method === "POST") {
@@ -186,10 +185,6 @@ async function upgrade(): Promise<Record<string, unknown>> {
       next,
       "--capacity",
       String(capacity),
-      "--log-capacity",
-      String(logCapacity),
-      "--max-keys",
-      String(maxKeys),
       "--successor",
       "--generation",
       String(generation + 1),
@@ -211,10 +206,10 @@ async function upgrade(): Promise<Record<string, unknown>> {
   const closing = pub.shutdown();
   const t1 = performance.now();
   if (mode === "luo") {
-    store!.preserve(luo!.createSession(SESSION), luo!, generation);
+    preserveState(luo!.createSession(SESSION), luo!.arena, store!, generation);
     luo!.handover(); // closes the arena: the successor may open it
   } else {
-    Deno.writeFileSync(`${next}.snapshot`, store!.snapshot());
+    writeSnapshot(store!, `${next}.snapshot`);
     luo!.close();
     Deno.removeSync(luo!.arena.path);
   }
@@ -268,26 +263,25 @@ try {
       incomingNumber = luo.incomingNumber;
       try {
         const session = luo.retrieveSession(SESSION);
-        const r = KvStore.restore(session);
+        const r = restoreState(session);
         session.finish();
-        store = r.store;
+        store = r.map;
         for (const s of r.skipped) log(`warning: skipped unknown manifest entry ${s}`);
       } catch (e) {
         log(`warning: cannot use the handed-over state (${(e as Error).message}); starting empty`);
         luo.releaseUnclaimed();
-        store = KvStore.create(luo, capacity, logCapacity, maxKeys);
+        store = PreservedMap.create(luo.arena);
       }
       luo.releaseUnclaimed();
     } else {
-      const snap = Deno.readFileSync(`${opt.arena}.snapshot`);
       luo = LiveUpdate.create({ path: opt.arena, size: arenaSize });
-      store = KvStore.fromSnapshot(luo, snap, capacity, logCapacity);
+      store = readSnapshot(luo.arena, `${opt.arena}.snapshot`);
       Deno.removeSync(`${opt.arena}.snapshot`);
     }
     restoreMs = performance.now() - t;
   } else {
     luo = LiveUpdate.create({ path: opt.arena, size: arenaSize });
-    store = KvStore.create(luo, capacity, logCapacity, maxKeys);
+    store = PreservedMap.create(luo.arena);
   }
   resolveReady();
   emit({

@@ -10,6 +10,7 @@ import { LiveUpdateError, LuoError, UnflushedHandoverError } from "../errors.ts"
 import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { FLB_CHAIN } from "../format/flb_ser.ts";
 import { SESSION_CHAIN } from "../format/session_ser.ts";
+import { kvmapHandler } from "../handlers/kvmap/handler.ts";
 import { descriptorPagesFlb } from "../handlers/memfd/descriptor_pages.ts";
 import { memfdV1Handler, memfdV1Reader } from "../handlers/memfd/v1.ts";
 import { memfdHandler } from "../handlers/memfd/v2.ts";
@@ -57,7 +58,7 @@ type State = "live" | "handed-over" | "closed";
 export class LiveUpdate {
   /** The arena ("physical memory"). */
   readonly arena: Arena;
-  /** The handler registry (memfd-v1 and value-v1 are built in). */
+  /** The handler registry (memfd-v2, memfd-v1, value-v1 and kvmap-v1 are built in). */
   readonly handlers: HandlerRegistry = new HandlerRegistry();
   /** Whether this live update took over an image its predecessor handed over. */
   readonly resumed: boolean;
@@ -105,6 +106,7 @@ export class LiveUpdate {
     this.handlers.register(v1 ? { ...memfdHandler, canPreserve: () => false } : memfdV1Reader);
     this.#flbs.register(memfdHandler.compatible, descriptorPagesFlb);
     this.handlers.register(valueHandler);
+    this.handlers.register(kvmapHandler);
     for (const h of options.handlers ?? []) this.handlers.register(h);
     for (const { handler, flb } of options.flbs ?? []) this.#attachFlb(handler, flb);
     this.#incoming = new IncomingImage(this.#ctx, arena.info().incomingRoot);

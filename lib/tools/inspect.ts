@@ -12,6 +12,7 @@ import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { LiveUpdateError, LuoError } from "../errors.ts";
 import { ARENA_HEADER, MEM_MAP_CHAIN, readArenaHeader } from "../format/arena_header.ts";
 import { toDts } from "../format/fdt.ts";
+import { kvmapHandler } from "../handlers/kvmap/handler.ts";
 import { MEMFD_V2_PAGES } from "../handlers/memfd/descriptor_pages.ts";
 import { memfdV1Handler } from "../handlers/memfd/v1.ts";
 import { memfdHandler } from "../handlers/memfd/v2.ts";
@@ -244,7 +245,7 @@ function collect(
   report.sessionBlocks = image.sessionBlocks.map((b) => b.count);
   for (const b of image.sessionBlocks) refs.set(b.pa, "session block");
   const handlers = new Map(
-    [memfdHandler, memfdV1Handler, valueHandler, ...(options.handlers ?? [])].map((
+    [memfdHandler, memfdV1Handler, valueHandler, kvmapHandler, ...(options.handlers ?? [])].map((
       h,
     ) => [h.compatible, h]),
   );

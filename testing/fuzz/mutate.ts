@@ -7,6 +7,8 @@
  */
 
 import { BLOCK_HEADER } from "../../lib/format/block.ts";
+import { commitKvState, DIR, KVMAP_HEADER, STATE } from "../../lib/format/kvmap_ser.ts";
+import { SEGMENT, SLOT } from "../../lib/format/kvmap_log_ser.ts";
 import { FILE_SER } from "../../lib/format/file_ser.ts";
 import { MEMFD_SER } from "../../lib/format/memfd_ser.ts";
 import { MEMFD_V2_PAGE, MEMFD_V2_SER } from "../../lib/format/memfd_v2_ser.ts";
@@ -42,6 +44,37 @@ function u32le(at: number, v: number): Patch {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, v >>> 0, true);
   return { off: at, bytes: [...b] };
+}
+
+/** Interesting u32 values for the fields of a map. */
+function wildWord(rng: Rng, near: number): number {
+  return rng.pick([
+    0,
+    1,
+    2,
+    7,
+    8,
+    near + 1,
+    near - 1,
+    near + 8,
+    near * 2,
+    0x7fffffff,
+    0xffffffff,
+    1 << rng.int(32),
+    rng.int(2 ** 32),
+  ]) >>> 0;
+}
+
+/** A patch of word `i` after `pa` (the value near the base's), named. */
+function wordPatch(rng: Rng, base: Uint8Array, pa: bigint, i: number, kind: string): Mutation {
+  const at = off(pa) + i * 4;
+  const old = new DataView(base.buffer, base.byteOffset).getUint32(at, true);
+  const v = rng.next() < 0.3 ? old ^ (1 << rng.int(32)) : wildWord(rng, old);
+  return {
+    kind,
+    description: `${kind} word ${i} at 0x${pa.toString(16)}: ${old} -> ${v >>> 0}`,
+    patches: [u32le(at, v)],
+  };
 }
 
 function u32be(at: number, v: number): Patch {
@@ -300,6 +333,52 @@ const GENERATORS: Record<string, Gen> = {
       patches: [u64(off(b) + 16 + k * 16 + field, v)],
     };
   },
+  "kvmap-header": (rng, l, base) => {
+    if (!l.kvmaps.length) return null;
+    return wordPatch(rng, base, rng.pick(l.kvmaps).header, rng.int(5), "kvmap-header");
+  },
+  "kvmap-state": (rng, l, base) => {
+    if (!l.kvmaps.length) return null;
+    const m = rng.pick(l.kvmaps);
+    if (rng.next() < 0.3) {
+      return wordPatch(rng, base, m.stateCopy, rng.int(STATE.words), "kvmap-state");
+    }
+    // A field changed and the copy sealed again (valid checksum): the field checks must catch it.
+    const field = rng.pick(Object.keys(m.state) as (keyof typeof m.state)[]);
+    const state = { ...m.state, [field]: wildWord(rng, m.state[field]) };
+    const page = base.slice(off(m.header), off(m.header) + KVMAP_HEADER.bytes);
+    commitKvState(new Int32Array(page.buffer), 0, m.seq + 1, state);
+    const patches: Patch[] = [];
+    page.forEach((b, i) => {
+      if (b !== base[off(m.header) + i]) patches.push({ off: off(m.header) + i, bytes: [b] });
+    });
+    return {
+      kind: "kvmap-state",
+      description: `kvmap state resealed with ${field} = ${state[field]}`,
+      patches,
+    };
+  },
+  "kvmap-dir": (rng, l, base) => {
+    if (!l.kvmaps.length) return null;
+    const m = rng.pick(l.kvmaps);
+    const entry = rng.pick([m.state.headSeg, rng.int(8)]);
+    return wordPatch(rng, base, m.dir + BigInt(entry * DIR.entryBytes), rng.int(2), "kvmap-dir");
+  },
+  "kvmap-segment": (rng, l, base) => {
+    const segs = l.kvmaps.flatMap((m) => m.segments);
+    if (!segs.length) return null;
+    return wordPatch(rng, base, rng.pick(segs).pa, rng.int(SEGMENT.header / 4), "kvmap-segment");
+  },
+  "kvmap-slot": (rng, l, base) => {
+    const slots = l.kvmaps.flatMap((m) => m.slots);
+    if (!slots.length) return null;
+    return wordPatch(rng, base, rng.pick(slots), rng.int(SLOT.words), "kvmap-slot");
+  },
+  "kvmap-record": (rng, l, base) => {
+    const records = l.kvmaps.flatMap((m) => m.records);
+    if (!records.length) return null;
+    return wordPatch(rng, base, rng.pick(records), rng.int(6), "kvmap-record");
+  },
   "header-field": (rng, l) => {
     const field = rng.pick([8, 12, 16, 24, 32, 40, 48]);
     const v = field === 8 || field === 12
@@ -356,10 +435,17 @@ const GENERATORS: Record<string, Gen> = {
 /** Every mutation kind. */
 export const KINDS: string[] = Object.keys(GENERATORS);
 
-/** Draws one mutation (patches computed against `base`). */
+/** The kinds aimed at a map's structures. */
+const KVMAP_KINDS = KINDS.filter((k) => k.startsWith("kvmap-"));
+
+/**
+ * Draws one mutation (patches computed against `base`); an arena holding
+ * maps gets one aimed at them more often than not.
+ */
 export function mutate(rng: Rng, layout: Layout, base: Uint8Array): Mutation {
   for (let tries = 0; tries < 64; tries++) {
-    const m = GENERATORS[rng.pick(KINDS)](rng, layout, base);
+    const kinds = layout.kvmaps.length && rng.next() < 0.6 ? KVMAP_KINDS : KINDS;
+    const m = GENERATORS[rng.pick(kinds)](rng, layout, base);
     if (m) return m;
   }
   return { kind: "none", description: "no mutation applies", patches: [] };

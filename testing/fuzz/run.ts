@@ -7,7 +7,7 @@
  * @module
  */
 
-import { LiveUpdate, LiveUpdateError, MemFile } from "../../mod.ts";
+import { LiveUpdate, LiveUpdateError, MemFile, PreservedMap } from "../../mod.ts";
 import { Rng } from "../rng.ts";
 import { mutate, type Mutation } from "./mutate.ts";
 import { type Base, buildBase, numberHandler, type Shape, SHAPES } from "./shapes.ts";
@@ -34,12 +34,19 @@ export interface Regression {
   failure: string;
 }
 
-function pagesOf(files: MemFile[]): number {
-  return files.reduce((a, f) => a + f.extents.reduce((x, e) => x + e.pages, 0), 0);
+/** What a successor took over: memory files and maps. */
+type Owned = MemFile | PreservedMap<unknown>;
+
+function pagesOf(objs: Owned[]): number {
+  return objs.reduce(
+    (a, o) =>
+      a + (o instanceof MemFile ? o.extents.reduce((x, e) => x + e.pages, 0) : o.stats().pages),
+    0,
+  );
 }
 
 /** Checks that nothing is left in use once everything was finished and released. */
-function accounting(luo: LiveUpdate, owned: MemFile[]): string | undefined {
+function accounting(luo: LiveUpdate, owned: Owned[]): string | undefined {
   const i = luo.arena.info();
   if (i.handedOverPages !== 0) {
     return `leak: ${i.handedOverPages} handed-over pages left after release`;
@@ -64,22 +71,33 @@ function namesWhere(message: string): boolean {
   return /0x[0-9a-f]+|offset \d+|header:|\d+ bytes/.test(message);
 }
 
-function drain(luo: LiveUpdate, owned: MemFile[]): void {
+/** Reads every key of a map both ways (iteration and lookup). */
+function readMap(map: PreservedMap<unknown>): void {
+  for (const [k] of map) map.get(k);
+}
+
+/**
+ * Retrieves and reads everything; returns the first typed error met
+ * reading a retrieved object (the rest is still drained and finished).
+ */
+function drain(luo: LiveUpdate, owned: Owned[]): LiveUpdateError | undefined {
+  let first: LiveUpdateError | undefined;
   for (const name of luo.incomingSessions()) {
     const s = luo.retrieveSession(name);
     for (const t of s.tokens()) {
       try {
         const obj = s.retrieve(t);
-        if (obj instanceof MemFile) {
-          owned.push(obj);
-          obj.read();
-        }
+        if (obj instanceof MemFile || obj instanceof PreservedMap) owned.push(obj);
+        if (obj instanceof MemFile) obj.read();
+        if (obj instanceof PreservedMap) readMap(obj);
       } catch (e) {
         if (!(e instanceof LiveUpdateError)) throw e;
+        first ??= e;
       }
     }
     s.finish();
   }
+  return first;
 }
 
 /** Opens the damaged arena at `path` as a successor and checks the outcome. */
@@ -105,11 +123,11 @@ export function runCase(path: string): Outcome {
       failure: vague ?? discardCheck(path, e.code, e.message),
     });
   }
-  const owned: MemFile[] = [];
+  const owned: Owned[] = [];
   let error: LiveUpdateError | undefined;
   try {
     try {
-      drain(luo, owned);
+      error = drain(luo, owned);
     } catch (e) {
       if (!(e instanceof LiveUpdateError)) throw e;
       error = e;

@@ -14,14 +14,24 @@ import { MEMFD_V2, readMemfdV2, slotOf } from "../../lib/format/memfd_v2_ser.ts"
 import { SESSION_CHAIN } from "../../lib/format/session_ser.ts";
 import { Arena } from "../../lib/kho/arena.ts";
 import { readImage } from "../../lib/luo/image.ts";
-import { LiveUpdate, MemFile } from "../../mod.ts";
+import {
+  DIR,
+  KVMAP_HEADER,
+  KVMAP_V1,
+  type KvState,
+  readKvHeader,
+  STATE,
+} from "../../lib/format/kvmap_ser.ts";
+import { paOfPfn, RECORD, REF, SLOT } from "../../lib/format/kvmap_log_ser.ts";
+import { LiveUpdate, MemFile, PreservedMap } from "../../mod.ts";
 import { bareHandler } from "../bare_handler.ts";
+import { apply, opAt } from "../kvmap_model.ts";
 
 /** The handler of the page-less files of the shapes (re-exported for the runner). */
 export { bareHandler as numberHandler } from "../bare_handler.ts";
 
 /** Names of the shapes. */
-export const SHAPES = ["empty", "one", "files", "sessions", "one-v1"] as const;
+export const SHAPES = ["empty", "one", "files", "sessions", "one-v1", "kvmap"] as const;
 /** A shape name. */
 export type Shape = typeof SHAPES[number];
 
@@ -48,6 +58,16 @@ function build(luo: LiveUpdate, shape: Shape): void {
         BigInt(i),
       );
     }
+  } else if (shape === "kvmap") {
+    const s = luo.createSession("maps");
+    const map = PreservedMap.create(a);
+    for (let i = 0; i < 3000; i++) apply(map, new Map(), opAt(4, i, 600, 300));
+    s.preserve(map, 0n);
+    const cloned = PreservedMap.create<unknown>(a, { values: "cloned" });
+    cloned.set("config", { port: 8080, tags: ["a", "b"] });
+    cloned.set("n", 42);
+    s.preserve(cloned, 1n);
+    s.preserve(MemFile.from(a, enc.encode("beside the maps")), 2n);
   } else if (shape === "sessions") {
     for (let i = 0; i < 300; i++) {
       const s = luo.createSession(`session-${i}`);
@@ -69,6 +89,25 @@ export interface ChainInfo {
   blocks: bigint[];
 }
 
+/** Where the structures of a handed-over kvmap-v1 map are. */
+export interface KvmapLayout {
+  /** Its header page. */
+  header: bigint;
+  /** The committed state's sequence number and fields. */
+  seq: number;
+  state: KvState;
+  /** The committed state copy. */
+  stateCopy: bigint;
+  /** The current directory half. */
+  dir: bigint;
+  /** Its segments. */
+  segments: { pa: bigint; sealed: boolean }[];
+  /** Live index slots (up to 64). */
+  slots: bigint[];
+  /** Records of live keys (up to 64). */
+  records: bigint[];
+}
+
 /** Where the structures of a base arena are. */
 export interface Layout {
   size: number;
@@ -85,6 +124,8 @@ export interface Layout {
   slots: bigint[];
   /** memfd-v2 descriptor pages. */
   descriptorPages: bigint[];
+  /** kvmap-v1 maps. */
+  kvmaps: KvmapLayout[];
 }
 
 /** A built base arena: its bytes and layout. */
@@ -137,12 +178,14 @@ function readLayout(path: string): Layout {
   walk("session", SESSION_CHAIN, image.sessionHeader);
   const fileEntries: bigint[][] = [];
   const descriptors: bigint[] = [];
+  const kvmaps: KvmapLayout[] = [];
   const slots: bigint[] = [];
   const descriptorPages = new Set<bigint>();
   for (const s of image.sessions) {
     walk("file", FILE_CHAIN, s.entry.files);
     fileEntries.push(entriesOf(s.fileBlocks, FILE_CHAIN));
     for (const f of s.entries.records()) {
+      if (f.compatible === KVMAP_V1) kvmaps.push(kvmapLayout(arena, f.data));
       if (f.compatible === MEMFD_V1) {
         descriptors.push(f.data);
         walk("extent", EXTENT_CHAIN, readMemfdDescriptor(arena, f.data).extentsPa);
@@ -163,5 +206,33 @@ function readLayout(path: string): Layout {
     descriptors,
     slots,
     descriptorPages: [...descriptorPages],
+    kvmaps,
+  };
+}
+
+function kvmapLayout(arena: Arena, header: bigint): KvmapLayout {
+  const { seq, state, dir } = readKvHeader(arena, header);
+  const words = arena.words;
+  const index = Number(paOfPfn(state.indexPfn) - paOfPfn(0)) / 4;
+  const base = (seg: number) => paOfPfn(dir[seg]!.pfn);
+  const slots: bigint[] = [];
+  const records: bigint[] = [];
+  for (let i = 0; i < 2 ** state.indexLog2 && slots.length < 64; i++) {
+    const w = index + i * SLOT.words;
+    const lo = words[w + SLOT.refLo];
+    if (lo === REF.empty || lo === REF.deleted) continue;
+    slots.push(paOfPfn(state.indexPfn) + BigInt(i * SLOT.bytes));
+    const seg = (words[w + SLOT.info] & 0xff) * 16 + (lo >>> 28);
+    records.push(base(seg) + BigInt((lo & 0x0fffffff) * REF.unit));
+  }
+  return {
+    header,
+    seq,
+    state,
+    stateCopy: header + BigInt(KVMAP_HEADER.states + (seq & 1) * STATE.bytes),
+    dir: header + BigInt(KVMAP_HEADER.dir + state.dirHalf * DIR.entries * DIR.entryBytes),
+    segments: dir.flatMap((d, seg) => d ? [{ pa: base(seg), sealed: seg !== state.headSeg }] : []),
+    slots,
+    records: records.map((r) => r + BigInt(RECORD.hash)),
   };
 }
