@@ -25,6 +25,15 @@ export const SECTIONS: readonly ReportSection[] = [
   memorySection,
   kvmapReportSection,
   suiteSection({
+    id: "unpreserve",
+    title: "Unpreserving in any order",
+    file: "bench/unpreserve_bench.ts",
+    intro: [
+      "One session of N bare files: unpreserve oldest first, newest first, and a sliding window",
+      "(evict the oldest, preserve a new one). Time per file (÷ N) must not grow from 10k to 80k.",
+    ],
+  }),
+  suiteSection({
     id: "native",
     title: "Native calls",
     file: "bench/kho_bench.ts",

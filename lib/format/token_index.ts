@@ -7,7 +7,6 @@
  * @module
  */
 
-const EMPTY = -1;
 // A slot stores value + 1, so that a zero-filled table (as allocated) is empty.
 /** Smallest table (slots). */
 const MIN_CAPACITY = 16;
@@ -25,20 +24,27 @@ export function tokenOf(lo: number, hi: number): bigint {
 /** Probe length past which the index switches to a seeded, mixing hash. */
 const MAX_PROBE = 48;
 
+/** The value word of a slot whose token was deleted (a tombstone); live slots hold value + 1 >= 1. */
+const TOMBSTONE = -1;
+
 /**
  * Token → value (a non-negative int32), with O(1) get, set and delete.
- * Each slot is 4 words (lo, hi, value, unused) so that a probe touches one
- * cache line. The hash starts as the low word (high word folded in), so
- * that the common dense tokens (0, 1, 2, ...) land in consecutive slots
- * and a bulk insert streams through memory; if some probe run grows past
- * {@link MAX_PROBE} (keys that collide on purpose or by pattern) the table
- * is rebuilt once with a randomly seeded mixing hash, which keeps every
- * operation O(1) expected whatever the keys.
+ * Each slot is 4 words (lo, hi, value + 1, unused) so that a probe touches
+ * one cache line; value word 0 is an empty slot, -1 a deleted one (a
+ * tombstone: a delete is O(1) whatever the order of the deletes; the table
+ * is rebuilt when tombstones pass a quarter of it). The hash starts as the
+ * low word (high word folded in), so that the common dense tokens (0, 1,
+ * 2, ...) land in consecutive slots and a bulk insert streams through
+ * memory; if some probe run grows past {@link MAX_PROBE} (keys that collide
+ * on purpose or by pattern) the table is rebuilt once with a randomly
+ * seeded mixing hash, which keeps every operation O(1) expected whatever
+ * the keys.
  */
 export class TokenIndex {
   #t: Int32Array;
   #mask: number;
   #size = 0;
+  #dead = 0; // tombstones
   #seed = 0; // 0: dense-friendly hash; otherwise the seed of the mixing hash
   #probes = 0; // length of the last probe
 
@@ -46,12 +52,8 @@ export class TokenIndex {
   constructor(expected = 0) {
     let cap = MIN_CAPACITY;
     while (cap < expected * 2) cap *= 2;
-    this.#t = TokenIndex.#table(cap);
+    this.#t = new Int32Array(cap * 4);
     this.#mask = cap - 1;
-  }
-
-  static #table(cap: number): Int32Array {
-    return new Int32Array(cap * 4);
   }
 
   /** Number of tokens. */
@@ -69,46 +71,57 @@ export class TokenIndex {
   }
 
   /**
-   * Word index of the slot holding the token, or of the empty slot where it
-   * would go; the probe length is left in `#probes`.
+   * Word index of the slot holding the token, else of the slot where it
+   * would go (the first tombstone met, else the empty slot that ends the
+   * run); the probe length is left in `#probes`.
    */
   #probe(lo: number, hi: number): number {
     const t = this.#t;
     const mask = this.#mask;
-    let n = 0;
-    for (let i = this.#home(lo, hi); n <= mask; i = (i + 1) & mask, n++) {
+    let free = -1;
+    for (let i = this.#home(lo, hi), n = 0; n <= mask; i = (i + 1) & mask, n++) {
       const p = i << 2;
-      if (t[p + 2] === 0 || (t[p] === lo && t[p + 1] === hi)) {
+      const v = t[p + 2];
+      if (v === 0) {
+        this.#probes = n;
+        return free >= 0 ? free : p;
+      }
+      if (v === TOMBSTONE) {
+        if (free < 0) free = p;
+      } else if (t[p] === lo && t[p + 1] === hi) {
         this.#probes = n;
         return p;
       }
     }
+    if (free >= 0) return free;
     throw new RangeError("token index full (load factor invariant broken)");
   }
 
   /** The value of a token, or -1. */
   get(lo: number, hi: number): number {
-    return this.#t[this.#probe(lo | 0, hi | 0) + 2] - 1;
+    const v = this.#t[this.#probe(lo | 0, hi | 0) + 2];
+    return v > 0 ? v - 1 : -1;
   }
 
   /** Inserts a token; returns -1, or the existing value (then nothing changes). */
   set(lo: number, hi: number, value: number): number {
-    if ((this.#size + 1) * 2 > this.#mask + 1) this.#grow();
+    if ((this.#size + this.#dead + 1) * 2 > this.#mask + 1) this.#grow();
     lo |= 0;
     hi |= 0;
     const p = this.#probe(lo, hi);
     const t = this.#t;
-    if (t[p + 2] !== 0) return t[p + 2] - 1;
+    if (t[p + 2] > 0) return t[p + 2] - 1;
     if (this.#probes > MAX_PROBE && this.#seed === 0) {
       // A long run: rebuild with the mixing hash, then insert there.
       this.#rehash(this.#mask + 1, (crypto.getRandomValues(new Int32Array(1))[0] | 1) >>> 0);
       return this.set(lo, hi, value);
     }
+    if (t[p + 2] === TOMBSTONE) this.#dead--;
     t[p] = lo;
     t[p + 1] = hi;
     t[p + 2] = value + 1;
     this.#size++;
-    return EMPTY;
+    return -1;
   }
 
   /** Whether the table switched to the seeded mixing hash. */
@@ -119,49 +132,38 @@ export class TokenIndex {
   /** Replaces the value of a present token. */
   update(lo: number, hi: number, value: number): void {
     const p = this.#probe(lo | 0, hi | 0);
-    if (this.#t[p + 2] === 0) throw new RangeError("token not in index");
+    if (this.#t[p + 2] <= 0) throw new RangeError("token not in index");
     this.#t[p + 2] = value + 1;
   }
 
-  /** Removes a token (backward-shift deletion); returns its value or -1. */
+  /** Removes a token (leaving a tombstone); returns its value or -1. */
   delete(lo: number, hi: number): number {
     const t = this.#t;
-    const mask = this.#mask;
-    const found = this.#probe(lo | 0, hi | 0);
-    if (t[found + 2] === 0) return EMPTY;
-    let i = found >> 2;
-    const value = t[(i << 2) + 2] - 1;
-    // Shift later members of the probe run back over the hole.
-    for (let j = (i + 1) & mask, n = 0; n <= mask; j = (j + 1) & mask, n++) {
-      const q = j << 2;
-      if (t[q + 2] === 0) break;
-      const home = this.#home(t[q], t[q + 1]);
-      // Move j to i if its home is not in (i, j] (cyclically).
-      if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-        const p = i << 2;
-        t[p] = t[q];
-        t[p + 1] = t[q + 1];
-        t[p + 2] = t[q + 2];
-        i = j;
-      }
-    }
-    t[(i << 2) + 2] = 0;
+    const p = this.#probe(lo | 0, hi | 0);
+    if (t[p + 2] <= 0) return -1;
+    const value = t[p + 2] - 1;
+    t[p + 2] = TOMBSTONE;
     this.#size--;
+    this.#dead++;
+    if (this.#dead * 4 > this.#mask + 1) this.#rehash(this.#mask + 1, this.#seed);
     return value;
   }
 
+  /** Doubles the table when it is full of live tokens; else only drops the tombstones. */
   #grow(): void {
-    this.#rehash((this.#mask + 1) * 2, this.#seed);
+    const cap = this.#mask + 1;
+    this.#rehash((this.#size + 1) * 2 > cap / 2 ? cap * 2 : cap, this.#seed);
   }
 
   #rehash(cap: number, seed: number): void {
     const old = this.#t;
-    this.#t = TokenIndex.#table(cap);
+    this.#t = new Int32Array(cap * 4);
     this.#mask = cap - 1;
     this.#size = 0;
+    this.#dead = 0;
     this.#seed = seed;
     for (let p = 0; p < old.length; p += 4) {
-      if (old[p + 2] !== 0) this.set(old[p], old[p + 1], old[p + 2] - 1);
+      if (old[p + 2] > 0) this.set(old[p], old[p + 1], old[p + 2] - 1);
     }
   }
 
@@ -169,7 +171,7 @@ export class TokenIndex {
   forEach(fn: (lo: number, hi: number, value: number) => void): void {
     const t = this.#t;
     for (let p = 0; p < t.length; p += 4) {
-      if (t[p + 2] !== 0) fn(t[p] >>> 0, t[p + 1] >>> 0, t[p + 2] - 1);
+      if (t[p + 2] > 0) fn(t[p] >>> 0, t[p + 1] >>> 0, t[p + 2] - 1);
     }
   }
 }
