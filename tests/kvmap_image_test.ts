@@ -3,7 +3,14 @@
 // naming where, no page leaked), allocation failures at every point, and
 // what inspect says about a map.
 import assert from "node:assert/strict";
-import { paOfPfn, SEGMENT, SLOT, wordOf } from "../lib/format/kvmap_log_ser.ts";
+import {
+  paOfPfn,
+  RECORD,
+  SEGMENT,
+  SLOT,
+  wordOf,
+  writeRecordHeader,
+} from "../lib/format/kvmap_log_ser.ts";
 import { commitKvState, type KvState, readKvHeader } from "../lib/format/kvmap_ser.ts";
 import { mapInternals } from "../lib/handlers/kvmap/map.ts";
 import { LiveUpdate, LiveUpdateError, PreservedMap } from "../mod.ts";
@@ -262,6 +269,31 @@ Deno.test("kvmap: inspect describes a handed-over map and accounts for every blo
     for (const w of ["kvmap header", "kvmap index", "kvmap segment"]) assert.ok(whats.has(w), w);
     assert.deepEqual(r.unclaimed, []);
     assert.equal(r.error, undefined);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("kvmap: a forged record header whose value length wraps fails compaction, never loops", () => {
+  const t = tempArena();
+  try {
+    const { header } = firstGeneration(t.path, 8000);
+    const l = layoutOf(t.path, header);
+    const bytes = Deno.readFileSync(t.path);
+    const w = new Int32Array(bytes.buffer);
+    // Two headers with valid check words: an empty record, then one whose
+    // length (2^32 - 32) wraps to a negative size in 32-bit arithmetic.
+    const first = sealed(l).word + SEGMENT.header / 4;
+    writeRecordHeader(w, first, w[first], 0, 0);
+    writeRecordHeader(w, first + RECORD.header / 4, 7, 0, 0xffffffe0 | 0);
+    Deno.writeFileSync(t.path, bytes);
+    using luo = LiveUpdate.open(t.path, { poison: true });
+    const s = luo.retrieveSession("s");
+    const map = s.retrieve(1n, PreservedMap);
+    assertCode(() => map.compact(), "EBADMSG", /record at \d+:48: damaged header/);
+    s.finish();
+    map.close();
+    assert.equal(pagesInUse(luo), 0);
   } finally {
     t.cleanup();
   }

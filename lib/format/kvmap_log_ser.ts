@@ -201,6 +201,42 @@ function segmentError(
   return new CorruptImageError(`kvmap segment ${seg}: ${what}`, pa + BigInt(field));
 }
 
+/**
+ * A record header as read. {@link RecordHeader.read} fills it and says
+ * whether it is well formed; one object is reused for every read.
+ */
+export class RecordHeader {
+  /** The key's hash. */
+  hash = 0;
+  /** Key length in bytes. */
+  keyLen = 0;
+  /** Key flags ({@link KEY_FLAGS}). */
+  keyFlags = 0;
+  /** Value length in bytes. */
+  valueLen = 0;
+  /** Bytes the record takes, padding included. */
+  size = 0;
+
+  /**
+   * Reads the header at word `w`: false when its check word is wrong or
+   * its value is longer than {@link MAX_VALUE_BYTES} (the key's length is
+   * 16 bits), so that `size` is at least a header and never wraps.
+   */
+  read(words: Int32Array, w: number): boolean {
+    const hash = words[w + RECORD.hash / 4];
+    const keyInfo = words[w + RECORD.keyInfo / 4];
+    const valueLen = words[w + RECORD.valueLen / 4] >>> 0;
+    if (words[w + RECORD.check / 4] !== recordCheck(hash, keyInfo, valueLen)) return false;
+    if (valueLen > MAX_VALUE_BYTES) return false;
+    this.hash = hash;
+    this.keyLen = keyInfo & MAX_KEY_BYTES;
+    this.keyFlags = keyInfo >>> 16;
+    this.valueLen = valueLen;
+    this.size = recordBytes(this.keyLen, valueLen);
+    return true;
+  }
+}
+
 /** Writes a record header at word `w`. */
 export function writeRecordHeader(
   words: Int32Array,
@@ -209,8 +245,8 @@ export function writeRecordHeader(
   keyInfo: number,
   valueLen: number,
 ): void {
-  words[w] = hash;
-  words[w + 1] = keyInfo;
-  words[w + 2] = valueLen;
-  words[w + 3] = recordCheck(hash, keyInfo, valueLen);
+  words[w + RECORD.hash / 4] = hash;
+  words[w + RECORD.keyInfo / 4] = keyInfo;
+  words[w + RECORD.valueLen / 4] = valueLen;
+  words[w + RECORD.check / 4] = recordCheck(hash, keyInfo, valueLen);
 }

@@ -79,8 +79,8 @@ export class Compactor {
     // Each record takes at least its 16-byte header: at most end / 16 rounds.
     while (budget > 0 && off < end) {
       const at = segs.locate(v, off, st, core.words, -1);
-      const size = segs.size;
-      const slot = core.index.findRef(segs.hash, v, off, core.words);
+      const size = segs.record.size;
+      const slot = core.index.findRef(segs.record.hash, v, off, core.words);
       if (slot >= 0) this.move(slot, at, size, off + size);
       budget -= size;
       off += size;

@@ -344,13 +344,18 @@ export class MapCore {
     if (!where) return null;
     const segs = this.segments;
     const at = segs.locate(where[0], where[1], this.journal.state, this.words, i);
-    if (segs.keyLen !== where[2] || segs.valueLen !== where[3]) {
+    if (segs.record.keyLen !== where[2] || segs.record.valueLen !== where[3]) {
       throw new CorruptImageError(
         `kvmap index slot ${i}: its record's lengths differ`,
         this.index.pa + BigInt(i * SLOT.bytes),
       );
     }
-    return { at, keyLen: segs.keyLen, keyFlags: segs.keyFlags, valueLen: segs.valueLen };
+    return {
+      at,
+      keyLen: segs.record.keyLen,
+      keyFlags: segs.record.keyFlags,
+      valueLen: segs.record.valueLen,
+    };
   }
 
   /** Every block of the map: header page, index, segments. */

@@ -13,7 +13,7 @@ import {
   MAX_SEGMENT_BYTES,
   pfnOf,
   RECORD,
-  recordCheck,
+  RecordHeader,
   REF,
   SEGMENT,
   wordOf,
@@ -53,16 +53,8 @@ export class Segments {
   readonly dead: Float64Array = new Float64Array(DIR.entries);
   /** Bytes of each segment's block (0: no segment). */
   readonly bytes: Float64Array = new Float64Array(DIR.entries);
-  /** Key length of the record last located. */
-  keyLen = 0;
-  /** Key flags of the record last located. */
-  keyFlags = 0;
-  /** Value length of the record last located. */
-  valueLen = 0;
-  /** Bytes the record last located takes. */
-  size = 0;
-  /** Hash of the record last located. */
-  hash = 0;
+  /** The header of the record last located. */
+  readonly record: RecordHeader = new RecordHeader();
   private arena: Arena;
   private info: (SegmentInfo | null)[];
   private adopted: boolean;
@@ -120,20 +112,10 @@ export class Segments {
       throw this.corrupt(`index slot ${slot}: record ${seg}:${off} is outside the log`, seg);
     }
     const at = this.base[seg] + off;
-    const w = at / 4;
-    const hash = words[w];
-    const keyInfo = words[w + 1];
-    const valueLen = words[w + 2] >>> 0;
-    const keyLen = keyInfo & 0xffff;
-    const size = (RECORD.header + keyLen + valueLen + 7) & -8;
-    if (words[w + 3] !== recordCheck(hash, keyInfo, valueLen) || off + size > used) {
+    const r = this.record;
+    if (!r.read(words, at / 4) || off + r.size > used) {
       throw this.corrupt(`record at ${seg}:${off}: damaged header`, seg, off);
     }
-    this.keyLen = keyLen;
-    this.size = size;
-    this.keyFlags = keyInfo >>> 16;
-    this.valueLen = valueLen;
-    this.hash = hash;
     return at;
   }
 

@@ -99,7 +99,7 @@ export class SlotIndex {
       const off = refOff(lo);
       if (n > inline) {
         const at = segs.locate(seg, off, st, words, i);
-        if (segs.hash !== h) throw this.corrupt(i, "its record has another hash");
+        if (segs.record.hash !== h) throw this.corrupt(i, "its record has another hash");
         if (!keys.equals(mem, at + RECORD.header + inline, inline, n)) continue;
       }
       this.found = segs.span(seg, off, n, valueLen >>> 0, st, i);
