@@ -138,6 +138,26 @@ Deno.test("a handler whose preserve returns no u64 bigint: typed EINVAL, undone,
   }
 });
 
+Deno.test("a wrong preserve result whose undo fails too reports both", () => {
+  using luo = LiveUpdate.create({ size: 1 << 20 });
+  luo.registerHandler<Box>({
+    compatible: "wrong-v1",
+    canPreserve: (_c, o) => typeof o === "object" && o !== null && "box" in o,
+    preserve: () => "5" as never,
+    unpreserve: () => {
+      throw new Error("undo broke");
+    },
+    retrieve: (_c, f) => ({ box: Number(f.data) }),
+    finish: () => {},
+  });
+  const e = assertCode(
+    () => luo.createSession("s").preserve({ box: 1 }, 1n),
+    "EINVAL",
+    /preserve returned string 5, want a bigint in 0\.\.2\^64-1; rolling back also failed: .*unpreserve failed: undo broke/,
+  );
+  assert.doesNotMatch(e.message, /was undone/);
+});
+
 Deno.test("a handler's plain Error keeps its errno; without one it is EIO naming the op", () => {
   const t = tempArena();
   try {
@@ -228,6 +248,17 @@ Deno.test("a value too large for the arena is named by its session and token", (
   assertCode(
     () => luo.handover(),
     "ENOMEM",
-    /value of session "big" token 7: \d+ bytes serialized/,
+    /session "big" token 7: handler "value-v1" freeze failed: the value takes \d+ bytes serialized/,
+  );
+});
+
+Deno.test("a value that finds no room at handover is named by its session and token", () => {
+  using luo = LiveUpdate.create({ size: 4 << 20 });
+  luo.arena.alloc(2 << 20);
+  luo.createSession("full").preserve(new Value(new Uint8Array(1_200_000)), 9n);
+  assertCode(
+    () => luo.handover(),
+    "ENOMEM",
+    /session "full" token 9: handler "value-v1" freeze failed: alloc/,
   );
 });

@@ -2,9 +2,9 @@
 // way the first version crashed, lost state or leaked, as a separate process
 // where the item needs one.
 import assert from "node:assert/strict";
-import { LiveUpdate, MemFile } from "../mod.ts";
+import { LiveUpdate, MemFile, PreservedMap, preserveManifest, readManifest } from "../mod.ts";
 import { Arena } from "../kho.ts";
-import { inspectArena } from "../tools.ts";
+import { convertArena, inspectArena } from "../tools.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { tempArena, testArenaDir } from "../testing/temp_arena.ts";
 
@@ -67,7 +67,7 @@ Deno.test("session names that differ in JS but not in UTF-8 are refused", () => 
     assertCode(() => luo.createSession(name), "EINVAL", /lone surrogate/);
   }
   for (const name of [42, null, undefined, {}]) {
-    assertCode(() => luo.createSession(name as never), "EINVAL", /not a string/);
+    assertCode(() => luo.createSession(name as never), "EINVAL", /must be a string, got/);
   }
   luo.createSession("cache-\uD83D\uDE00"); // a well-formed pair is fine
   assert.deepEqual(luo.sessions(), ["cache-\uD83D\uDE00"]);
@@ -207,4 +207,85 @@ Deno.test("options of the wrong kind are EINVAL naming the option, not a silent 
       JSON.stringify(options),
     );
   }
+});
+
+Deno.test("arguments of the wrong kind at every entry point are EINVAL naming the call", () => {
+  const notOptions = [null, "/tmp/x.arena", 5, [1]];
+  for (const o of notOptions) {
+    assertCode(() => LiveUpdate.create(o as never), "EINVAL", /create: options must be an object/);
+    assertCode(
+      () => LiveUpdate.open("/nonexistent", o as never),
+      "EINVAL",
+      /options must be an object/,
+    );
+    assertCode(
+      () => LiveUpdate.start("/nonexistent", o as never),
+      "EINVAL",
+      /options must be an object/,
+    );
+    assertCode(
+      () => inspectArena("/nonexistent", o as never),
+      "EINVAL",
+      /options must be an object/,
+    );
+    assertCode(
+      () => convertArena("/nonexistent", o as never),
+      "EINVAL",
+      /options must be an object/,
+    );
+  }
+  for (const p of [123, {}, null, "", undefined]) {
+    assertCode(
+      () => LiveUpdate.open(p as never),
+      "EINVAL",
+      /open: the arena path must be a non-empty/,
+    );
+    assertCode(() => LiveUpdate.start(p as never), "EINVAL", /start: the arena path must be/);
+    assertCode(() => Arena.open(p as never), "EINVAL", /open arena: the path must be/);
+    assertCode(() => inspectArena(p as never), "EINVAL", /inspect: the arena path must be/);
+    assertCode(() => convertArena(p as never), "EINVAL", /convert: the arena path must be/);
+  }
+  using luo = LiveUpdate.create({ size: 1 << 20 });
+  for (const a of [null, 5, {}, luo]) {
+    assertCode(() => MemFile.create(a as never, 10), "EINVAL", /memfd create: expected an Arena/);
+    assertCode(() => PreservedMap.create(a as never), "EINVAL", /map create: expected an Arena/);
+    assertCode(
+      () =>
+        preserveManifest(luo.createSession("m"), a as never, {
+          service: "s",
+          generation: 1,
+          entries: {},
+        }),
+      "EINVAL",
+      /preserveManifest: expected an Arena/,
+    );
+    luo.session("m").close();
+  }
+  const s = luo.createSession("m");
+  const manifests = [5, { service: 1 }, { service: "s", generation: 0 }, {
+    service: "s",
+    generation: 1,
+    entries: { "1": {} },
+  }];
+  for (const m of manifests) {
+    assertCode(() => preserveManifest(s, luo.arena, m as never), "EINVAL", /preserveManifest: /);
+  }
+  assertCode(
+    () => preserveManifest(5 as never, luo.arena, {} as never),
+    "EINVAL",
+    /OutgoingSession/,
+  );
+  assertCode(() => readManifest(undefined as never, []), "EINVAL", /expected an IncomingSession/);
+  assertCode(() => PreservedMap.create(luo.arena, null as never), "EINVAL", /map create: options/);
+  assertCode(() => luo.arena.free(-1n), "EINVAL", /physical address -1n is outside the u64 range/);
+  assertCode(
+    () => LiveUpdate.create({ size: 2 ** 60 }),
+    "EINVAL",
+    /arena size 1152921504606847000 is beyond 2\^53/,
+  );
+  assertCode(
+    () => MemFile.create(luo.arena, 4 << 20),
+    "EINVAL",
+    /memfd size 4194304 is outside 0\.\.1048576/,
+  );
 });

@@ -56,7 +56,11 @@ Deno.test("value-v1: an uncloneable value fails the handover cleanly; a retry su
     const v = new Value<unknown>({ f: () => 1 });
     luo.createSession("svc").preserve(v, 1n);
     const before = luo.arena.info().allocatedPages;
-    assertCode(() => luo.handover(), "EINVAL", /value cannot be cloned/);
+    assertCode(
+      () => luo.handover(),
+      "EINVAL",
+      /session "svc" token 1: handler "value-v1" freeze failed: the value cannot be cloned/,
+    );
     assert.equal(luo.arena.info().allocatedPages, before);
     v.value = { ok: true };
     luo.handover();

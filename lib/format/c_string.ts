@@ -49,7 +49,7 @@ export function writeCString(bytes: Uint8Array, off: number, len: number, s: Uin
  * holding a NUL. Returns the encoded bytes when valid.
  */
 export function checkCString(s: unknown, len: number): { bytes: Uint8Array } | { why: string } {
-  if (typeof s !== "string") return { why: `is a ${typeOf(s)}, not a string` };
+  if (typeof s !== "string") return { why: `must be a string, got ${typeOf(s)}` };
   if (s.length === 0) return { why: "is empty" };
   if (!s.isWellFormed()) return { why: "has a lone surrogate (not well-formed Unicode)" };
   const bytes = utf8(s);

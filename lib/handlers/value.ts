@@ -100,13 +100,14 @@ export const valueHandler: FileHandler<Value> = {
     try {
       bytes = serialize(file.obj.value);
     } catch (e) {
-      throw new LuoError("EINVAL", `value cannot be cloned: ${(e as Error).message}`);
+      throw new LuoError("EINVAL", `the value cannot be cloned: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     if (bytes.length > arena.size) {
       throw new LuoError(
         "ENOMEM",
-        `value of session "${file.session}" token ${file.token}: ${bytes.length} bytes serialized, ` +
-          `more than the arena's ${arena.size}`,
+        `the value takes ${bytes.length} bytes serialized, more than the arena's ${arena.size}`,
       );
     }
     const data = arena.allocRegion(bytes.length);

@@ -19,10 +19,12 @@ import {
   allocFlags,
   type AllocOptions,
   type ArenaOptions,
+  checkPath,
   createFlags,
   type CreateOptions,
   openFlags,
   type OpenOptions,
+  optionsOf,
 } from "./options.ts";
 import { checkInteger } from "./check_integer.ts";
 import { ArenaBuffers, keepTemporary, removeAtExit } from "./collector.ts";
@@ -111,7 +113,8 @@ export class Arena {
    * temporary file in /dev/shm (or the temp dir) that is removed again when
    * the arena is closed without a handover.
    */
-  static create(options: CreateOptions = {}): Arena {
+  static create(options?: CreateOptions): Arena {
+    options = optionsOf("create arena", options);
     const native = nativeFor(options);
     const size = checkInteger(
       "arena size",
@@ -137,7 +140,9 @@ export class Arena {
    * damaged preserved-memory map with `EBADMSG` (open with `discard` to start
    * empty instead).
    */
-  static open(path: string, options: OpenOptions = {}): Arena {
+  static open(path: string, options?: OpenOptions): Arena {
+    checkPath("open arena: the path", path);
+    options = optionsOf(`open arena ${path}`, options);
     const native = nativeFor(options);
     const flags = openFlags(options);
     return Arena.#make(
@@ -490,9 +495,15 @@ export class Arena {
   }
 }
 
-/** Throws `EINVAL` unless `pa` is a bigint (a physical address). */
+/** Throws `EINVAL` unless `pa` is a bigint in the u64 range (a physical address). */
 function checkAddress(pa: unknown): void {
   if (typeof pa !== "bigint") {
-    throw new KhoError("EINVAL", `physical address ${String(pa)} is a ${typeof pa}, not a bigint`);
+    throw new KhoError(
+      "EINVAL",
+      `physical address ${String(pa)} must be a bigint, got ${typeof pa}`,
+    );
+  }
+  if (pa < 0n || pa > 0xffff_ffff_ffff_ffffn) {
+    throw new KhoError("EINVAL", `physical address ${pa}n is outside the u64 range`);
   }
 }

@@ -84,6 +84,27 @@ const FLAGS = {
   sparse: 32,
 } as const;
 
+/**
+ * The options argument of `what`: `{}` when absent, itself when a plain
+ * object; `EINVAL` for anything else (null, a string, an array, ...).
+ */
+export function optionsOf<T extends object>(what: string, o: T | undefined): T {
+  if (o === undefined) return {} as T;
+  if (typeof o !== "object" || o === null || Array.isArray(o)) {
+    throw new KhoError("EINVAL", `${what}: options must be an object, got ${typeOf(o)}`);
+  }
+  return o;
+}
+
+/** Throws `EINVAL` unless `path` (named by `what`) is a non-empty string. */
+export function checkPath(what: string, path: unknown): string {
+  if (typeof path !== "string" || path.length === 0) {
+    const got = typeof path === "string" ? `""` : typeOf(path);
+    throw new KhoError("EINVAL", `${what} must be a non-empty string, got ${got}`);
+  }
+  return path;
+}
+
 /** Throws `EINVAL` unless every named option is a boolean or absent. */
 function checkBooleans(o: object, names: readonly string[]): void {
   for (const name of names) {
@@ -100,9 +121,7 @@ function checkBooleans(o: object, names: readonly string[]): void {
 /** Native flags of a create (`EINVAL` for an option of the wrong kind). */
 export function createFlags(o: CreateOptions): number {
   checkBooleans(o, ["poison", "sync", "reserve"]);
-  if (o.path !== undefined && (typeof o.path !== "string" || o.path.length === 0)) {
-    throw new KhoError("EINVAL", `option path must be a non-empty string, got ${typeOf(o.path)}`);
-  }
+  if (o.path !== undefined) checkPath("option path", o.path);
   return (o.poison ? FLAGS.poison : 0) | (o.sync ? FLAGS.sync : 0) |
     (o.reserve === false ? FLAGS.sparse : 0);
 }

@@ -38,12 +38,18 @@ export interface FileSetContext extends HandlerContext {
 }
 
 /**
- * Wraps a handler's error that is not a library error as a typed error
- * naming the op: its `code` is kept when it is one of {@link ERRORS} (as the
- * kernel returns a handler's errno), else it becomes `EIO`.
+ * A handler's error as a typed error naming the op (`what`: session,
+ * token, handler, op). A library error keeps its class and code and gets
+ * `what` put in front of its message (once); any other error becomes a
+ * {@link LuoError} whose `code` is the error's own when it is one of
+ * {@link ERRORS} (as the kernel returns a handler's errno), else `EIO`.
  */
 export function wrapHandlerError(e: unknown, what: string): LiveUpdateError {
-  if (e instanceof LiveUpdateError) return e;
+  if (e instanceof LiveUpdateError) {
+    const rest = e.message.slice(e.code.length + 2);
+    if (!rest.startsWith(what)) e.message = `${e.code}: ${what}: ${rest}`;
+    return e;
+  }
   const code = (e as { code?: unknown })?.code;
   const known = typeof code === "string" && Object.hasOwn(ERRORS, code);
   return new LuoError(

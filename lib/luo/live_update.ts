@@ -10,12 +10,9 @@ import { LiveUpdateError, LuoError, UnflushedHandoverError } from "../errors.ts"
 import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { FLB_CHAIN } from "../format/flb_ser.ts";
 import { SESSION_CHAIN } from "../format/session_ser.ts";
-import { kvmapHandler } from "../handlers/kvmap/handler.ts";
-import { descriptorPagesFlb } from "../handlers/memfd/descriptor_pages.ts";
-import { memfdV1Handler, memfdV1Reader } from "../handlers/memfd/v1.ts";
-import { memfdHandler } from "../handlers/memfd/v2.ts";
-import { valueHandler } from "../handlers/value.ts";
+import { BUILTIN_FLBS, builtinHandlers } from "../handlers/builtin.ts";
 import { Arena, checkInteger, type CreateOptions, type OpenOptions } from "../kho/arena.ts";
+import { checkPath, optionsOf } from "../kho/options.ts";
 import { type FileSetContext, identityOf } from "./context.ts";
 import { type FlbOps, FlbRegistry } from "./flb.ts";
 import { CallbackGuard } from "./guard.ts";
@@ -94,19 +91,8 @@ export class LiveUpdate {
     };
     this.#sessionChain = BlockChain.outgoing(arena, SESSION_CHAIN, maxBlocks);
     this.#flbChain = BlockChain.outgoing(arena, FLB_CHAIN, maxBlocks);
-    const format = options.memfdFormat ?? "memfd-v2";
-    if (format !== "memfd-v2" && format !== "memfd-v1") {
-      throw new LuoError(
-        "EINVAL",
-        `memfdFormat must be "memfd-v2" or "memfd-v1", got ${JSON.stringify(format)}`,
-      );
-    }
-    const v1 = format === "memfd-v1";
-    this.handlers.register(v1 ? memfdV1Handler : memfdHandler);
-    this.handlers.register(v1 ? { ...memfdHandler, canPreserve: () => false } : memfdV1Reader);
-    this.#flbs.register(memfdHandler.compatible, descriptorPagesFlb);
-    this.handlers.register(valueHandler);
-    this.handlers.register(kvmapHandler);
+    for (const h of builtinHandlers(options.memfdFormat)) this.handlers.register(h);
+    for (const { handler, flb } of BUILTIN_FLBS) this.#flbs.register(handler, flb);
     for (const h of options.handlers ?? []) this.handlers.register(h);
     for (const { handler, flb } of options.flbs ?? []) this.#attachFlb(handler, flb);
     this.#incoming = new IncomingImage(this.#ctx, arena.info().incomingRoot);
@@ -125,7 +111,8 @@ export class LiveUpdate {
   }
 
   /** Starts a first generation in a new arena file (which must not exist). */
-  static create(options: CreateOptions & LiveUpdateOptions = {}): LiveUpdate {
+  static create(options?: CreateOptions & LiveUpdateOptions): LiveUpdate {
+    options = optionsOf("create", options);
     return LiveUpdate.#wrap(Arena.create(options), options, options.path !== undefined);
   }
 
@@ -133,7 +120,9 @@ export class LiveUpdate {
    * Opens an arena as the successor. Incoming state is read on first access.
    * Read-only opens are refused (`EINVAL`): use `inspectArena` to look inside.
    */
-  static open(path: string, options: OpenOptions & LiveUpdateOptions = {}): LiveUpdate {
+  static open(path: string, options?: OpenOptions & LiveUpdateOptions): LiveUpdate {
+    checkPath("open: the arena path", path);
+    options = optionsOf(`open ${path}`, options);
     if (options.readOnly) {
       throw new LuoError(
         "EINVAL",
@@ -152,8 +141,9 @@ export class LiveUpdate {
    * A handed-over image that cannot be read is refused, or moved aside
    * with `damaged: "move-aside"`.
    */
-  static start(path: string, options: StartOptions = {}): LiveUpdate {
-    return startAt(path, options, {
+  static start(path: string, options?: StartOptions): LiveUpdate {
+    checkPath("start: the arena path", path);
+    return startAt(path, optionsOf(`start ${path}`, options), {
       create: (p, o) => LiveUpdate.create({ ...o, path: p }),
       open: (p, o) => LiveUpdate.open(p, o),
     });

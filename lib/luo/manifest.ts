@@ -8,10 +8,11 @@
  * @module
  */
 
-import { LuoError } from "../errors.ts";
+import { LuoError, typeOf } from "../errors.ts";
 import { MemFile } from "../handlers/memfd/mem_file.ts";
 import type { Arena } from "../kho/arena.ts";
-import type { IncomingSession, OutgoingSession } from "./session.ts";
+import { checkArena } from "../kho/check_arena.ts";
+import { IncomingSession, OutgoingSession } from "./session.ts";
 
 /** The manifest format this build writes and reads. */
 export const MANIFEST_FORMAT = 1;
@@ -50,11 +51,20 @@ export interface ReadManifest {
 
 /**
  * Preserves `manifest` as JSON in a memfd at token 0 of `session`.
+ * `EINVAL` when an argument is of the wrong kind (the manifest needs a
+ * `service` name, a `generation` from 1 and `entries` whose values each
+ * have a `kind` string).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { LiveUpdate, preserveManifest } from "@luo/live-update";
+ *
+ * using luo = LiveUpdate.create({ size: 1 << 20 });
+ * const session = luo.createSession("cache");
  * preserveManifest(session, luo.arena, {
- *   service: "cache", generation: 2, entries: { "1": { kind: "kv-values", version: 1 } },
+ *   service: "cache",
+ *   generation: 2,
+ *   entries: { "1": { kind: "kv-values", version: 1 } },
  * });
  * ```
  */
@@ -63,21 +73,72 @@ export function preserveManifest(
   arena: Arena,
   manifest: Omit<Manifest, "format">,
 ): MemFile {
+  if (!(session instanceof OutgoingSession)) {
+    throw new LuoError(
+      "EINVAL",
+      `preserveManifest: expected an OutgoingSession, got ${typeOf(session)}`,
+    );
+  }
+  checkArena("preserveManifest", arena);
+  checkManifest(manifest);
   const doc: Manifest = { format: MANIFEST_FORMAT, ...manifest };
   const file = MemFile.from(arena, new TextEncoder().encode(JSON.stringify(doc)));
   session.preserve(file, MANIFEST_TOKEN);
   return file;
 }
 
+/** `EINVAL` unless `m` has the shape of a manifest (without its format). */
+function checkManifest(m: Omit<Manifest, "format">): void {
+  const bad = (what: string) => new LuoError("EINVAL", `preserveManifest: ${what}`);
+  if (typeof m !== "object" || m === null) {
+    throw bad(`the manifest must be an object, got ${typeOf(m)}`);
+  }
+  if (typeof m.service !== "string") {
+    throw bad(`service must be a string, got ${typeOf(m.service)}`);
+  }
+  if (!Number.isSafeInteger(m.generation) || m.generation < 1) {
+    throw bad(`generation must be an integer from 1, got ${String(m.generation)}`);
+  }
+  if (typeof m.entries !== "object" || m.entries === null) {
+    throw bad(`entries must be an object, got ${typeOf(m.entries)}`);
+  }
+  for (const [token, entry] of Object.entries(m.entries)) {
+    if (typeof entry?.kind !== "string") throw bad(`entry "${token}" has no kind string`);
+  }
+}
+
 /**
  * Reads the manifest at token 0: `EPROTO` when its format is newer than
  * this build reads, `EBADMSG` when it is not a manifest; entries whose kind
  * is not in `knownKinds` are dropped and reported in `skipped`.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, readManifest } from "@luo/live-update";
+ *
+ * const dir = Deno.makeTempDirSync();
+ * using luo = LiveUpdate.start(`${dir}/cache.arena`, { size: 1 << 20 });
+ * if (luo.incomingSessions().includes("cache")) {
+ *   const { manifest, skipped } = readManifest(luo.retrieveSession("cache"), ["kv-values"]);
+ *   console.log(manifest.generation, skipped);
+ * }
+ * luo.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export function readManifest(
   session: IncomingSession,
   knownKinds: readonly string[],
 ): ReadManifest {
+  if (!(session instanceof IncomingSession)) {
+    throw new LuoError(
+      "EINVAL",
+      `readManifest: expected an IncomingSession, got ${typeOf(session)}`,
+    );
+  }
+  if (!Array.isArray(knownKinds) || !knownKinds.every((k) => typeof k === "string")) {
+    throw new LuoError("EINVAL", "readManifest: knownKinds must be an array of strings");
+  }
   const file = session.retrieve(MANIFEST_TOKEN);
   if (!(file instanceof MemFile)) {
     throw new LuoError("EBADMSG", `session "${session.name}": token 0 is not a manifest file`);

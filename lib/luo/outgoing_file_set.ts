@@ -139,19 +139,23 @@ export class OutgoingFileSet {
     });
     if (typeof data === "bigint" && data >= 0n && data <= U64_MAX) return data;
     slot.file.data = typeof data === "bigint" ? data : 0n;
+    const undo: LiveUpdateError[] = [];
     try {
       this.#ctx.guard.run(
         `handler "${h.compatible}"`,
         "unpreserve",
         () => h.unpreserve(this.#ctx, slot.file),
       );
-    } catch { /* the error below is the one to report; the undo was best effort */ }
-    throw new LuoError(
+    } catch (e) {
+      undo.push(wrapHandlerError(e, `${where()}: ${slot.reg.label} unpreserve failed`));
+    }
+    const error = new LuoError(
       "EINVAL",
       `${where()}: ${slot.reg.label} preserve returned ${typeOf(data)} ${
         String(data)
-      }, want a bigint in 0..2^64-1; the preserve was undone`,
+      }, want a bigint in 0..2^64-1${undo.length === 0 ? "; the preserve was undone" : ""}`,
     );
+    throw withRollbackErrors(error, undo);
   }
 
   #append(slot: Slot, lo: number, hi: number): void {

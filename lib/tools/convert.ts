@@ -27,7 +27,8 @@ import { placeRoots, ROOT_COMPAT } from "../format/roots.ts";
 import { SESSION_CHAIN, writeSessionEntry } from "../format/session_ser.ts";
 import { tokenHalves } from "../format/token_index.ts";
 import { DescriptorSlab, MEMFD_V2_PAGES } from "../handlers/memfd/descriptor_pages.ts";
-import { Arena, type ArenaOptions, PAGE_SIZE, type Region } from "../kho/arena.ts";
+import { Arena, type ArenaOptions, checkInteger, PAGE_SIZE, type Region } from "../kho/arena.ts";
+import { checkPath, optionsOf } from "../kho/options.ts";
 import { type Image, readImage } from "../luo/image.ts";
 
 /** What {@link convertArena} did. */
@@ -70,12 +71,14 @@ interface NewFile {
  */
 export function convertArena(
   path: string,
-  options: ArenaOptions & { maxBlocks?: number } = {},
+  options?: ArenaOptions & { maxBlocks?: number },
 ): ConvertResult {
+  checkPath("convert: the arena path", path);
+  options = optionsOf(`convert ${path}`, options);
   using arena = Arena.open(path, options);
   const root = arena.incomingRoot;
   if (root === 0n) throw new LuoError("ENOENT", `arena ${path} has nothing handed over to convert`);
-  const maxBlocks = options.maxBlocks ?? DEFAULT_MAX_BLOCKS;
+  const maxBlocks = checkInteger("maxBlocks", options.maxBlocks ?? DEFAULT_MAX_BLOCKS, 1);
   const image = readImage(arena, root, { claim: false, maxBlocks, known: () => true });
   const v1Files = image.sessions.flatMap((s) => s.entries.records()).filter((f) =>
     f.compatible === MEMFD_V1

@@ -12,12 +12,9 @@ import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { LiveUpdateError, LuoError } from "../errors.ts";
 import { ARENA_HEADER, MEM_MAP_CHAIN, readArenaHeader } from "../format/arena_header.ts";
 import { toDts } from "../format/fdt.ts";
-import { kvmapHandler } from "../handlers/kvmap/handler.ts";
-import { MEMFD_V2_PAGES } from "../handlers/memfd/descriptor_pages.ts";
-import { memfdV1Handler } from "../handlers/memfd/v1.ts";
-import { memfdHandler } from "../handlers/memfd/v2.ts";
-import { valueHandler } from "../handlers/value.ts";
+import { INSPECTED_FLBS, INSPECTED_HANDLERS } from "../handlers/builtin.ts";
 import { Arena, PAGE_SIZE } from "../kho/arena.ts";
+import { checkPath, optionsOf } from "../kho/options.ts";
 import type { AnyFileHandler, HandlerContext } from "../luo/handler.ts";
 import { readImage, type SessionRecord } from "../luo/image.ts";
 
@@ -179,7 +176,9 @@ function openForInspection(path: string, library?: string) {
  * console.log(report.sessions?.map((s) => s.name));
  * ```
  */
-export function inspectArena(path: string, options: InspectOptions = {}): InspectReport {
+export function inspectArena(path: string, options?: InspectOptions): InspectReport {
+  checkPath("inspect: the arena path", path);
+  options = optionsOf(`inspect ${path}`, options);
   const { arena, error } = openForInspection(path, options.library);
   try {
     const header = headerReport(path);
@@ -245,15 +244,13 @@ function collect(
   report.sessionBlocks = image.sessionBlocks.map((b) => b.count);
   for (const b of image.sessionBlocks) refs.set(b.pa, "session block");
   const handlers = new Map(
-    [memfdHandler, memfdV1Handler, valueHandler, kvmapHandler, ...(options.handlers ?? [])].map((
-      h,
-    ) => [h.compatible, h]),
+    [...INSPECTED_HANDLERS, ...(options.handlers ?? [])].map((h) => [h.compatible, h]),
   );
   const ctx = inspectionContext(arena, Math.max(pages, DEFAULT_MAX_BLOCKS));
   report.flbs = image.flbs.map((f) => ({ ...f, data: hex(f.data) }));
   for (const b of image.flbBlocks) refs.set(b.pa, "flb block");
   report.sessions = image.sessions.map((s) => sessionReport(ctx, s, handlers, refs));
-  const flbs = new Set([MEMFD_V2_PAGES, ...(options.flbs ?? [])]);
+  const flbs = new Set([...INSPECTED_FLBS, ...(options.flbs ?? [])]);
   noteProblems(report, handlers, image.flbs.map((f) => f.compatible).filter((c) => !flbs.has(c)));
 }
 

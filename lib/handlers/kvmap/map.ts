@@ -12,6 +12,8 @@ import { CorruptImageError, LuoError, typeOf } from "../../errors.ts";
 import { MAX_VALUE_BYTES, RECORD } from "../../format/kvmap_log_ser.ts";
 import { KVMAP_FLAGS } from "../../format/kvmap_ser.ts";
 import { type Arena, checkInteger } from "../../kho/arena.ts";
+import { checkArena } from "../../kho/check_arena.ts";
+import { optionsOf } from "../../kho/options.ts";
 import { adoptMap } from "./adopt.ts";
 import { MapCore, type MapRegion, type RecordRef } from "./core.ts";
 import { decodeKey, type MapKey } from "./keys.ts";
@@ -139,8 +141,10 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
   ): PreservedMap<V>;
   static create(
     arena: Arena,
-    options: PreservedMapOptions & { values?: ValueKind } = {},
+    options?: PreservedMapOptions & { values?: ValueKind },
   ): PreservedMap<unknown> {
+    checkArena("map create", arena);
+    options = optionsOf("map create", options);
     const keys = checkInteger("map keys", options.keys ?? 0, 0, 2 ** 31);
     const bytes = checkInteger("map bytes", options.bytes ?? 0, 0, MAX_VALUE_BYTES);
     if (options.values !== undefined && options.values !== "bytes" && options.values !== "cloned") {

@@ -10,6 +10,7 @@
 import { LuoError, typeOf } from "../../errors.ts";
 import { KNOWN_SEALS, SEALS } from "../../format/memfd_v2_ser.ts";
 import { type Arena, checkInteger, PAGE_SIZE, type Region } from "../../kho/arena.ts";
+import { checkArena } from "../../kho/check_arena.ts";
 
 /** @internal Marks a file preserved or not: only the memfd handlers call it. */
 export const setPreserved: unique symbol = Symbol("setPreserved");
@@ -54,7 +55,7 @@ export class MemFile {
 
   /** An empty file, or one of `size` zero bytes (`EINVAL` for a size that is not an integer). */
   static create(arena: Arena, size = 0): MemFile {
-    checkInteger("memfd size", size, 0, arena.size);
+    checkInteger("memfd size", size, 0, checkArena("memfd create", arena).size);
     const f = new MemFile(arena);
     f.resize(size);
     return f;
@@ -62,6 +63,9 @@ export class MemFile {
 
   /** A file holding a copy of `data`, position 0. */
   static from(arena: Arena, data: Uint8Array): MemFile {
+    if (!(data instanceof Uint8Array)) {
+      throw new LuoError("EINVAL", `memfd from: data must be a Uint8Array, got ${typeOf(data)}`);
+    }
     const f = MemFile.create(arena);
     try {
       f.write(data, 0);
