@@ -169,7 +169,11 @@ const sealed = (l: MapLayout) => l.segments.find((s) => s.sealed)!;
 
 const DAMAGES: [string, Damage, RegExp][] = [
   ["header magic", (w, l) => (w[l.hdrWord] = 0x41414141), /magic "AAAAVMAP"/],
-  ["version", (w, l) => (w[l.hdrWord + 2] = 2), /EPROTO: .*retrieve failed: kvmap header: version 2/],
+  [
+    "version",
+    (w, l) => (w[l.hdrWord + 2] = 2),
+    /EPROTO: .*retrieve failed: kvmap header: version 2/,
+  ],
   ["flags", (w, l) => (w[l.hdrWord + 3] = 0x80), /unknown flags 0x80/],
   ["commit word", (w, l) => (w[l.hdrWord + 4] += 5), /sequence or checksum does not match/],
   ["state bits", (w, l) => (w[l.hdrWord + 16 + ((l.seq & 1) * 24) + 1] ^= 4), /checksum/],
