@@ -29,6 +29,7 @@ export const ERRORS = {
   ELOOP: { errno: 40, meaning: "is a symbolic link" },
   EPROTO: { errno: 71, meaning: "unsupported version or format" },
   EBADMSG: { errno: 74, meaning: "damaged data" },
+  EOVERFLOW: { errno: 75, meaning: "a counter reached its maximum" },
   ENOTSUP: { errno: 95, meaning: "not supported on this platform" },
   EDQUOT: { errno: 122, meaning: "disk quota exceeded" },
 } as const;

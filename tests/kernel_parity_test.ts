@@ -12,6 +12,7 @@ import {
 } from "../mod.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { tempArena } from "../testing/temp_arena.ts";
+import { writeV3Image } from "../testing/v3_image.ts";
 
 interface Rec {
   rec: bigint;
@@ -88,6 +89,24 @@ Deno.test("kernel: liveupdate-number never goes backwards, even after an unusabl
     assert.equal(c.handover().liveupdateNumber, 3n);
     using d = LiveUpdate.open(t.path);
     assert.equal(d.incomingNumber, 3n);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("kernel: liveupdate-number at 2^64-1 is never wrapped: the handover is EOVERFLOW", () => {
+  const t = tempArena();
+  try {
+    writeV3Image(t.path, [{ name: "s", files: [] }], { liveupdateNumber: (1n << 64n) - 1n });
+    using luo = LiveUpdate.open(t.path);
+    assert.equal(luo.incomingNumber, (1n << 64n) - 1n);
+    luo.retrieveSession("s").finish();
+    assertCode(
+      () => luo.handover(),
+      "EOVERFLOW",
+      /liveupdate-number 18446744073709551615 is at its maximum/,
+    );
+    assert.equal(luo.incomingNumber, (1n << 64n) - 1n, "the image is still the old one");
   } finally {
     t.cleanup();
   }

@@ -27,7 +27,7 @@ import type {
   StartOptions,
 } from "./options.ts";
 import { type IncomingSession, OutgoingSession } from "./session.ts";
-import type { Token } from "./token.ts";
+import { type Token, U64_MAX } from "./token.ts";
 
 type State = "live" | "handed-over" | "closed";
 
@@ -328,14 +328,21 @@ export class LiveUpdate {
    * count + 1, so that the number never goes backwards.
    */
   #nextNumber(): bigint {
+    let last = BigInt(this.arena.info().handovers);
     if (this.hasIncoming && !this.#incoming.failed) {
       try {
-        return this.incomingNumber + 1n;
+        last = this.incomingNumber;
       } catch (e) {
         if (!(e instanceof LiveUpdateError)) throw e;
       }
     }
-    return BigInt(this.arena.info().handovers) + 1n;
+    if (last >= U64_MAX) {
+      throw new LuoError(
+        "EOVERFLOW",
+        `liveupdate-number ${last} is at its maximum: a handover would wrap it to 0 (start a new arena)`,
+      );
+    }
+    return last + 1n;
   }
 
   /**
