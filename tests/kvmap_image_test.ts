@@ -11,7 +11,8 @@ import {
   wordOf,
   writeRecordHeader,
 } from "../lib/format/kvmap_log_ser.ts";
-import { commitKvState, type KvState, readKvHeader } from "../lib/format/kvmap_ser.ts";
+import { commitKvState, readKvHeader } from "../lib/format/kvmap_ser.ts";
+import type { KvState } from "../lib/format/kvmap_state_ser.ts";
 import { mapInternals } from "../lib/handlers/kvmap/map.ts";
 import { LiveUpdate, LiveUpdateError, PreservedMap } from "../mod.ts";
 import { inspectArena } from "../tools.ts";

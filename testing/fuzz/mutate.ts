@@ -7,7 +7,8 @@
  */
 
 import { BLOCK_HEADER } from "../../lib/format/block.ts";
-import { commitKvState, DIR, KVMAP_HEADER, STATE } from "../../lib/format/kvmap_ser.ts";
+import { commitKvState, DIR, KVMAP_HEADER } from "../../lib/format/kvmap_ser.ts";
+import { STATE } from "../../lib/format/kvmap_state_ser.ts";
 import { SEGMENT, SLOT } from "../../lib/format/kvmap_log_ser.ts";
 import { FILE_SER } from "../../lib/format/file_ser.ts";
 import { MEMFD_SER } from "../../lib/format/memfd_ser.ts";

@@ -14,14 +14,8 @@ import { MEMFD_V2, readMemfdV2, slotOf } from "../../lib/format/memfd_v2_ser.ts"
 import { SESSION_CHAIN } from "../../lib/format/session_ser.ts";
 import { Arena } from "../../lib/kho/arena.ts";
 import { readImage } from "../../lib/luo/image.ts";
-import {
-  DIR,
-  KVMAP_HEADER,
-  KVMAP_V1,
-  type KvState,
-  readKvHeader,
-  STATE,
-} from "../../lib/format/kvmap_ser.ts";
+import { DIR, KVMAP_HEADER, KVMAP_V1, readKvHeader } from "../../lib/format/kvmap_ser.ts";
+import { type KvState, STATE } from "../../lib/format/kvmap_state_ser.ts";
 import { paOfPfn, RECORD, REF, SLOT } from "../../lib/format/kvmap_log_ser.ts";
 import { LiveUpdate, MemFile, PreservedMap } from "../../mod.ts";
 import { bareHandler } from "../bare_handler.ts";

@@ -18,13 +18,8 @@ import {
   SEGMENT,
   wordOf,
 } from "../../format/kvmap_log_ser.ts";
-import {
-  indexPages,
-  type KvHeader,
-  type KvState,
-  NONE,
-  readKvHeader,
-} from "../../format/kvmap_ser.ts";
+import { type KvHeader, readKvHeader } from "../../format/kvmap_ser.ts";
+import { indexPages, type KvState, NONE } from "../../format/kvmap_state_ser.ts";
 import { type Arena, PAGE_SIZE } from "../../kho/arena.ts";
 import type { MapParts, MapRegion } from "./core.ts";
 import { Journal } from "./journal.ts";

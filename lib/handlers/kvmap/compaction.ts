@@ -11,7 +11,8 @@
 
 import { CorruptImageError } from "../../errors.ts";
 import { REF, SEGMENT } from "../../format/kvmap_log_ser.ts";
-import { DIR, NONE } from "../../format/kvmap_ser.ts";
+import { DIR } from "../../format/kvmap_ser.ts";
+import { NONE } from "../../format/kvmap_state_ser.ts";
 import type { MapCore } from "./core.ts";
 import { MIN_SEGMENT_BYTES } from "./segments.ts";
 

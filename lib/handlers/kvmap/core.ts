@@ -22,15 +22,8 @@ import {
   writeRecordHeader,
   writeSegmentHeader,
 } from "../../format/kvmap_log_ser.ts";
-import {
-  DIR,
-  dirEntryAt,
-  INDEX_LOG2,
-  indexPages,
-  type KvState,
-  NONE,
-  writeKvHeader,
-} from "../../format/kvmap_ser.ts";
+import { DIR, dirEntryAt, writeKvHeader } from "../../format/kvmap_ser.ts";
+import { INDEX_LOG2, indexPages, type KvState, NONE } from "../../format/kvmap_state_ser.ts";
 import { type Arena, PAGE_SIZE, type Region } from "../../kho/arena.ts";
 import { attachToImage } from "./attach.ts";
 import { Compactor } from "./compaction.ts";

@@ -12,7 +12,8 @@
  * @module
  */
 
-import { applyPendingSlot, commitKvState, type KvState, NONE } from "../../format/kvmap_ser.ts";
+import { commitKvState } from "../../format/kvmap_ser.ts";
+import { applyPendingSlot, type KvState, NONE } from "../../format/kvmap_state_ser.ts";
 
 /** The committed state of a map and its next commit. */
 export class Journal {

@@ -11,7 +11,7 @@
 
 import { LuoError, typeOf } from "../../errors.ts";
 import { KEY_FLAGS, MAX_KEY_BYTES } from "../../format/kvmap_log_ser.ts";
-import { mix32 } from "../../format/kvmap_ser.ts";
+import { mix32 } from "../../format/kvmap_state_ser.ts";
 
 /** A key of a preserved map. */
 export type MapKey = string | Uint8Array;

@@ -19,7 +19,8 @@ import {
   wordOf,
   writeSegmentHeader,
 } from "../../format/kvmap_log_ser.ts";
-import { DIR, dirEntryAt, type KvState, NONE } from "../../format/kvmap_ser.ts";
+import { DIR, dirEntryAt } from "../../format/kvmap_ser.ts";
+import { type KvState, NONE } from "../../format/kvmap_state_ser.ts";
 import { type Arena, PAGE_SIZE, PHYS_BASE, type Region } from "../../kho/arena.ts";
 import { attachToImage } from "./attach.ts";
 import type { Journal } from "./journal.ts";

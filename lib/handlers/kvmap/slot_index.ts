@@ -11,7 +11,7 @@
 
 import { CorruptImageError } from "../../errors.ts";
 import { paOfPfn, RECORD, REF, SLOT, slotCheck, wordOf } from "../../format/kvmap_log_ser.ts";
-import { indexPages, type KvState } from "../../format/kvmap_ser.ts";
+import { indexPages, type KvState } from "../../format/kvmap_state_ser.ts";
 import { type Arena, PAGE_SIZE, type Region } from "../../kho/arena.ts";
 import type { KeyCodec } from "./keys.ts";
 import type { Segments } from "./segments.ts";
