@@ -7,114 +7,30 @@
  */
 
 import { BLOCK_HEADER } from "../../lib/format/block.ts";
-import { commitKvState, DIR, KVMAP_HEADER } from "../../lib/format/kvmap_ser.ts";
-import { STATE } from "../../lib/format/kvmap_state_ser.ts";
-import { SEGMENT, SLOT } from "../../lib/format/kvmap_log_ser.ts";
 import { FILE_SER } from "../../lib/format/file_ser.ts";
 import { MEMFD_SER } from "../../lib/format/memfd_ser.ts";
 import { MEMFD_V2_PAGE, MEMFD_V2_SER } from "../../lib/format/memfd_v2_ser.ts";
 import { SESSION_SER } from "../../lib/format/session_ser.ts";
 import { PAGE_SIZE, PHYS_BASE } from "../../lib/kho/arena.ts";
 import type { Rng } from "../rng.ts";
+import { KVMAP_GENERATORS } from "./mutate_kvmap.ts";
+import {
+  flip,
+  type Gen,
+  type Mutation,
+  off,
+  type Patch,
+  u32be,
+  u32le,
+  u64,
+  wildValue,
+} from "./patch.ts";
 import type { Layout } from "./shapes.ts";
 
-/** Bytes written at a file offset. */
-export interface Patch {
-  off: number;
-  bytes: number[];
-}
-
-/** One damage done to an arena. */
-export interface Mutation {
-  kind: string;
-  description: string;
-  patches: Patch[];
-  /** New file length, when the mutation truncates the file. */
-  truncate?: number;
-}
-
-const off = (pa: bigint) => Number(pa - PHYS_BASE);
-
-function u64(at: number, v: bigint): Patch {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
-  return { off: at, bytes: [...b] };
-}
-
-function u32le(at: number, v: number): Patch {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0, true);
-  return { off: at, bytes: [...b] };
-}
-
-/** Interesting u32 values for the fields of a map. */
-function wildWord(rng: Rng, near: number): number {
-  return rng.pick([
-    0,
-    1,
-    2,
-    7,
-    8,
-    near + 1,
-    near - 1,
-    near + 8,
-    near * 2,
-    0x7fffffff,
-    0xffffffff,
-    1 << rng.int(32),
-    rng.int(2 ** 32),
-  ]) >>> 0;
-}
-
-/** A patch of word `i` after `pa` (the value near the base's), named. */
-function wordPatch(rng: Rng, base: Uint8Array, pa: bigint, i: number, kind: string): Mutation {
-  const at = off(pa) + i * 4;
-  const old = new DataView(base.buffer, base.byteOffset).getUint32(at, true);
-  const v = rng.next() < 0.3 ? old ^ (1 << rng.int(32)) : wildWord(rng, old);
-  return {
-    kind,
-    description: `${kind} word ${i} at 0x${pa.toString(16)}: ${old} -> ${v >>> 0}`,
-    patches: [u32le(at, v)],
-  };
-}
-
-function u32be(at: number, v: number): Patch {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0);
-  return { off: at, bytes: [...b] };
-}
-
-/** Interesting u64 values for counts and pointers. */
-function wildValue(rng: Rng, layout: Layout, near: bigint): bigint {
-  const end = PHYS_BASE + BigInt(layout.size);
-  return rng.pick([
-    0n,
-    1n,
-    near + 8n,
-    near,
-    end,
-    end + BigInt(PAGE_SIZE),
-    PHYS_BASE,
-    PHYS_BASE - BigInt(PAGE_SIZE),
-    (1n << 64n) - 1n,
-    1n << 63n,
-    BigInt(rng.int(2 ** 31)),
-    PHYS_BASE + BigInt(rng.int(layout.size / PAGE_SIZE)) * BigInt(PAGE_SIZE),
-  ]);
-}
-
-type Gen = (rng: Rng, l: Layout, base: Uint8Array) => Mutation | null;
-
-function flip(rng: Rng, base: Uint8Array, at: number, where: string): Mutation {
-  const bit = rng.int(8);
-  return {
-    kind: `bitflip-${where}`,
-    description: `flip bit ${bit} at 0x${(PHYS_BASE + BigInt(at)).toString(16)}`,
-    patches: [{ off: at, bytes: [base[at] ^ (1 << bit)] }],
-  };
-}
+export type { Mutation, Patch };
 
 const GENERATORS: Record<string, Gen> = {
+  ...KVMAP_GENERATORS,
   "bitflip-header": (rng, _l, base) => flip(rng, base, rng.int(64), "header"),
   "bitflip-structure": (rng, l, base) => {
     const targets = [
@@ -333,52 +249,6 @@ const GENERATORS: Record<string, Gen> = {
       description: `map entry ${k} field +${field} = 0x${v.toString(16)}`,
       patches: [u64(off(b) + 16 + k * 16 + field, v)],
     };
-  },
-  "kvmap-header": (rng, l, base) => {
-    if (!l.kvmaps.length) return null;
-    return wordPatch(rng, base, rng.pick(l.kvmaps).header, rng.int(5), "kvmap-header");
-  },
-  "kvmap-state": (rng, l, base) => {
-    if (!l.kvmaps.length) return null;
-    const m = rng.pick(l.kvmaps);
-    if (rng.next() < 0.3) {
-      return wordPatch(rng, base, m.stateCopy, rng.int(STATE.words), "kvmap-state");
-    }
-    // A field changed and the copy sealed again (valid checksum): the field checks must catch it.
-    const field = rng.pick(Object.keys(m.state) as (keyof typeof m.state)[]);
-    const state = { ...m.state, [field]: wildWord(rng, m.state[field]) };
-    const page = base.slice(off(m.header), off(m.header) + KVMAP_HEADER.bytes);
-    commitKvState(new Int32Array(page.buffer), 0, m.seq + 1, state);
-    const patches: Patch[] = [];
-    page.forEach((b, i) => {
-      if (b !== base[off(m.header) + i]) patches.push({ off: off(m.header) + i, bytes: [b] });
-    });
-    return {
-      kind: "kvmap-state",
-      description: `kvmap state resealed with ${field} = ${state[field]}`,
-      patches,
-    };
-  },
-  "kvmap-dir": (rng, l, base) => {
-    if (!l.kvmaps.length) return null;
-    const m = rng.pick(l.kvmaps);
-    const entry = rng.pick([m.state.headSeg, rng.int(8)]);
-    return wordPatch(rng, base, m.dir + BigInt(entry * DIR.entryBytes), rng.int(2), "kvmap-dir");
-  },
-  "kvmap-segment": (rng, l, base) => {
-    const segs = l.kvmaps.flatMap((m) => m.segments);
-    if (!segs.length) return null;
-    return wordPatch(rng, base, rng.pick(segs).pa, rng.int(SEGMENT.header / 4), "kvmap-segment");
-  },
-  "kvmap-slot": (rng, l, base) => {
-    const slots = l.kvmaps.flatMap((m) => m.slots);
-    if (!slots.length) return null;
-    return wordPatch(rng, base, rng.pick(slots), rng.int(SLOT.words), "kvmap-slot");
-  },
-  "kvmap-record": (rng, l, base) => {
-    const records = l.kvmaps.flatMap((m) => m.records);
-    if (!records.length) return null;
-    return wordPatch(rng, base, rng.pick(records), rng.int(6), "kvmap-record");
   },
   "header-field": (rng, l) => {
     const field = rng.pick([8, 12, 16, 24, 32, 40, 48]);
