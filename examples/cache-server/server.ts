@@ -70,11 +70,17 @@ async function forward(req: Request, url: URL, body?: BodyInit): Promise<Respons
   if (body === undefined && req.method !== "GET" && req.method !== "HEAD") {
     body = await req.arrayBuffer();
   }
-  return await fetch(`http://127.0.0.1:${forwardTo}${url.pathname}${url.search}`, {
-    method: req.method,
-    body,
-    client,
-  });
+  try {
+    return await fetch(`http://127.0.0.1:${forwardTo}${url.pathname}${url.search}`, {
+      method: req.method,
+      body,
+      client,
+    });
+  } catch (e) {
+    // A failed upgrade killed the successor: the request is served here.
+    if (forwardTo === 0) return await handle(new Request(req.url, { method: req.method, body }));
+    throw e;
+  }
 }
 
 const headers = { "x-generation": String(generation) };
@@ -203,17 +209,20 @@ async function upgrade(): Promise<Record<string, unknown>> {
   // port (with net.ipv4.tcp_migrate_req=1 the kernel moves connections still
   // queued on our listener to the successor's).
   forwardTo = Number(listening.privatePort);
-  const closing = pub.shutdown();
   const t1 = performance.now();
-  if (mode === "luo") {
-    preserveState(luo!.createSession(SESSION), luo!.arena, store!, generation);
-    luo!.handover(); // closes the arena: the successor may open it
-  } else {
-    writeSnapshot(store!, `${next}.snapshot`);
-    luo!.close();
-    Deno.removeSync(luo!.arena.path);
+  try {
+    handOverState(next);
+  } catch (e) {
+    // Nothing was handed over: serve on, and let the successor go.
+    forwardTo = 0;
+    upgrading = false;
+    child.kill("SIGKILL");
+    await child.status;
+    log(`upgrade failed, still serving: ${(e as Error).message}`);
+    return { error: `upgrade failed, still serving: ${(e as Error).message}` };
   }
   const handoverMs = performance.now() - t1;
+  const closing = pub.shutdown();
   const w = child.stdin.getWriter();
   await w.write(new TextEncoder().encode("go\n"));
   await w.close();
@@ -235,6 +244,32 @@ async function upgrade(): Promise<Record<string, unknown>> {
   // Exit once every request still in flight here (this one included) is answered.
   closing.then(() => stop());
   return report;
+}
+
+/**
+ * Hands the state over (a live update) or writes it out (a snapshot);
+ * on failure nothing is handed over and this process keeps the state.
+ */
+function handOverState(next: string): void {
+  if (mode === "luo") {
+    const session = luo!.createSession(SESSION);
+    try {
+      preserveState(session, luo!.arena, store!, generation);
+      luo!.handover(); // closes the arena: the successor may open it
+    } catch (e) {
+      session.close(); // gives the map back to this process
+      throw e;
+    }
+  } else {
+    try {
+      writeSnapshot(store!, `${next}.snapshot`);
+    } catch (e) {
+      Deno.removeSync(`${next}.snapshot`, { recursive: true });
+      throw e;
+    }
+    luo!.close();
+    Deno.removeSync(luo!.arena.path);
+  }
 }
 
 let servers: Deno.HttpServer[] = [];
