@@ -48,6 +48,8 @@ Deno.test("cache server: an upgrade that cannot hand over keeps serving; its suc
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  let exited = false;
+  child.status.then(() => (exited = true));
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   const base = `http://127.0.0.1:${port}`;
   try {
@@ -82,11 +84,7 @@ Deno.test("cache server: an upgrade that cannot hand over keeps serving; its suc
     assert.equal((await child.status).code, 0);
   } finally {
     client.close();
-    try {
-      child.kill("SIGKILL");
-    } catch (e) {
-      if (!(e instanceof TypeError)) throw e; // it has exited already
-    }
+    if (!exited) child.kill("SIGKILL");
     await child.stdout.cancel().catch(() => {});
     await child.stderr.cancel().catch(() => {});
     t.cleanup();

@@ -213,7 +213,25 @@ const READ_DAMAGES: [string, Damage, RegExp][] = [
     /damaged header|its record's lengths differ/,
   ],
   ["slot hash", (w, l) => (w[l.indexWord + l.liveSlots[5] * SLOT.words] ^= 1), /check word/],
+  [
+    "slot key bytes",
+    (w, l) => (w[l.indexWord + l.liveSlots[7] * SLOT.words + SLOT.key] ^= 0x20),
+    /slot \d+: its first key bytes differ from its record's/,
+  ],
+  [
+    "record key bytes",
+    (w, l) => (w[recordWordOf(w, l, l.liveSlots[9]) + RECORD.header / 4] ^= 0x20),
+    /slot \d+: its first key bytes differ from its record's/,
+  ],
 ];
+
+/** Word index in the file of the record live slot `slot` names. */
+function recordWordOf(w: Int32Array, l: MapLayout, slot: number): number {
+  const at = l.indexWord + slot * SLOT.words;
+  const lo = w[at + SLOT.refLo];
+  const seg = (w[at + SLOT.info] & 0xff) * 16 + (lo >>> 28);
+  return l.segments.find((s) => s.seg === seg)!.word + ((lo & 0x0fffffff) * 8) / 4;
+}
 
 function damaged(name: string, damage: Damage, pattern: RegExp, atRead: boolean): void {
   if (Deno.env.get("LUO_VERBOSE")) console.log(`damage: ${name}`);
@@ -299,6 +317,40 @@ Deno.test("kvmap: a forged record header whose value length wraps fails compacti
     s.finish();
     map.close();
     assert.equal(pagesInUse(luo), 0);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("kvmap: damaged key bytes fail the lookup of that key; a set never adds it twice", () => {
+  const t = tempArena();
+  try {
+    const luo = LiveUpdate.create({ path: t.path, size: SIZE });
+    const map = PreservedMap.create(luo.arena);
+    for (let i = 0; i < 100; i++) map.set(`key-${i}`, new Uint8Array([i]));
+    luo.createSession("s").preserve(map, 1n);
+    const header = map[mapInternals].headerPa;
+    luo.handover();
+    const l = layoutOf(t.path, header);
+    const bytes = Deno.readFileSync(t.path);
+    const w = new Int32Array(bytes.buffer);
+    const slot = l.liveSlots[3];
+    const key = new TextDecoder().decode(bytes.subarray(
+      (recordWordOf(w, l, slot) * 4) + RECORD.header,
+      (recordWordOf(w, l, slot) * 4) + RECORD.header + 6,
+    ));
+    w[l.indexWord + slot * SLOT.words + SLOT.key] ^= 0x20; // "key-" -> "Key-"
+    Deno.writeFileSync(t.path, bytes);
+    using next = LiveUpdate.open(t.path);
+    const s = next.retrieveSession("s");
+    const back = s.retrieve(1n, PreservedMap);
+    const re = /slot \d+: its first key bytes differ from its record's/;
+    const full = [...Array(100).keys()].map((i) => `key-${i}`).find((k) => k.startsWith(key))!;
+    assertCode(() => back.get(full), "EBADMSG", re);
+    assertCode(() => back.set(full, new Uint8Array([0])), "EBADMSG", re);
+    assert.equal(back.size, 100, "nothing was added");
+    s.finish();
+    back.close();
   } finally {
     t.cleanup();
   }

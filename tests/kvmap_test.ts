@@ -86,9 +86,29 @@ Deno.test("kvmap: overwrites and deletes are reclaimed step by step; compact() r
     map.compact();
     const s = map.stats();
     assert.equal(s.keys, 1000);
-    assert.ok(s.deadBytes <= live, `${s.deadBytes} dead bytes left after compact()`);
+    assert.equal(s.deadBytes, 0, "compact() reclaims every dead byte");
     for (let i = 1; i < 2000; i += 2) assert.deepEqual(map.get(`k${i}`), valueOf(2, i + 39, 200));
     assert.equal(map.get("k0"), undefined);
+  });
+});
+
+Deno.test("kvmap: compact() reclaims the dead bytes of the head segment too; churn in one segment is reclaimed", () => {
+  withArena(16 << 20, (arena) => {
+    const map = PreservedMap.create(arena);
+    for (let i = 0; i < 32; i++) map.set(`k${i}`, valueOf(4, i, 84));
+    for (let i = 0; i < 16; i++) map.set(`k${i}`, valueOf(5, i, 84)); // a third of the head is dead
+    assert.ok(map.stats().deadBytes > 0);
+    assert.ok(map.compact() > 0);
+    assert.equal(map.stats().deadBytes, 0);
+    for (let i = 0; i < 32; i++) assert.deepEqual(map.get(`k${i}`), valueOf(i < 16 ? 5 : 4, i, 84));
+    // Overwrites of a few keys, with no explicit compact: the dead bytes stay bounded by a head
+    // segment's size (the head is sealed, then compacted, when it fills up).
+    let most = 0;
+    for (let round = 0; round < 20_000; round++) {
+      map.set(`k${round % 32}`, valueOf(6, round, 84));
+      most = Math.max(most, map.stats().deadBytes);
+    }
+    assert.ok(most < 2 * (64 << 10), `dead bytes reached ${most}`);
   });
 });
 
@@ -176,6 +196,21 @@ Deno.test("kvmap: bad keys, values and options are EINVAL naming what", () => {
     const values = "strings" as "cloned";
     assertCode(() => PreservedMap.create(arena, { values }), "EINVAL", /"bytes" or "cloned"/);
     assertCode(() => PreservedMap.create(arena, { bytes: 2 ** 40 }), "EINVAL", /map bytes/);
+    const gone = new Uint8Array(4);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    assertCode(
+      () => map.set(gone, new Uint8Array(1)),
+      "EINVAL",
+      /map key: its ArrayBuffer is detached/,
+    );
+    assertCode(() => map.set("k", gone), "EINVAL", /map value: its ArrayBuffer is detached/);
+    // More than the whole arena is no room, not a bad number.
+    assertCode(
+      () => PreservedMap.create(arena, { keys: 1e7 }),
+      "ENOMEM",
+      /more than the whole arena/,
+    );
+    assertCode(() => map.reserve(1e7, 0), "ENOMEM", /more than the whole arena/);
     assert.equal(map.size, 0);
     map.set("x".repeat(65535), new Uint8Array(1));
     assert.equal(map.size, 1);

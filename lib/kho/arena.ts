@@ -246,8 +246,13 @@ export class Arena {
     this.#check(call(this.#native, this.#handle), what);
   }
 
+  /** `size` as the native size: `EINVAL` unless a positive integer, `ENOMEM` beyond the arena. */
   #size(what: string, size: unknown): bigint {
-    return BigInt(checkInteger(`${what} size`, size, 1, this.size));
+    const n = checkInteger(`${what} size`, size, 1);
+    if (n > this.size) {
+      throw new KhoError("ENOMEM", `${what} ${n} bytes: more than the whole arena (${this.size})`);
+    }
+    return BigInt(n);
   }
 
   /** Allocates a block of at least `size` bytes (contents undefined unless `zero`). */

@@ -46,21 +46,33 @@ export class Compactor {
     this.scan(Math.max(BUDGET_FACTOR * bytes, MIN_BUDGET));
   }
 
-  /** Chooses the victim (in memory: it is committed with the next step). */
-  private pick(): boolean {
+  /**
+   * Chooses the victim (in memory: it is committed with the next step):
+   * the sealed segment with the most dead bytes. For `everything` (an
+   * explicit compact), when no sealed segment has any, a head with dead
+   * bytes is sealed first and taken. (Steps leave the head alone: its dead
+   * bytes are bounded by its size, and it is sealed when it fills up.)
+   */
+  private pick(everything = false): boolean {
     const st = this.core.state;
-    const v = this.core.segments.dirtiest(st);
+    const segs = this.core.segments;
+    let v = segs.dirtiest(st);
+    const head = st.headSeg;
+    if (v === NONE && everything && segs.dead[head] > 0) {
+      this.core.sealHead();
+      v = head;
+    }
     if (v === NONE) return false;
-    st.victimSeg = v;
-    st.victimOff = SEGMENT.header;
+    this.core.state.victimSeg = v; // the state as the seal left it
+    this.core.state.victimOff = SEGMENT.header;
     return true;
   }
 
-  /** Compacts every sealed segment that has dead bytes; returns the bytes freed. */
+  /** Compacts every segment that has dead bytes (the head sealed first); returns the bytes freed. */
   all(): number {
     let freed = 0;
     for (let round = 0; round < 2 * DIR.entries; round++) {
-      if (this.core.state.victimSeg === NONE && !this.pick()) return freed;
+      if (this.core.state.victimSeg === NONE && !this.pick(true)) return freed;
       freed += this.scan(Infinity);
     }
     return freed;

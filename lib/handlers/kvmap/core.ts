@@ -186,6 +186,11 @@ export class MapCore {
     this.segments.ensureRoom(bytes, this.journal, this.index.word, this.hdr);
   }
 
+  /** Seals the head segment and starts a new one (for compaction). */
+  sealHead(): void {
+    this.segments.sealHead(this.journal, this.index.word, this.hdr);
+  }
+
   /** The slot of the prepared key (>= 0, its record at `index.found`), else `~free slot`. */
   find(): number {
     return this.index.find(this.keys, this.words, this.mem, this.segments, this.journal.state);
@@ -343,6 +348,7 @@ export class MapCore {
         this.index.pa + BigInt(i * SLOT.bytes),
       );
     }
+    this.index.checkKey(i, at, where[2], this.words, this.mem);
     return {
       at,
       keyLen: segs.record.keyLen,

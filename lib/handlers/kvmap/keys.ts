@@ -28,6 +28,11 @@ export function hashBytes(b: Uint8Array, at: number, n: number): number {
   return mix32(h);
 }
 
+/** Whether `b`'s buffer was detached (transferred): its bytes are gone. */
+export function isDetached(b: Uint8Array): boolean {
+  return (b.buffer as ArrayBuffer).detached === true;
+}
+
 /** One key prepared for a lookup or a write. */
 export class KeyCodec {
   /** Hash of the key's bytes. */
@@ -62,6 +67,7 @@ export class KeyCodec {
       }
       this.encode(key);
     } else if (key instanceof Uint8Array) {
+      if (isDetached(key)) throw new LuoError("EINVAL", "map key: its ArrayBuffer is detached");
       this.flags = 0;
       this.setBytes(key);
     } else {

@@ -16,7 +16,7 @@ import { checkArena } from "../../kho/check_arena.ts";
 import { optionsOf } from "../../kho/options.ts";
 import { adoptMap } from "./adopt.ts";
 import { MapCore, type MapRegion, type RecordRef } from "./core.ts";
-import { decodeKey, type MapKey } from "./keys.ts";
+import { decodeKey, isDetached, type MapKey } from "./keys.ts";
 
 export type { MapKey } from "./keys.ts";
 
@@ -83,10 +83,13 @@ export interface MapInternals {
  * killed mid-mutation leaves a map that the next retrieve of the same
  * image reads as before or after it.
  *
- * **Limits.** Keys up to 65,535 bytes, values up to 1 GiB; the log has at
- * most 240 segments, each sized to a quarter of the map (64 KiB to 1 GiB),
- * so a map holds up to about 240 GiB of records (`ENOSPC` beyond); a full
- * arena is `ENOMEM`. Either way the call changes nothing.
+ * **Limits.** Keys up to 65,535 bytes (a string key must be well-formed:
+ * a lone surrogate is `EINVAL` in every method), values up to 1 GiB; the
+ * log has at most 240 segments, each sized to a quarter of the map (64 KiB
+ * to 1 GiB; a record larger than that gets a segment of its own, the next
+ * power of two above it), so a map holds up to about 240 GiB of records
+ * (`ENOSPC` beyond); a full arena is `ENOMEM`. Either way the call changes
+ * nothing.
  *
  * @example
  * ```ts
@@ -243,6 +246,7 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     if (!(value instanceof Uint8Array)) {
       throw new LuoError("EINVAL", `map value: a Uint8Array, got ${typeOf(value)}`);
     }
+    if (isDetached(value)) throw new LuoError("EINVAL", "map value: its ArrayBuffer is detached");
     return value;
   }
 
@@ -270,7 +274,12 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     );
   }
 
-  /** Reclaims every dead byte now (mutations do it a bounded step at a time); returns the bytes freed. */
+  /**
+   * Reclaims every dead byte now (mutations do it a bounded step at a
+   * time); returns the bytes freed. A head segment with dead bytes is
+   * sealed first, which takes a new segment (`ENOMEM` when there is no
+   * room for one; the map is unchanged).
+   */
   compact(): number {
     return this.live().compact();
   }

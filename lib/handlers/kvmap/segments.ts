@@ -152,7 +152,21 @@ export class Segments {
   ensureRoom(bytes: number, journal: Journal, index: number, hdr: number): void {
     const st = journal.state;
     if (st.headOff + bytes <= this.bytes[st.headSeg]) return;
-    const need = bytes + SEGMENT.header;
+    this.newHead(bytes + SEGMENT.header, journal, index, hdr);
+  }
+
+  /**
+   * Seals the head segment (so that compaction may take it) and starts a
+   * new one; for a head that holds mostly dead bytes. One commit.
+   */
+  sealHead(journal: Journal, index: number, hdr: number): void {
+    this.newHead(MIN_SEGMENT_BYTES, journal, index, hdr);
+  }
+
+  /** A new head segment of at least `need` bytes; the old head sealed (dropped when empty). */
+  private newHead(need: number, journal: Journal, index: number, hdr: number): void {
+    const st = journal.state;
+    const bytes = need - SEGMENT.header;
     if (need > MAX_SEGMENT_BYTES) {
       throw new LuoError("EINVAL", `map: a record of ${bytes} bytes does not fit a segment`);
     }

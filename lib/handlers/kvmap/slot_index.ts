@@ -13,7 +13,7 @@ import { CorruptImageError } from "../../errors.ts";
 import { paOfPfn, RECORD, REF, SLOT, slotCheck, wordOf } from "../../format/kvmap_log_ser.ts";
 import { indexPages, type KvState } from "../../format/kvmap_state_ser.ts";
 import { type Arena, PAGE_SIZE, type Region } from "../../kho/arena.ts";
-import type { KeyCodec } from "./keys.ts";
+import { hashBytes, type KeyCodec } from "./keys.ts";
 import type { Segments } from "./segments.ts";
 
 /** Largest share of slots in use (keys and deleted marks) before the index grows: 4/5. */
@@ -94,13 +94,20 @@ export class SlotIndex {
       if (words[w + SLOT.check] !== slotCheck(h, lo, info, valueLen)) {
         throw this.corrupt(i, "check word does not match");
       }
-      if (!keys.equals(mem, (w + SLOT.key) * 4, 0, inline)) continue;
       const seg = refSeg(lo, info);
       const off = refOff(lo);
+      if (!keys.equals(mem, (w + SLOT.key) * 4, 0, inline)) {
+        // Another key of the same hash and length, or damaged key bytes.
+        this.checkKey(i, segs.locate(seg, off, st, words, i), n, words, mem);
+        continue;
+      }
       if (n > inline) {
         const at = segs.locate(seg, off, st, words, i);
         if (segs.record.hash !== h) throw this.corrupt(i, "its record has another hash");
-        if (!keys.equals(mem, at + RECORD.header + inline, inline, n)) continue;
+        if (!keys.equals(mem, at + RECORD.header + inline, inline, n)) {
+          this.checkKey(i, at, n, words, mem);
+          continue;
+        }
       }
       this.found = segs.span(seg, off, n, valueLen >>> 0, st, i);
       this.valueLen = valueLen >>> 0;
@@ -140,6 +147,28 @@ export class SlotIndex {
       throw this.corrupt(i, "check word does not match");
     }
     return [refSeg(lo, info), refOff(lo), (info >>> 8) & 0xffff, valueLen >>> 0];
+  }
+
+  /**
+   * Checks the key bytes of slot `i` against its record at arena offset
+   * `at` (a key of `n` bytes): the slot's first key bytes are the
+   * record's, and the record's key hashes to the slot's hash. Key bytes
+   * have no check word of their own; this is how their damage shows,
+   * when a lookup does not match and when the keys are listed.
+   */
+  checkKey(i: number, at: number, n: number, words: Int32Array, mem: Uint8Array): void {
+    const w = this.word + i * SLOT.words;
+    const slotKey = (w + SLOT.key) * 4;
+    const key = at + RECORD.header;
+    const inline = n < SLOT.keyBytes ? n : SLOT.keyBytes;
+    for (let j = 0; j < inline; j++) {
+      if (mem[slotKey + j] !== mem[key + j]) {
+        throw this.corrupt(i, "its first key bytes differ from its record's");
+      }
+    }
+    if (hashBytes(mem, key, n) !== words[w + SLOT.hash]) {
+      throw this.corrupt(i, "its record's key bytes do not hash to it");
+    }
   }
 
   /** Whether slot `i` was never used. */
