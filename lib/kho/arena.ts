@@ -24,6 +24,7 @@ import {
   type OpenOptions,
 } from "./options.ts";
 import { checkInteger } from "./check_integer.ts";
+import { nativeCall, type NativeCaller } from "./native_call.ts";
 import { closedExplicitly, closeWhenCollected, type Held } from "./collector.ts";
 import {
   hex,
@@ -64,7 +65,7 @@ function nativeFor(options: ArenaOptions): Native {
  * Deno.removeSync(arena.path);
  * ```
  */
-export class Arena {
+export class Arena implements NativeCaller {
   /** Path of the arena file. */
   readonly path: string;
   /** Size of the arena in bytes. */
@@ -188,6 +189,12 @@ export class Arena {
 
   #check(rc: number, what: () => string): void {
     checkNative(this.#native, rc, what);
+  }
+
+  /** @internal The raw native call of the modules of lib/kho (see native_call.ts). */
+  [nativeCall]<T>(call: (native: Native, handle: number) => T): T {
+    this.#live();
+    return call(this.#native, this.#handle);
   }
 
   /** One native call on this live arena; `what` names it in the error. */

@@ -25,22 +25,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 336864,
-    sha256: "1cfa7dbe136922521c15f3290fbea38c4e85c1b13596afb2f675e5cade8a826e",
+    size: 371904,
+    sha256: "484d17cb1d140241875508702f1ed12184c8d445aa785163cde62265d58e8c00",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 291367,
-    sha256: "66ba67b8975bf44f8ffaabb78e756675c1c68297c45e6e405f7fae3b97832ede",
+    size: 330453,
+    sha256: "a553350f6427cddeca720e563f783fc947f85c494da978e2376442032f53e842",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 376608,
-    sha256: "6ed451ab4ae6439fe05eb21168fc8864a7a12230f129fdb91ae6998896f65590",
+    size: 407912,
+    sha256: "d6ddf2b0a65d1e6e3e91696cbb108a85fb86bd78c5ab0fc98003a3b3d8cbb98d",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 382328,
-    sha256: "42653809909f4f60a361093ed58649a093c6c1a8c6cc63107d354af2b75aaf8e",
+    size: 417920,
+    sha256: "5b1d04d5f48f3c6f24b1bf34526d8e4f20e0665bbe6d1f33680a9ab12956580e",
   },
 };

@@ -1,0 +1,1 @@
+//! C ABI: memory in bulk (extents, population, many regions in one call).
