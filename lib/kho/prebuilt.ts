@@ -25,22 +25,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 371904,
-    sha256: "484d17cb1d140241875508702f1ed12184c8d445aa785163cde62265d58e8c00",
+    size: 389504,
+    sha256: "be60a80192eaf38181c162ac17e75c2124917cf0a6806e0ba7cbf4832951b54d",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 330453,
-    sha256: "a553350f6427cddeca720e563f783fc947f85c494da978e2376442032f53e842",
+    size: 356233,
+    sha256: "b9825765bd68ad536c42fb75f05531909859471ea204c1e826e187332a04f47c",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 407912,
-    sha256: "d6ddf2b0a65d1e6e3e91696cbb108a85fb86bd78c5ab0fc98003a3b3d8cbb98d",
+    size: 429896,
+    sha256: "141330e59647dba53ffb98733e47f89ad59262d05b097be746930e2acf81e48f",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 417920,
-    sha256: "5b1d04d5f48f3c6f24b1bf34526d8e4f20e0665bbe6d1f33680a9ab12956580e",
+    size: 441120,
+    sha256: "39d8758542b5caa7771a6328987bdca02f4a8260fcc9a33b303b57194bfbb808",
   },
 };

@@ -35,6 +35,11 @@ export const symbols = {
   kho_fail_alloc_after: { parameters: ["u32", "u64"], result: "i32" },
   kho_fail_sync_after: { parameters: ["u32", "u64"], result: "i32" },
   kho_next_region: { parameters: ["u32", "u64", "u32", "buffer"], result: "i32" },
+  kho_alloc_extents: {
+    parameters: ["u32", "u64", "u32", "buffer", "u32", "buffer"],
+    result: "i32",
+  },
+  kho_regions: { parameters: ["u32", "u32", "buffer", "u32", "buffer"], result: "i32" },
   kho_records_params_size: { parameters: [], result: "usize" },
   kho_read_records: {
     parameters: ["u32", "buffer", "buffer", "buffer", "buffer", "buffer"],

@@ -11,8 +11,8 @@ import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { FLB_CHAIN } from "../format/flb_ser.ts";
 import { SESSION_CHAIN } from "../format/session_ser.ts";
 import { descriptorPagesFlb } from "../handlers/memfd/descriptor_pages.ts";
-import { memfdV1Handler, memfdV1Reader } from "../handlers/memfd/v1.ts";
-import { memfdHandler } from "../handlers/memfd/v2.ts";
+import { memfdHandlers } from "../handlers/memfd/handlers.ts";
+import { MEMFD_V2 } from "../format/memfd_v2_ser.ts";
 import { valueHandler } from "../handlers/value.ts";
 import { Arena, checkInteger, type CreateOptions, type OpenOptions } from "../kho/arena.ts";
 import { type FileSetContext, identityOf } from "./context.ts";
@@ -92,10 +92,12 @@ export class LiveUpdate {
     };
     this.#sessionChain = BlockChain.outgoing(arena, SESSION_CHAIN, maxBlocks);
     this.#flbChain = BlockChain.outgoing(arena, FLB_CHAIN, maxBlocks);
-    const v1 = options.memfdFormat === "memfd-v1";
-    this.handlers.register(v1 ? memfdV1Handler : memfdHandler);
-    this.handlers.register(v1 ? { ...memfdHandler, canPreserve: () => false } : memfdV1Reader);
-    this.#flbs.register(memfdHandler.compatible, descriptorPagesFlb);
+    const memfd = {
+      format: options.memfdFormat ?? "memfd-v2",
+      populate: options.memfdPopulate !== false,
+    };
+    for (const h of memfdHandlers(memfd)) this.handlers.register(h);
+    this.#flbs.register(MEMFD_V2, descriptorPagesFlb);
     this.handlers.register(valueHandler);
     for (const h of options.handlers ?? []) this.handlers.register(h);
     for (const { handler, flb } of options.flbs ?? []) this.#flbs.register(handler, flb);

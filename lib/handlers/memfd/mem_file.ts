@@ -7,9 +7,13 @@
  * @module
  */
 
-import { LuoError, typeOf } from "../../errors.ts";
+import { KhoError, LuoError, typeOf } from "../../errors.ts";
 import { KNOWN_SEALS, SEALS } from "../../format/memfd_v2_ser.ts";
 import { type Arena, checkInteger, PAGE_SIZE, type Region } from "../../kho/arena.ts";
+import { freeRegions } from "../../kho/regions.ts";
+
+/** Most extents one growth of a file takes (ENOMEM past it: the free memory is too scattered). */
+export const GROW_EXTENTS = 1024;
 
 /** @internal Marks a file preserved or not: only the memfd handlers call it. */
 export const setPreserved: unique symbol = Symbol("setPreserved");
@@ -17,6 +21,16 @@ export const setPreserved: unique symbol = Symbol("setPreserved");
 /**
  * A memory file whose bytes live in arena pages. Preserve it in a session
  * and the successor retrieves the same pages. New bytes are zero.
+ *
+ * Its pages are a list of extents taken from the arena's free blocks,
+ * largest first (`Arena.allocExtents`), so a file of S bytes fits an arena
+ * with S bytes free, rounded up to 4 KiB pages: growing it asks for at
+ * least as much again as it has (appends stay linear) and, when that does
+ * not fit, for exactly what is missing, in at most {@link GROW_EXTENTS}
+ * extents per growth. Its handover metadata is 128 bytes (memfd-v2: a
+ * slot of a shared descriptor page), plus one 4 KiB extent block per 255
+ * extents past the 5 held inline; a live update of one file of S bytes
+ * needs an arena of S rounded up to 4 KiB plus 48 KiB.
  *
  * Views from {@link bytes} stay valid until the file is closed or the
  * arena is closed or handed over; after that they are empty (length 0).
@@ -130,18 +144,31 @@ export class MemFile {
   }
 
   #capacity(): number {
-    return this.#extents.reduce((a, e) => a + e.pages * PAGE_SIZE, 0);
+    let bytes = 0;
+    for (const e of this.#extents) bytes += e.pages * PAGE_SIZE;
+    return bytes;
   }
 
   #live(): void {
     if (this.#closed) throw new LuoError("EBADF", "memfd is closed");
   }
 
-  /** Adds an extent so that `size` bytes fit (at least doubling the capacity). */
+  /**
+   * Adds extents so that `size` bytes fit: at least doubling the capacity,
+   * or, when that does not fit, exactly what is missing.
+   */
   #grow(size: number): void {
     const have = this.#capacity();
     if (size <= have) return;
-    this.#extents.push(this.arena.allocRegion(Math.max(size - have, have)));
+    const options = { maxExtents: GROW_EXTENTS };
+    let added: Region[];
+    try {
+      added = this.arena.allocExtents(Math.max(size - have, have), options);
+    } catch (e) {
+      if (!(e instanceof KhoError) || e.code !== "ENOMEM" || size - have >= have) throw e;
+      added = this.arena.allocExtents(size - have, options);
+    }
+    this.#extents.push(...added);
   }
 
   /** Changes the size; new bytes are zero. `EPERM` while preserved. */
@@ -215,20 +242,48 @@ export class MemFile {
   }
 
   /**
-   * Zero-copy view of the whole contents; `EINVAL` if they span several
-   * extents, `EPERM` when write-sealed (use {@link read} for both).
+   * Zero-copy view of the whole contents: the extents that hold them must
+   * follow each other in the arena (they usually do: a file's extents are
+   * taken in address order); `EINVAL` when they do not, `EPERM` when
+   * write-sealed (use {@link read} for both).
    */
   bytes(): Uint8Array {
     this.#live();
     this.#sealed("writable view", SEALS.write | SEALS.futureWrite);
     if (this.#extents.length === 0 || this.#size === 0) return new Uint8Array(0);
-    if (this.#size > this.#extents[0].pages * PAGE_SIZE) {
-      throw new LuoError(
-        "EINVAL",
-        `memfd spans ${this.#extents.length} extents: no single view; use read()`,
-      );
+    const first = this.#extents[0];
+    let end = first.pa;
+    for (const [k, e] of this.#extents.entries()) {
+      if (end - first.pa >= BigInt(this.#size)) break;
+      if (e.pa !== end) {
+        throw new LuoError(
+          "EINVAL",
+          `memfd extent ${k} does not follow extent ${
+            k - 1
+          } in the arena: no single view; use read()`,
+        );
+      }
+      end += BigInt(e.pages * PAGE_SIZE);
     }
-    return this.arena.bytes(this.#extents[0].pa, this.#size);
+    return this.arena.bytes(first.pa, this.#size);
+  }
+
+  /**
+   * Maps the pages that hold the contents in bulk (`Arena.populate`), so
+   * that reading (or, with `write`, writing) them takes no page fault per
+   * page. A retrieve does it for files over 64 KiB unless the live update
+   * says not to (`memfdPopulate: false`).
+   */
+  populate(options: { write?: boolean } = {}): void {
+    this.#live();
+    const regions: Region[] = [];
+    for (let k = 0, left = this.#size; k < this.#extents.length && left > 0; k++) {
+      const e = this.#extents[k];
+      const pages = Math.min(e.pages, Math.ceil(left / PAGE_SIZE));
+      regions.push({ pa: e.pa, pages });
+      left -= pages * PAGE_SIZE;
+    }
+    this.arena.populate(regions, options);
   }
 
   /** Frees the pages. `EBUSY` while preserved. Idempotent. */
@@ -237,7 +292,7 @@ export class MemFile {
     if (this.#preserved) {
       throw new LuoError("EBUSY", "memfd is preserved: unpreserve it before closing");
     }
-    if (!this.arena.closed) { for (const e of this.#extents) this.arena.free(e.pa); }
+    if (!this.arena.closed) freeRegions(this.arena, this.#extents);
     this.#extents = [];
     this.#closed = true;
   }
