@@ -17,7 +17,8 @@
  */
 
 import { CorruptImageError, LuoError } from "../errors.ts";
-import { type Arena, PHYS_BASE } from "../kho/arena.ts";
+import { type Arena, PAGE_SIZE, PHYS_BASE } from "../kho/arena.ts";
+import { freeRegions } from "../kho/regions.ts";
 import {
   chainFailure,
   readRecords,
@@ -259,7 +260,10 @@ export class FileEntries {
   release(): void {
     if (!this.#claimed) return;
     this.#claimed = false;
-    for (let k = 0; k < this.#offsets.length; k++) this.#arena.free(this.#blocks[2 * k]);
+    freeRegions(
+      this.#arena,
+      this.runs.map((r) => ({ pa: r.pa, pages: FILE_CHAIN.blockSize / PAGE_SIZE })),
+    );
   }
 
   /** Byte offset in the arena of entry `i`. */

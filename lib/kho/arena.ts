@@ -21,7 +21,7 @@ import {
   type OpenOptions,
 } from "./options.ts";
 import { checkInteger } from "./check_integer.ts";
-import { nativeCall, type NativeCaller } from "./native_call.ts";
+import { nativeCall, type NativeCaller, type NativeHandle } from "./native_call.ts";
 import { closedExplicitly, closeWhenCollected, type Held } from "./collector.ts";
 import {
   hex,
@@ -79,10 +79,12 @@ export class Arena implements NativeCaller {
   #outBytes = new Uint8Array(this.#out.buffer);
   #closed = false;
   #held: Held;
+  #nativeHandle: NativeHandle;
 
   private constructor(native: Native, handle: number, path: string, temporary: boolean) {
     this.#native = native;
     this.#handle = handle;
+    this.#nativeHandle = Object.freeze({ native, handle });
     this.path = path;
     this.#held = { native, handle, remove: temporary ? path : null };
     this.size = this.info().size;
@@ -158,10 +160,10 @@ export class Arena implements NativeCaller {
     checkNative(this.#native, rc, what);
   }
 
-  /** @internal The raw native call of the modules of lib/kho (see native_call.ts). */
-  [nativeCall]<T>(call: (native: Native, handle: number) => T): T {
+  /** @internal The native library and handle, for the modules of lib/kho (see native_call.ts). */
+  [nativeCall](): NativeHandle {
     this.#live();
-    return call(this.#native, this.#handle);
+    return this.#nativeHandle;
   }
 
   /** One native call on this live arena; `what` names it in the error. */

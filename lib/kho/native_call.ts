@@ -8,14 +8,23 @@
 
 import type { Native } from "./symbols.ts";
 
-/** @internal Key of `Arena`'s raw native call (see {@link NativeCaller}). */
+/** @internal Key of `Arena`'s native handle (see {@link NativeCaller}). */
 export const nativeCall: unique symbol = Symbol("nativeCall");
+
+/** @internal An arena's native library and handle. */
+export interface NativeHandle {
+  /** The library. */
+  readonly native: Native;
+  /** The arena's handle. */
+  readonly handle: number;
+}
 
 /** @internal What `Arena` offers the other modules of `lib/kho`. */
 export interface NativeCaller {
   /**
-   * Runs `call` with the arena's native library and handle (`EBADF` when
-   * the arena is closed) and returns its raw result: the caller checks it.
+   * The arena's native library and handle (`EBADF` when the arena is
+   * closed), for a native call whose result the caller checks. The same
+   * object every time: a call allocates nothing.
    */
-  [nativeCall]<T>(call: (native: Native, handle: number) => T): T;
+  [nativeCall](): NativeHandle;
 }

@@ -239,18 +239,17 @@ export function readRecords(
   const seed = (crypto.getRandomValues(new Uint32Array(1))[0] | 1) >>> 0;
   // At most: once as sized, once with room for the blocks, once with ids and an index.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const rc = arena[nativeCall]((native, handle) => {
-      checkParamsSize(native);
-      writeParams(spec, tags, read, seed);
-      return native.kho_read_records(
-        handle,
-        paramBytes,
-        tags.bytes,
-        read.ids,
-        read.index,
-        read.blocks,
-      );
-    });
+    const { native, handle } = arena[nativeCall]();
+    checkParamsSize(native);
+    writeParams(spec, tags, read, seed);
+    const rc = native.kho_read_records(
+      handle,
+      paramBytes,
+      tags.bytes,
+      read.ids,
+      read.index,
+      read.blocks,
+    );
     tags.count = params.getUint32(P.ntags, true);
     if (rc === 0) {
       read.nblocks = Number(u64(P.nblocks));
@@ -273,9 +272,7 @@ export function readRecords(
       continue;
     }
     if (params.getUint32(P.reason, true) !== 0) throw fail(failure(rc));
-    arena[nativeCall]((native) =>
-      checkNative(native, rc, () => `read records at 0x${spec.head.toString(16)}`)
-    );
+    checkNative(native, rc, () => `read records at 0x${spec.head.toString(16)}`);
   }
   throw new KhoError(
     "EIO",

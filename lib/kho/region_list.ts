@@ -22,13 +22,10 @@ export function* listRegions(
   let from = PHYS_BASE;
   // Bounded: each block found is at least a page past the last one.
   for (let guard = 0; guard <= size / PAGE_SIZE; guard++) {
-    const found = arena[nativeCall]((native, handle) => {
-      const rc = native.kho_next_region(handle, from, REGION_KIND[kind], outBytes);
-      if (rc === -ERRORS.ENOENT.errno) return false;
-      checkNative(native, rc, () => `list ${kind} regions`);
-      return true;
-    });
-    if (!found) return;
+    const { native, handle } = arena[nativeCall]();
+    const rc = native.kho_next_region(handle, from, REGION_KIND[kind], outBytes);
+    if (rc === -ERRORS.ENOENT.errno) return;
+    checkNative(native, rc, () => `list ${kind} regions`);
     yield { pa: out[0], pages: Number(out[1]) };
     from = out[0] + BigInt(out[1]) * BigInt(PAGE_SIZE);
   }
