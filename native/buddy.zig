@@ -199,33 +199,6 @@ pub const Buddy = struct {
         return i;
     }
 
-    /// Cuts the allocated block at `first` down to its first `keep` pages
-    /// (0 < keep < its pages): they become the allocated blocks of the
-    /// binary decomposition of `keep`, largest first, and the rest goes back
-    /// to the free lists (no merge is possible: the buddy of every piece
-    /// freed lies in the part kept). Returns how many blocks were kept.
-    pub fn trim(self: *Buddy, first: u32, keep: u64) u32 {
-        const order = self.order[first];
-        const total = pagesOf(order);
-        std.debug.assert(self.state[first] == .allocated and !self.preserved[first] and keep > 0 and keep < total);
-        var at: u64 = first;
-        var kept: u32 = 0;
-        var k: u8 = order;
-        while (k > 0) {
-            k -= 1;
-            if (keep & pagesOf(k) == 0) continue;
-            const i: u32 = @intCast(at);
-            self.state[i] = .allocated;
-            self.order[i] = k;
-            self.preserved[i] = false;
-            at += pagesOf(k);
-            kept += 1;
-        }
-        self.stats.allocated_pages -= total - keep;
-        self.addFreeRange(@intCast(at), @intCast(total - keep));
-        return kept;
-    }
-
     /// The order of the largest free block, or null when no page is free.
     pub fn largestFree(self: *const Buddy) ?u8 {
         var k: u8 = MAX_ORDER + 1;

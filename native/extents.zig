@@ -50,13 +50,40 @@ fn oneBlock(a: *Arena, need: u64, order: u8, zero: bool, out: []Extent) Err!usiz
         out[0] = .{ Arena.paOf(page), Buddy.pagesOf(order) };
         return 1;
     }
-    const n = a.buddy.trim(page, need);
+    const n = trim(&a.buddy, page, need);
     var at: u64 = page;
     for (out[0..n]) |*e| {
         e.* = .{ Arena.paOf(at), Buddy.pagesOf(a.buddy.order[@intCast(at)]) };
         at += e[1];
     }
     return n;
+}
+
+/// Cuts the allocated block at `first` down to its first `keep` pages
+/// (0 < keep < its pages): they become the allocated blocks of the
+/// binary decomposition of `keep`, largest first, and the rest goes back
+/// to the free lists (no merge is possible: the buddy of every piece
+/// freed lies in the part kept). Returns how many blocks were kept.
+fn trim(b: *Buddy, first: u32, keep: u64) u32 {
+    const order = b.order[first];
+    const total = Buddy.pagesOf(order);
+    std.debug.assert(b.state[first] == .allocated and !b.preserved[first] and keep > 0 and keep < total);
+    var at: u64 = first;
+    var kept: u32 = 0;
+    var k: u8 = order;
+    while (k > 0) {
+        k -= 1;
+        if (keep & Buddy.pagesOf(k) == 0) continue;
+        const i: u32 = @intCast(at);
+        b.state[i] = .allocated;
+        b.order[i] = k;
+        b.preserved[i] = false;
+        at += Buddy.pagesOf(k);
+        kept += 1;
+    }
+    b.stats.allocated_pages -= total - keep;
+    b.addFreeRange(@intCast(at), @intCast(total - keep));
+    return kept;
 }
 
 /// `need` pages from the free blocks, largest first (no block holds them all).

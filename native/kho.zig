@@ -256,6 +256,7 @@ test {
     _ = @import("key_index.zig");
     _ = @import("tags.zig");
     _ = @import("records_test.zig");
+    _ = @import("records_keys_test.zig");
     _ = @import("extents_test.zig");
 }
 

@@ -3,7 +3,9 @@
 // that. A 256 MiB file fits a 320 MiB arena and a second process reads
 // every byte back; growth, views, bad arguments and population.
 import assert from "node:assert/strict";
-import { LiveUpdate, MemFile } from "../mod.ts";
+import { CorruptImageError, LiveUpdate, MemFile } from "../mod.ts";
+import { inspectArena } from "../tools.ts";
+import { MEMFD_V2_SER } from "../lib/format/memfd_v2_ser.ts";
 import { Arena, PAGE_SIZE } from "../lib/kho/arena.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { runDeno } from "../testing/child_process.ts";
@@ -118,4 +120,34 @@ Deno.test("allocExtents and populate refuse bad arguments naming them", () => {
     /region address/,
   );
   arena.populate([e], { write: true });
+});
+
+Deno.test("a descriptor listing an extent twice: retrieve refuses it naming the extent, nothing leaks", () => {
+  const t = tempArena();
+  try {
+    {
+      using luo = LiveUpdate.create({ path: t.path, size: MiB });
+      const f = MemFile.create(luo.arena, 5 * PAGE_SIZE); // 4 + 1 pages: one block's first pages
+      assert.equal(f.extents.length, 2);
+      luo.createSession("s").preserve(f, 0n);
+      luo.handover();
+    }
+    const slot = BigInt(inspectArena(t.path).sessions![0].files[0].data);
+    using luo = LiveUpdate.open(t.path);
+    // Inline extent 1 becomes a copy of extent 0.
+    const dv = luo.arena.dataView;
+    const first = luo.arena.offsetOf(slot, 120) + MEMFD_V2_SER.inline;
+    dv.setBigUint64(first + MEMFD_V2_SER.extent, dv.getBigUint64(first, true), true);
+    dv.setBigUint64(first + MEMFD_V2_SER.extent + 8, dv.getBigUint64(first + 8, true), true);
+    const s = luo.retrieveSession("s");
+    const held = luo.arena.info().allocatedPages; // the session's file block
+    const e = assertCode(() => s.retrieve(0n), "EBADMSG", /memfd extent 1: .*listed twice/);
+    assert.ok(e.cause instanceof CorruptImageError || e instanceof CorruptImageError, e.message);
+    assert.equal(luo.arena.info().allocatedPages, held, "no extent stays claimed");
+    s.finish();
+    luo.releaseUnclaimed();
+    assert.equal(luo.arena.info().handedOverPages, 0);
+  } finally {
+    t.cleanup();
+  }
 });

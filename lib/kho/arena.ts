@@ -233,13 +233,10 @@ export class Arena implements NativeCaller {
   }
 
   /**
-   * Allocates `size` bytes as a list of extents taken from the free blocks,
-   * largest first (at most `maxExtents`, default 1024), in address order:
-   * it needs the size rounded up to a page in free pages, not one
-   * power-of-two block of up to twice the size ({@link allocRegion}). The
-   * last extent may be rounded up to a block when the extents would run
-   * out. `ENOMEM`, with nothing allocated, when the free pages or the
-   * extents do not suffice.
+   * Allocates `size` bytes as at most `maxExtents` (default 1024) extents,
+   * in address order: the size rounded up to a page in free pages, not one
+   * power-of-two block of up to twice the size. `ENOMEM`, with nothing
+   * allocated, when they do not suffice (see lib/kho/regions.ts).
    */
   allocExtents(size: number, options: AllocOptions & { maxExtents?: number } = {}): Region[] {
     const n = checkInteger("alloc_extents size", size, 1, this.size);
@@ -248,9 +245,8 @@ export class Arena implements NativeCaller {
   }
 
   /**
-   * Populates whole regions in bulk, so that their first use takes no page
-   * fault per page (Linux >= 5.14: `MADV_POPULATE_READ`, or `_WRITE` with
-   * `write`; elsewhere one byte per page is touched).
+   * Maps whole regions in bulk: their first use takes no page fault per page
+   * (`MADV_POPULATE_READ`/`_WRITE`; where missing, one touch per page).
    */
   populate(regions: readonly Region[], options: { write?: boolean } = {}): void {
     populateRegions(this, regions, options.write === true);
