@@ -20,6 +20,7 @@ const arena_file = @import("arena_file.zig");
 const bits = @import("bits.zig");
 const loader = @import("loader.zig");
 const sys = @import("sys.zig");
+const records = @import("records.zig");
 
 pub const PAGE_SIZE: u64 = header.PAGE_SIZE;
 pub const PHYS_BASE: u64 = header.PHYS_BASE;
@@ -84,6 +85,8 @@ pub const Arena = struct {
     fresh: std.DynamicBitSetUnmanaged = .{},
     /// Pages zero-filled by ZERO allocations (fresh ones need none).
     zeroed_pages: u64 = 0,
+    /// What kho_read_records keeps between calls.
+    records_scratch: records.Scratch = .{},
     /// msync calls made (SYNC flag), and fault injection: the one with this
     /// 1-based number fails (0 = off).
     syncs: u64 = 0,
@@ -147,6 +150,7 @@ pub const Arena = struct {
     fn deinitState(self: *Arena) void {
         self.listed.deinit(self.gpa);
         self.fresh.deinit(self.gpa);
+        self.records_scratch.deinit(self.gpa);
         self.incoming_map.deinit(self.gpa);
         self.own_map.deinit(self.gpa);
         self.buddy.deinit();
@@ -224,7 +228,7 @@ pub const Arena = struct {
 
     /// Frees (or, when listed, defers) a block known to be allocated and
     /// not preserved, or handed over.
-    fn releaseValid(self: *Arena, page: u32) void {
+    pub fn releaseValid(self: *Arena, page: u32) void {
         if (self.listed.isSet(page)) self.buddy.deferValid(page) else _ = self.freeValid(page);
     }
 

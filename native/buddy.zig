@@ -199,6 +199,16 @@ pub const Buddy = struct {
         return i;
     }
 
+    /// The order of the largest free block, or null when no page is free.
+    pub fn largestFree(self: *const Buddy) ?u8 {
+        var k: u8 = MAX_ORDER + 1;
+        while (k > 0) {
+            k -= 1;
+            if (self.free_head[k] != NIL) return k;
+        }
+        return null;
+    }
+
     /// Invalid unless `first` heads an allocated (not preserved: Busy),
     /// handed-over or deferred block: the blocks `free` takes.
     pub fn checkReleasable(self: *const Buddy, first: u32) Err!void {

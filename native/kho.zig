@@ -10,28 +10,21 @@ const Err = errors.Err;
 const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
 const Buddy = @import("buddy.zig").Buddy;
-const handles = @import("handles.zig");
 
 /// ABI version of this library; lib/kho/symbols.ts declares the same.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
-const gpa = std.heap.page_allocator;
-var arenas = handles.Table(Arena){ .gpa = gpa };
+const abi = @import("abi.zig");
+const gpa = abi.gpa;
+const arenas = &abi.arenas;
+const enter = abi.enter;
+const ret = abi.ret;
+const place = abi.place;
 
-/// The start of every call on an arena: clears the detail, resolves the handle.
-fn enter(h: u32) Err!*Arena {
-    errors.clearDetail();
-    return arenas.get(h) catch |e| errors.fail(e, "handle 0x{x} is not an open arena (closed, or never opened)", .{h});
-}
-
-fn ret(r: Err!void) i32 {
-    r catch |e| return errors.code(e);
-    return 0;
-}
-
-/// `out`, or Invalid naming it when it is null.
-fn place(comptime T: type, out: ?*T) Err!*T {
-    return out orelse errors.fail(Err.Invalid, "no place for the result (out is null)", .{});
+comptime {
+    // The C ABI's other entry points.
+    _ = @import("kho_records.zig");
+    _ = @import("kho_memory.zig");
 }
 
 fn pathOf(ptr: ?[*]const u8, len: usize) Err![]const u8 {
@@ -260,6 +253,11 @@ test {
     _ = @import("arena_test.zig");
     _ = @import("publish_test.zig");
     _ = @import("journal_test.zig");
+    _ = @import("key_index.zig");
+    _ = @import("tags.zig");
+    _ = @import("records_test.zig");
+    _ = @import("records_keys_test.zig");
+    _ = @import("extents_test.zig");
 }
 
 test "handles are validated, and the detail is the failed call's" {

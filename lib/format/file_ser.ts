@@ -7,20 +7,29 @@
  * ```
  *
  * Files are chained in 8192-byte blocks of 127 entries. The reader,
- * {@link FileEntries}, validates the entries of one session in one pass
- * over the arena (compatible strings compared as words against the ones
- * seen before, tokens indexed without allocating), then reads them on
- * demand by index or token: no per-file JavaScript object is created until
- * a file is retrieved.
+ * {@link FileEntries}, has the native library validate the entries of one
+ * session in one pass (`lib/kho/records.ts`: the chain, each compatible
+ * string against the known ones, tokens unique and indexed in a
+ * `TokenIndex` it adopts), then reads them on demand by index or token: no
+ * per-file JavaScript object is created until a file is retrieved.
  *
  * @module
  */
 
 import { CorruptImageError, LuoError } from "../errors.ts";
-import type { Arena } from "../kho/arena.ts";
-import { TokenIndex, tokenOf } from "./token_index.ts";
-import { type ChainBlock, type ChainLayout, chainLayout } from "./block.ts";
-import { checkCString, cStringLength, readCString } from "./c_string.ts";
+import { type Arena, PAGE_SIZE, PHYS_BASE } from "../kho/arena.ts";
+import { freeRegions } from "../kho/regions.ts";
+import {
+  chainFailure,
+  readRecords,
+  type RecordsFailure,
+  type RecordsRead,
+  type RecordsSpec,
+} from "../kho/records.ts";
+import { TokenIndex, tokenOf, TokenSequence } from "./token_index.ts";
+import { BLOCK_HEADER, type ChainBlock, type ChainLayout, chainLayout } from "./block.ts";
+import { checkCString, readCString } from "./c_string.ts";
+import type { CompatTable } from "./compat_table.ts";
 
 /** `luo_file_ser` field offsets and sizes. */
 export const FILE_SER = {
@@ -82,150 +91,189 @@ export interface FileRecord {
   token: bigint;
 }
 
-/** Most distinct compatible fields one session may hold. */
-const MAX_COMPATS = 65535;
-
-/**
- * The distinct 48-byte compatible fields met while reading one image, as
- * words for a fast compare, with their decoded strings. Shared by all the
- * sessions of an image so that each distinct field is decoded once.
- */
-export class CompatTable {
-  /**
-   * The known fields, as the words that hold the string and its NUL (the
-   * last one masked to those bytes): what follows the NUL does not matter.
-   */
-  readonly raw: Int32Array[] = [];
-  /** Per field, the mask of the last word's meaningful bytes. */
-  readonly masks: number[] = [];
-  /** The decoded compatible strings, by id. */
-  readonly names: string[] = [];
-  /** The same fields as latin1 strings → id. */
-  readonly byKey: Map<string, number> = new Map();
-  /** Whether a compatible string is known (registered). */
-  readonly known: (compatible: string) => boolean;
-
-  /** An empty table accepting what `known` accepts. */
-  constructor(known: (compatible: string) => boolean) {
-    this.known = known;
-  }
-}
-
-/** Up to this many entries, a session needs no hash table: lookups scan (bounded, O(1)). */
+/** Up to this many entries, a session keeps no token index: lookups scan (bounded, O(1)). */
 const SMALL = 8;
 
-/** Validated file entries of one session. */
+/** The index a small set is checked with (zero-filled again after each use). */
+const SMALL_INDEX = new Int32Array(16 * 4);
+/** No index yet. */
+const NO_INDEX = new Int32Array(0);
+/** No tag ids yet. */
+const NO_IDS = new Uint16Array(0);
+
+/** Where a session's file entries are. */
+export interface FileChain {
+  /** Physical address of the first file block (0n: none). */
+  head: bigint;
+  /** The session's file count (the chain must hold exactly this many). */
+  expected: number;
+  /** Most blocks accepted. */
+  maxBlocks: number;
+  /** Claim the blocks (a successor) or only read them (inspection). */
+  claim: boolean;
+  /** What the chain is, for error messages. */
+  what: string;
+}
+
+/** Validated file entries of one session, read in place. */
 export class FileEntries {
   /** Number of entries. */
   readonly count: number;
-  /** The runs of entries: file blocks, or the one array of a v3 session. */
-  readonly runs: readonly ChainBlock[];
   #arena: Arena;
-  #offsets: number[]; // byte offset of each run's first entry
-  #starts: number[]; // index of each run's first entry
-  #index: TokenIndex | null; // null for small sets
-  #compatIds: Uint16Array | number[];
+  #blocks: BigUint64Array; // pa, count pairs
+  #offsets: Float64Array; // byte offset in the arena of each run's first entry
+  #per: number; // entries per run when every run but the last is full, else 0
+  #starts: Float64Array | null = null; // index of each run's first entry (runs not full)
+  #index: TokenIndex | TokenSequence | null; // null: a small set, scanned
+  #ids: Uint16Array; // empty when every entry has compatible #uniform
+  #uniform: number;
   #compats: string[];
+  #claimed: boolean;
 
   private constructor(
     arena: Arena,
-    runs: readonly ChainBlock[],
-    first: number,
+    read: RecordsRead,
     count: number,
+    first: number,
+    claimed: boolean,
     compats: string[],
   ) {
     this.#arena = arena;
-    this.runs = runs;
     this.count = count;
-    this.#offsets = runs.map((r) => arena.offsetOf(r.pa, first + r.count * FILE_SER.size) + first);
-    this.#starts = [0];
-    for (let k = 1; k < runs.length; k++) {
-      this.#starts.push(this.#starts[k - 1] + runs[k - 1].count);
-    }
-    this.#index = count > SMALL ? new TokenIndex(count) : null;
-    this.#compatIds = count > SMALL ? new Uint16Array(count) : [];
+    this.#blocks = read.blocks.subarray(0, 2 * read.nblocks);
+    this.#ids = read.ids;
+    this.#uniform = read.uniformTag ?? -1;
     this.#compats = compats;
+    this.#claimed = claimed;
+    this.#index = read.sequence
+      ? new TokenSequence(read.sequence.base, read.sequence.step, count)
+      : read.index === SMALL_INDEX
+      ? null
+      : TokenIndex.adopt(read.index, count, read.seed);
+    const n = read.nblocks;
+    this.#offsets = new Float64Array(n);
+    // Uniform runs (every one but the last as large as the first, the last
+    // no larger: what a handover writes) are addressed by division.
+    let full = n === 0 || this.#blocks[2 * n - 1] <= this.#blocks[1];
+    for (let k = 0; k < n; k++) {
+      this.#offsets[k] = Number(this.#blocks[2 * k] - PHYS_BASE) + first;
+      if (k + 1 < n && this.#blocks[2 * k + 1] !== this.#blocks[1]) full = false;
+    }
+    this.#per = n > 0 && full ? Number(this.#blocks[1]) : 0;
+    if (!full) {
+      this.#starts = new Float64Array(n);
+      for (let k = 1; k < n; k++) {
+        this.#starts[k] = this.#starts[k - 1] + Number(this.#blocks[2 * k - 1]);
+      }
+    }
   }
 
   /**
-   * Validates every entry: compatible NUL-terminated and `known`, tokens
-   * unique. `runs` are the blocks holding the entries, each `first` bytes
-   * (its header) before its first entry. Errors name the session, the entry
-   * and its physical address.
+   * Reads a session's file chain: the chain, then every entry (compatible
+   * NUL-terminated and in `table`, tokens unique), all checked before its
+   * blocks are claimed (with `claim`). Errors name the chain or the
+   * session, the entry and its physical address.
    */
-  static read(
+  static readChain(
     arena: Arena,
-    runs: readonly ChainBlock[],
-    first: number,
+    chain: FileChain,
     session: string,
     table: CompatTable,
   ): FileEntries {
-    const count = runs.reduce((a, r) => a + r.count, 0);
-    const e = new FileEntries(arena, runs, first, count, table.names);
-    const words = arena.words;
-    const bytes = arena.memory;
-    const { raw, masks, byKey, known } = table;
-    const fail = (msg: string, k: number, j: number, i: number, field = 0): never => {
-      const pa = runs[k].pa + BigInt(first + j * FILE_SER.size + field);
-      throw new CorruptImageError(`session "${session}" file ${i}: ${msg}`, pa);
+    const spec = {
+      ...FILE_RECORDS,
+      head: chain.head,
+      expected: chain.expected,
+      maxBlocks: chain.maxBlocks,
+      claim: chain.claim,
     };
-    let last = raw.length - 1; // start from the last field met in the image
-    let i = 0;
-    for (let k = 0; k < runs.length; k++) {
-      for (let j = 0, off = e.#offsets[k]; j < runs[k].count; j++, i++, off += FILE_SER.size) {
-        const w = off / 4; // not >>> 2: arenas may be larger than 4 GiB
-        if (last < 0 || !samePrefix(words, w, raw[last], masks[last])) {
-          const key = String.fromCharCode(...bytes.subarray(off, off + FILE_SER.compatibleLen));
-          last = byKey.get(key) ?? -1;
-          if (last < 0) {
-            const compatible = readCString(
-              bytes,
-              off + FILE_SER.compatible,
-              FILE_SER.compatibleLen,
-            );
-            if (compatible === null || compatible.length === 0) {
-              fail("compatible has no NUL within 48 bytes", k, j, i);
-            }
-            if (!known(compatible!)) fail(`unknown compatible "${compatible}"`, k, j, i);
-            if (raw.length >= MAX_COMPATS) fail("too many distinct compatibles", k, j, i);
-            // The words up to and including the NUL; the last one masked.
-            const len = cStringLength(bytes, off, FILE_SER.compatibleLen);
-            const n = (len >>> 2) + 1;
-            const mask = (len & 3) === 3 ? -1 : (2 ** (8 * ((len & 3) + 1)) - 1) | 0;
-            const r = words.slice(w, w + n);
-            r[n - 1] &= mask;
-            raw.push(r);
-            masks.push(mask);
-            table.names.push(compatible!);
-            last = raw.length - 1;
-            byKey.set(key, last);
-          }
-        }
-        e.#compatIds[i] = last;
-        const t = w + FILE_SER.token / 4;
-        const lo = words[t] >>> 0;
-        const hi = words[t + 1] >>> 0;
-        if (e.#index ? e.#index.set(lo, hi, i) >= 0 : e.#scan(lo, hi, i) >= 0) {
-          fail(`duplicate token ${tokenOf(lo, hi)}`, k, j, i, FILE_SER.token);
-        }
-      }
-    }
-    return e;
+    const read = FileEntries.#read(arena, spec, session, table, chain.what);
+    return new FileEntries(
+      arena,
+      read,
+      chain.expected,
+      BLOCK_HEADER.size,
+      chain.claim,
+      table.names,
+    );
   }
 
-  /** Index of the token among the first `n` entries of a small set, or -1. */
-  #scan(lo: number, hi: number, n: number): number {
-    const words = this.#arena.words;
-    for (let i = 0; i < n; i++) {
-      const t = (this.#offset(i) + FILE_SER.token) / 4;
-      if (words[t] >>> 0 === lo && words[t + 1] >>> 0 === hi) return i;
+  /** Reads `count` entries stored back to back at `pa` (a v3 file array); claims nothing. */
+  static readArray(
+    arena: Arena,
+    pa: bigint,
+    count: number,
+    session: string,
+    table: CompatTable,
+  ): FileEntries {
+    const spec = { ...FILE_RECORDS, head: count > 0 ? pa : 0n, expected: count, array: true };
+    const read = FileEntries.#read(
+      arena,
+      spec,
+      session,
+      table,
+      `v3 file array of session "${session}"`,
+    );
+    return new FileEntries(arena, read, count, 0, false, table.names);
+  }
+
+  static #read(
+    arena: Arena,
+    spec: RecordsSpec,
+    session: string,
+    table: CompatTable,
+    what: string,
+  ): RecordsRead {
+    const small = spec.expected <= SMALL;
+    // No index unless the tokens are not a sequence (then the reader asks for one).
+    // Nor ids unless the compatibles differ.
+    const out = { ids: NO_IDS, index: small ? SMALL_INDEX : NO_INDEX };
+    const fail = (f: RecordsFailure) =>
+      chainFailure(what, f, spec) ?? entryFailure(arena, f, session);
+    try {
+      // An open table that fills up grows (to its bound) and the read runs again.
+      for (;;) {
+        try {
+          return readRecords(arena, spec, table.tags, out, fail);
+        } catch (e) {
+          if (!(e instanceof TagsFull) || !table.grow()) throw e instanceof TagsFull ? e.error : e;
+          out.index = small ? SMALL_INDEX.fill(0) : NO_INDEX; // keys indexed before the table filled up
+          out.ids = NO_IDS;
+        } finally {
+          table.sync();
+        }
+      }
+    } finally {
+      if (small) SMALL_INDEX.fill(0);
     }
-    return -1;
+  }
+
+  /** The blocks holding the entries (file blocks, or the one array of a v3 session). */
+  get runs(): readonly ChainBlock[] {
+    return Array.from({ length: this.#offsets.length }, (_, k) => ({
+      pa: this.#blocks[2 * k],
+      count: Number(this.#blocks[2 * k + 1]),
+    }));
+  }
+
+  /** Frees the blocks it claimed (nothing for a read-only read or a v3 array). Idempotent. */
+  release(): void {
+    if (!this.#claimed) return;
+    this.#claimed = false;
+    freeRegions(
+      this.#arena,
+      this.runs.map((r) => ({ pa: r.pa, pages: FILE_CHAIN.blockSize / PAGE_SIZE })),
+    );
   }
 
   /** Byte offset in the arena of entry `i`. */
   #offset(i: number): number {
-    const starts = this.#starts;
+    const per = this.#per;
+    if (per > 0) {
+      const k = Math.floor(i / per);
+      return this.#offsets[k] + (i - k * per) * FILE_SER.size;
+    }
+    const starts = this.#starts!;
     let lo = 0;
     let hi = starts.length - 1;
     while (lo < hi) {
@@ -236,14 +284,24 @@ export class FileEntries {
     return this.#offsets[lo] + (i - starts[lo]) * FILE_SER.size;
   }
 
+  /** Index of the token among the entries of a small set, or -1. */
+  #scan(lo: number, hi: number): number {
+    const words = this.#arena.words;
+    for (let i = 0; i < this.count; i++) {
+      const t = (this.#offset(i) + FILE_SER.token) / 4;
+      if (words[t] >>> 0 === lo >>> 0 && words[t + 1] >>> 0 === hi >>> 0) return i;
+    }
+    return -1;
+  }
+
   /** Index of the entry with `token`, or -1. */
   find(lo: number, hi: number): number {
-    return this.#index ? this.#index.get(lo, hi) : this.#scan(lo, hi, this.count);
+    return this.#index ? this.#index.get(lo, hi) : this.#scan(lo, hi);
   }
 
   /** Token of entry `i`. */
   token(i: number): bigint {
-    const w = (this.#offset(i) + FILE_SER.token) / 4;
+    const w = (this.#offset(i) + FILE_SER.token) / 4; // not >>> 2: arenas may be larger than 4 GiB
     const words = this.#arena.words;
     return tokenOf(words[w] >>> 0, words[w + 1] >>> 0);
   }
@@ -255,16 +313,17 @@ export class FileEntries {
 
   /** Compatible string of entry `i`. */
   compatible(i: number): string {
-    return this.#compats[this.#compatIds[i]];
+    return this.#compats[this.#uniform >= 0 ? this.#uniform : this.#ids[i]];
   }
 
   /** How many entries have each compatible string. */
   compatibleCounts(): Map<string, number> {
+    if (this.count === 0) return new Map();
+    if (this.#uniform >= 0) return new Map([[this.#compats[this.#uniform], this.count]]);
+    const counts = new Float64Array(this.#compats.length);
+    for (let i = 0; i < this.count; i++) counts[this.#ids[i]]++;
     const out = new Map<string, number>();
-    for (let i = 0; i < this.count; i++) {
-      const c = this.compatible(i);
-      out.set(c, (out.get(c) ?? 0) + 1);
-    }
+    counts.forEach((n, id) => n > 0 && out.set(this.#compats[id], n));
     return out;
   }
 
@@ -278,9 +337,46 @@ export class FileEntries {
   }
 }
 
-/** Whether the field at word `w` holds the string of `r` (and its NUL). */
-function samePrefix(words: Int32Array, w: number, r: Int32Array, mask: number): boolean {
-  const n = r.length - 1;
-  for (let k = 0; k < n; k++) if (words[w + k] !== r[k]) return false;
-  return (words[w + n] & mask) === r[n];
+/** The native reader's geometry of file entries. */
+const FILE_RECORDS: RecordsSpec = {
+  head: 0n,
+  expected: 0,
+  maxBlocks: 1,
+  blockSize: FILE_CHAIN.blockSize,
+  recordSize: FILE_SER.size,
+  tag: { offset: FILE_SER.compatible, size: FILE_SER.compatibleLen },
+  keyOffset: FILE_SER.token,
+  claim: false,
+  array: false,
+};
+
+/** An open compatible table is full: grow it and read again (or throw `error`). */
+class TagsFull extends Error {
+  constructor(readonly error: CorruptImageError) {
+    super(error.message);
+  }
+}
+
+/** The error of a bad entry: its session, its index, what is wrong, its address. */
+function entryFailure(arena: Arena, f: RecordsFailure, session: string): Error {
+  const at = (msg: string) =>
+    new CorruptImageError(`session "${session}" file ${f.record}: ${msg}`, f.pa);
+  switch (f.reason) {
+    case "tag-no-nul":
+      return at(`compatible has no NUL within ${FILE_SER.compatibleLen} bytes`);
+    case "tag-not-utf8":
+      return at("compatible is not UTF-8");
+    case "tag-unknown": {
+      const off = Number(f.pa - PHYS_BASE);
+      return at(`unknown compatible "${readCString(arena.memory, off, FILE_SER.compatibleLen)}"`);
+    }
+    case "tags-full":
+      return new TagsFull(at("too many distinct compatibles"));
+    case "duplicate-key": {
+      const w = Number(f.pa - PHYS_BASE) / 4;
+      return at(`duplicate token ${tokenOf(arena.words[w] >>> 0, arena.words[w + 1] >>> 0)}`);
+    }
+    default:
+      return at(`entry refused (${f.reason})`);
+  }
 }

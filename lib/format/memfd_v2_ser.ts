@@ -103,6 +103,14 @@ export function writePageHeader(arena: Arena, page: bigint, bitmap: number): voi
   dv.setUint32(off + MEMFD_V2_PAGE.bitmap, bitmap >>> 0, true);
 }
 
+/** Updates the slots in use of a descriptor page whose header is written. */
+export function writePageBitmap(arena: Arena, page: bigint, bitmap: number): void {
+  const dv = arena.dataView;
+  const off = arena.offsetOf(page, MEMFD_V2_PAGE.header);
+  dv.setUint32(off + MEMFD_V2_PAGE.live, popcount(bitmap), true);
+  dv.setUint32(off + MEMFD_V2_PAGE.bitmap, bitmap >>> 0, true);
+}
+
 /** Reads and validates a descriptor page header; returns its bitmap of slots in use. */
 export function readPageHeader(arena: Arena, page: bigint): number {
   const dv = arena.dataView;
@@ -126,21 +134,29 @@ export function readPageHeader(arena: Arena, page: bigint): number {
   return bitmap;
 }
 
+/** Writes a u64 given as a safe integer (two 32-bit halves: no BigInt). */
+function setU64(dv: DataView, at: number, v: number): void {
+  dv.setUint32(at, v >>> 0, true);
+  dv.setUint32(at + 4, Math.floor(v / 2 ** 32), true);
+}
+
 /** Writes the descriptor at `pa` (inline extents when there are at most 5). */
 export function writeMemfdV2(arena: Arena, pa: bigint, d: MemfdV2Descriptor): void {
   const dv = arena.dataView;
   const off = arena.offsetOf(pa, MEMFD_V2_PAGE.slotSize);
-  arena.memory.fill(0, off, off + MEMFD_V2_PAGE.slotSize);
-  dv.setBigUint64(off + MEMFD_V2_SER.size, BigInt(d.size), true);
-  dv.setBigUint64(off + MEMFD_V2_SER.pos, BigInt(d.pos), true);
+  setU64(dv, off + MEMFD_V2_SER.size, d.size);
+  setU64(dv, off + MEMFD_V2_SER.pos, d.pos);
   dv.setUint32(off + MEMFD_V2_SER.seals, d.seals, true);
   dv.setUint32(off + MEMFD_V2_SER.nextents, d.nextents, true);
   dv.setBigUint64(off + MEMFD_V2_SER.extentsPa, d.extentsPa, true);
-  d.inline.forEach((e, i) => {
-    const at = off + MEMFD_V2_SER.inline + i * MEMFD_V2_SER.extent;
+  let at = off + MEMFD_V2_SER.inline;
+  for (const e of d.inline) {
     dv.setBigUint64(at, e.pa, true);
-    dv.setBigUint64(at + 8, BigInt(e.pages), true);
-  });
+    setU64(dv, at + 8, e.pages);
+    at += MEMFD_V2_SER.extent;
+  }
+  // The inline extents not used, and the reserved word.
+  arena.memory.fill(0, at, off + MEMFD_V2_PAGE.slotSize);
 }
 
 /**
@@ -190,7 +206,8 @@ export function readMemfdV2(arena: Arena, pa: bigint): MemfdV2Descriptor {
 
 /** Number of bits set in a 32-bit word. */
 export function popcount(x: number): number {
-  let n = 0;
-  for (let v = x >>> 0; v !== 0; v &= v - 1) n++;
-  return n;
+  let v = x >>> 0;
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
 }

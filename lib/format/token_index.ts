@@ -4,6 +4,25 @@
  * token read from memory is indexed without allocating a BigInt. Used for
  * token lookup and duplicate detection on both sides of a handover.
  *
+ * The layout, shared with the native reader of handed-over records
+ * (native/key_index.zig fills a table that {@link TokenIndex.adopt} takes
+ * over without rebuilding it):
+ *
+ * ```
+ * table   Int32Array of slots * 4 words, slots a power of two (>= 16),
+ *         at most half of them used
+ * slot i  words 4i..4i+3: { lo, hi, value + 1, 0 }   (value + 1 = 0: empty,
+ *         -1: deleted; the native reader writes no deleted slot)
+ * home    seed 0:  (lo ^ imul(hi, 0x9e3779b1)) & (slots - 1)
+ *         seed s:  h = imul(lo ^ imul(hi ^ s, 0x9e3779b1), 0x85ebca6b);
+ *                  h ^= h >>> 15; h = imul(h, 0xc2b2ae35); h ^= h >>> 13;
+ *                  h & (slots - 1)
+ * probe   from home, slot after slot (wrapping, over deleted slots), to the
+ *         key or an empty slot
+ * reseed  an insert whose probe is longer than 48 slots with seed 0
+ *         rebuilds the table once with a random odd seed, then inserts
+ * ```
+ *
  * @module
  */
 
@@ -54,6 +73,31 @@ export class TokenIndex {
     while (cap < expected * 2) cap *= 2;
     this.#t = new Int32Array(cap * 4);
     this.#mask = cap - 1;
+  }
+
+  static #table(cap: number): Int32Array {
+    return new Int32Array(cap * 4);
+  }
+
+  /**
+   * Takes over a table filled elsewhere (the native record reader) in the
+   * layout the module comment describes: `size` tokens, hashed with
+   * `seed` (0: the dense hash). `RangeError` when the table cannot be one.
+   */
+  static adopt(table: Int32Array, size: number, seed: number): TokenIndex {
+    const slots = table.length / 4;
+    if (
+      !Number.isInteger(slots) || slots < MIN_CAPACITY || (slots & (slots - 1)) !== 0 ||
+      !Number.isSafeInteger(size) || size < 0 || size * 2 > slots
+    ) {
+      throw new RangeError(`token index: ${table.length} words cannot hold ${size} tokens`);
+    }
+    const index = new TokenIndex();
+    index.#t = table;
+    index.#mask = slots - 1;
+    index.#size = size;
+    index.#seed = seed >>> 0;
+    return index;
   }
 
   /** Number of tokens. */
@@ -173,5 +217,43 @@ export class TokenIndex {
     for (let p = 0; p < t.length; p += 4) {
       if (t[p + 2] > 0) fn(t[p] >>> 0, t[p + 1] >>> 0, t[p + 2] - 1);
     }
+  }
+}
+
+/**
+ * Tokens that form an arithmetic sequence, `base + i * step` for i in
+ * 0..count-1 (step > 0, no token past 2^64): the index of a token is
+ * arithmetic, no table is needed. The native record reader finds them so.
+ */
+export class TokenSequence {
+  readonly #base: bigint;
+  readonly #step: bigint;
+  readonly #count: number;
+  /** Small enough for doubles: base and the last token below 2^53, split as lo/hi. */
+  readonly #small: boolean;
+
+  /** The sequence of `count` tokens from `base` by `step`. */
+  constructor(base: bigint, step: bigint, count: number) {
+    if (step <= 0n || base < 0n || !Number.isSafeInteger(count) || count < 0) {
+      throw new RangeError(`token sequence from ${base} by ${step}: not a sequence`);
+    }
+    this.#base = base;
+    this.#step = step;
+    this.#count = count;
+    this.#small = base + BigInt(count) * step < 2n ** 53n;
+  }
+
+  /** The index of a token, or -1. */
+  get(lo: number, hi: number): number {
+    if (this.#small) {
+      const d = (hi >>> 0) * 2 ** 32 + (lo >>> 0) - Number(this.#base);
+      const step = Number(this.#step);
+      const i = d / step;
+      return d >= 0 && Number.isInteger(i) && i < this.#count ? i : -1;
+    }
+    const d = tokenOf(lo >>> 0, hi >>> 0) - this.#base;
+    if (d < 0n || d % this.#step !== 0n) return -1;
+    const i = d / this.#step;
+    return i < BigInt(this.#count) ? Number(i) : -1;
   }
 }

@@ -7,34 +7,38 @@
  * @module
  */
 
-import { LuoError } from "../errors.ts";
+import { LuoError, typeOf } from "../errors.ts";
 import type { FlbOps } from "../luo/flb.ts";
 import type { AnyFileHandler } from "../luo/handler.ts";
 import { kvmapHandler } from "./kvmap/handler.ts";
 import { descriptorPagesFlb, MEMFD_V2_PAGES } from "./memfd/descriptor_pages.ts";
-import { memfdV1Handler, memfdV1Reader } from "./memfd/v1.ts";
+import { memfdHandlers } from "./memfd/handlers.ts";
+import { memfdV1Handler } from "./memfd/v1.ts";
 import { memfdHandler } from "./memfd/v2.ts";
 import { valueHandler } from "./value.ts";
 
-/** The formats new memory files can be handed over in. */
-export type MemfdFormat = "memfd-v2" | "memfd-v1";
-
 /**
- * The built-in handlers of a live update that hands memory files over as
- * `format` (default memfd-v2); the other memfd format is registered to
- * read only. `EINVAL` for an unknown format.
+ * The built-in handlers of a live update: memory files handed over as
+ * `memfdFormat` (default memfd-v2; the other format is registered to read
+ * only), retrieved files populated unless `memfdPopulate` is false, values
+ * and preserved maps. `EINVAL` for an unknown format or a populate option
+ * that is not a boolean.
  */
-export function builtinHandlers(format: unknown = "memfd-v2"): AnyFileHandler[] {
+export function builtinHandlers(
+  options: { memfdFormat?: unknown; memfdPopulate?: unknown } = {},
+): AnyFileHandler[] {
+  const format = options.memfdFormat ?? "memfd-v2";
   if (format !== "memfd-v2" && format !== "memfd-v1") {
     throw new LuoError(
       "EINVAL",
       `memfdFormat must be "memfd-v2" or "memfd-v1", got ${JSON.stringify(format)}`,
     );
   }
-  const memfd: AnyFileHandler[] = format === "memfd-v1"
-    ? [memfdV1Handler, { ...memfdHandler, canPreserve: () => false }]
-    : [memfdHandler, memfdV1Reader];
-  return [...memfd, valueHandler, kvmapHandler];
+  const populate = options.memfdPopulate ?? true;
+  if (typeof populate !== "boolean") {
+    throw new LuoError("EINVAL", `option memfdPopulate must be a boolean, got ${typeOf(populate)}`);
+  }
+  return [...memfdHandlers({ format, populate }), valueHandler, kvmapHandler] as AnyFileHandler[];
 }
 
 /** The built-in FLBs, by the compatible of the handler they attach to. */

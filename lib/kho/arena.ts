@@ -8,9 +8,8 @@
  * @module
  */
 
-import { ERRORS, KhoError, UnflushedHandoverError } from "../errors.ts";
+import { KhoError, UnflushedHandoverError } from "../errors.ts";
 import { claimBlock } from "./claim.ts";
-import { loadNative } from "./library.ts";
 import { withPermission } from "./permission.ts";
 import type { Native } from "./symbols.ts";
 import { type ArenaInfo, decodeInfo, INFO_BYTES } from "./info.ts";
@@ -20,24 +19,28 @@ import {
   type AllocOptions,
   type ArenaOptions,
   checkPath,
-  createFlags,
   type CreateOptions,
-  openFlags,
   type OpenOptions,
   optionsOf,
 } from "./options.ts";
 import { checkInteger } from "./check_integer.ts";
 import { ArenaBuffers, keepTemporary, removeAtExit } from "./collector.ts";
+import { nativeCall, type NativeCaller, type NativeHandle } from "./native_call.ts";
 import {
   hex,
   PAGE_SIZE,
   PHYS_BASE,
   POISON_BYTE,
   type Region,
-  REGION_KIND,
   type RegionKind,
 } from "./physical.ts";
-import { removeIfPresent, temporaryArenaPath } from "./temporary.ts";
+import { removeIfPresent } from "./temporary.ts";
+import { createHandle, type OpenedHandle, openHandle } from "./open_handle.ts";
+import { allocExtents, DEFAULT_MAX_EXTENTS, populateRegions } from "./regions.ts";
+import { listRegions } from "./region_list.ts";
+
+/** {@link PHYS_BASE} as a double (exact). */
+const PHYS_BASE_NUMBER = Number(PHYS_BASE);
 
 export type { AllocOptions, ArenaInfo, ArenaOptions, CreateOptions, OpenOptions };
 export type { Region, RegionKind };
@@ -45,11 +48,6 @@ export { checkInteger, PAGE_SIZE, PHYS_BASE, POISON_BYTE };
 
 /** Offset of the header's `fdt_pa` (SPEC: the arena file layout). */
 const ARENA_FDT_PA = 32;
-
-/** The native library of `options` (checked to match this module when loaded). */
-function nativeFor(options: ArenaOptions): Native {
-  return loadNative(options.library);
-}
 
 /**
  * An open arena. Create one with {@link Arena.create} (fresh) or
@@ -67,7 +65,7 @@ function nativeFor(options: ArenaOptions): Native {
  * Deno.removeSync(arena.path);
  * ```
  */
-export class Arena {
+export class Arena implements NativeCaller {
   /** Path of the arena file. */
   readonly path: string;
   /** Size of the arena in bytes. */
@@ -87,10 +85,12 @@ export class Arena {
   #remove: string | null;
   #base: Deno.PointerObject;
   #buffers = new ArenaBuffers();
+  #nativeHandle: NativeHandle;
 
   private constructor(native: Native, handle: number, path: string, temporary: boolean) {
     this.#native = native;
     this.#handle = handle;
+    this.#nativeHandle = Object.freeze({ native, handle });
     this.path = path;
     this.#remove = temporary ? path : null;
     this.size = this.info().size;
@@ -114,25 +114,7 @@ export class Arena {
    * the arena is closed without a handover.
    */
   static create(options?: CreateOptions): Arena {
-    options = optionsOf("create arena", options);
-    const native = nativeFor(options);
-    const size = checkInteger(
-      "arena size",
-      options.size === undefined ? 64 * 1024 * 1024 : options.size,
-      2 * PAGE_SIZE,
-    );
-    if (size % PAGE_SIZE !== 0) {
-      throw new KhoError("EINVAL", `arena size ${size} is not a multiple of ${PAGE_SIZE}`);
-    }
-    const path = options.path ?? temporaryArenaPath();
-    const flags = createFlags(options);
-    return Arena.#make(
-      native,
-      path,
-      { created: true, temporary: options.path === undefined },
-      () => `create arena ${path} of ${size} bytes`,
-      (p, len, out) => native.kho_create(p, len, BigInt(size), flags, out),
-    );
+    return Arena.#wrap(createHandle(optionsOf("create arena", options)));
   }
 
   /**
@@ -142,34 +124,16 @@ export class Arena {
    */
   static open(path: string, options?: OpenOptions): Arena {
     checkPath("open arena: the path", path);
-    options = optionsOf(`open arena ${path}`, options);
-    const native = nativeFor(options);
-    const flags = openFlags(options);
-    return Arena.#make(
-      native,
-      path,
-      { created: false, temporary: false },
-      () => `open arena ${path}`,
-      (p, len, out) => native.kho_open(p, len, flags, out),
-    );
+    return Arena.#wrap(openHandle(path, optionsOf(`open arena ${path}`, options)));
   }
 
-  /** Runs a native create or open of `path` and wraps the handle it returns. */
-  static #make(
-    native: Native,
-    path: string,
-    how: { created: boolean; temporary: boolean },
-    what: () => string,
-    call: (path: Uint8Array, length: bigint, out: Uint32Array) => number,
-  ): Arena {
-    const out = new Uint32Array(1);
-    const p = new TextEncoder().encode(path);
-    checkNative(native, call(p, BigInt(p.length), out), what);
+  /** The arena of a handle just created or opened (closed again, and a created file removed, on failure). */
+  static #wrap(o: OpenedHandle): Arena {
     try {
-      return new Arena(native, out[0], path, how.temporary);
+      return new Arena(o.native, o.handle, o.path, o.temporary);
     } catch (e) {
-      native.kho_close(out[0]);
-      if (how.created) removeIfPresent(path);
+      o.native.kho_close(o.handle);
+      if (o.created) removeIfPresent(o.path);
       throw e;
     }
   }
@@ -238,6 +202,12 @@ export class Arena {
 
   #check(rc: number, what: () => string): void {
     checkNative(this.#native, rc, what);
+  }
+
+  /** @internal The native library and handle, for the modules of lib/kho (see native_call.ts). */
+  [nativeCall](): NativeHandle {
+    this.#live();
+    return this.#nativeHandle;
   }
 
   /** One native call on this live arena; `what` names it in the error. */
@@ -314,6 +284,26 @@ export class Arena {
     checkAddress(pa);
     this.#call(() => `restore ${hex(pa)}`, (nt, h) => nt.kho_restore(h, pa, this.#outBytes));
     return Number(this.#out[0]);
+  }
+
+  /**
+   * Allocates `size` bytes as at most `maxExtents` (default 1024) extents,
+   * in address order: the size rounded up to a page in free pages, not one
+   * power-of-two block of up to twice the size. `ENOMEM`, with nothing
+   * allocated, when they do not suffice (see lib/kho/regions.ts).
+   */
+  allocExtents(size: number, options: AllocOptions & { maxExtents?: number } = {}): Region[] {
+    const n = checkInteger("alloc_extents size", size, 1, this.size);
+    const max = checkInteger("maxExtents", options.maxExtents ?? DEFAULT_MAX_EXTENTS, 1, 1 << 20);
+    return allocExtents(this, n, allocFlags(options), max);
+  }
+
+  /**
+   * Maps whole regions in bulk: their first use takes no page fault per page
+   * (`MADV_POPULATE_READ`/`_WRITE`; where missing, one touch per page).
+   */
+  populate(regions: readonly Region[], options: { write?: boolean } = {}): void {
+    populateRegions(this, regions, options.write === true);
   }
 
   /**
@@ -426,41 +416,34 @@ export class Arena {
   }
 
   /** Lists blocks of a kind, in address order. */
-  *regions(kind: RegionKind): Generator<Region> {
-    this.#live();
-    const out = new BigUint64Array(2);
-    const outBytes = new Uint8Array(out.buffer);
-    let from = PHYS_BASE;
-    for (let guard = 0; guard <= this.size / PAGE_SIZE; guard++) {
-      const rc = this.#native.kho_next_region(this.#handle, from, REGION_KIND[kind], outBytes);
-      if (rc === -ERRORS.ENOENT.errno) return;
-      this.#check(rc, () => `list ${kind} regions`);
-      yield { pa: out[0], pages: Number(out[1]) };
-      from = out[0] + BigInt(out[1]) * BigInt(PAGE_SIZE);
-    }
-    throw new KhoError("EIO", `list ${kind} regions: more regions than pages`);
+  regions(kind: RegionKind): Generator<Region> {
+    return listRegions(this, this.size, kind);
   }
 
   /** Byte offset in the arena of [pa, pa+len), validated (`EINVAL` naming what is wrong). */
   offsetOf(pa: bigint, len: number): number {
-    checkAddress(pa);
-    checkInteger("length", len);
-    const off = pa - PHYS_BASE;
-    if (off < 0n || off + BigInt(len) > BigInt(this.size) || len < 0) {
+    // In doubles without a BigInt: exact for every address inside an arena
+    // (below 2^53); any other lands outside.
+    const off = typeof pa === "bigint" ? Number(pa) - PHYS_BASE_NUMBER : NaN;
+    if (!(off >= 0 && len >= 0 && off + len <= this.size) || !Number.isInteger(len)) {
+      checkAddress(pa);
+      checkInteger("length", len);
       throw new KhoError(
         "EINVAL",
         `physical range ${hex(pa)}+${len} is outside arena ${this.path}`,
       );
     }
-    return Number(off);
+    return off;
   }
 
   /** True when [pa, pa+len) lies inside the arena. */
   contains(pa: bigint, len = 1): boolean {
-    checkAddress(pa);
-    checkInteger("length", len);
-    const off = pa - PHYS_BASE;
-    return off >= 0n && len >= 0 && off + BigInt(len) <= BigInt(this.size);
+    const off = typeof pa === "bigint" ? Number(pa) - PHYS_BASE_NUMBER : NaN;
+    if (Number.isNaN(off) || !Number.isInteger(len)) {
+      checkAddress(pa);
+      checkInteger("length", len);
+    }
+    return off >= 0 && len >= 0 && off + len <= this.size;
   }
 
   /** Zero-copy bytes of [pa, pa+len). */

@@ -19,11 +19,17 @@ const DETAIL_BYTES = 1024;
 export function checkNative(native: Native, rc: number, what: () => string): void {
   if (rc === 0) return;
   const code = codeOfNative(rc);
-  const buf = new Uint8Array(DETAIL_BYTES);
-  const n = Number(native.kho_last_error(buf, BigInt(DETAIL_BYTES)));
-  const detail = n > 0 ? `: ${new TextDecoder().decode(buf.subarray(0, n))}` : "";
+  const words = nativeDetail(native);
+  const detail = words ? `: ${words}` : "";
   const meaning = code === "EIO" && -rc !== ERRORS.EIO.errno
     ? `native error ${rc}`
     : ERRORS[code].meaning;
   throw new KhoError(code, `${what()} failed (${meaning})${detail}`);
+}
+
+/** The detail the native library recorded for the call that just failed ("" when none). */
+export function nativeDetail(native: Native): string {
+  const buf = new Uint8Array(DETAIL_BYTES);
+  const n = Number(native.kho_last_error(buf, BigInt(DETAIL_BYTES)));
+  return new TextDecoder().decode(buf.subarray(0, n));
 }

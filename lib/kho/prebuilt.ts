@@ -25,22 +25,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 336864,
-    sha256: "1cfa7dbe136922521c15f3290fbea38c4e85c1b13596afb2f675e5cade8a826e",
+    size: 389504,
+    sha256: "be60a80192eaf38181c162ac17e75c2124917cf0a6806e0ba7cbf4832951b54d",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 291367,
-    sha256: "66ba67b8975bf44f8ffaabb78e756675c1c68297c45e6e405f7fae3b97832ede",
+    size: 356233,
+    sha256: "b9825765bd68ad536c42fb75f05531909859471ea204c1e826e187332a04f47c",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 376608,
-    sha256: "6ed451ab4ae6439fe05eb21168fc8864a7a12230f129fdb91ae6998896f65590",
+    size: 429896,
+    sha256: "141330e59647dba53ffb98733e47f89ad59262d05b097be746930e2acf81e48f",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 382328,
-    sha256: "42653809909f4f60a361093ed58649a093c6c1a8c6cc63107d354af2b75aaf8e",
+    size: 441120,
+    sha256: "39d8758542b5caa7771a6328987bdca02f4a8260fcc9a33b303b57194bfbb808",
   },
 };

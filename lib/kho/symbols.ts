@@ -6,7 +6,7 @@
  */
 
 /** ABI version these declarations describe (native `kho_abi_version`). */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** The native library's symbols. */
 export const symbols = {
@@ -35,6 +35,16 @@ export const symbols = {
   kho_fail_alloc_after: { parameters: ["u32", "u64"], result: "i32" },
   kho_fail_sync_after: { parameters: ["u32", "u64"], result: "i32" },
   kho_next_region: { parameters: ["u32", "u64", "u32", "buffer"], result: "i32" },
+  kho_alloc_extents: {
+    parameters: ["u32", "u64", "u32", "buffer", "u32", "buffer"],
+    result: "i32",
+  },
+  kho_regions: { parameters: ["u32", "u32", "buffer", "u32", "buffer"], result: "i32" },
+  kho_records_params_size: { parameters: [], result: "usize" },
+  kho_read_records: {
+    parameters: ["u32", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded native library. */

@@ -8,8 +8,9 @@
  * @module
  */
 
-import { BLOCK_HEADER, BlockChain, type ChainBlock } from "../format/block.ts";
-import { CompatTable, FILE_CHAIN, FileEntries } from "../format/file_ser.ts";
+import { BlockChain, type ChainBlock } from "../format/block.ts";
+import { CompatTable } from "../format/compat_table.ts";
+import { FILE_CHAIN, FileEntries } from "../format/file_ser.ts";
 import { FLB_CHAIN, type FlbEntry, readFlbEntries } from "../format/flb_ser.ts";
 import { readRoots, ROOT_COMPAT, type Roots } from "../format/roots.ts";
 import { readSessionEntry, SESSION_CHAIN, type SessionEntry } from "../format/session_ser.ts";
@@ -47,8 +48,8 @@ export interface ReadOptions {
   claim: boolean;
   /** Block cap per chain. */
   maxBlocks: number;
-  /** Whether a file's compatible string is known. */
-  known: (compatible: string) => boolean;
+  /** The known compatible strings (others are refused), or `"any"` (inspection). */
+  known: readonly string[] | "any";
 }
 
 /** Reads and validates the image published at `root`. */
@@ -116,19 +117,26 @@ function readV4Files(
   options: ReadOptions,
   compats: CompatTable,
 ): SessionRecord {
-  const chain = BlockChain.incoming(arena, FILE_CHAIN, entry.files, {
-    expected: Number(entry.count),
-    maxBlocks: options.maxBlocks,
-    claim: options.claim,
-    what: `file chain of session "${entry.name}"`,
-  });
-  try {
-    const entries = FileEntries.read(arena, chain.blocks, BLOCK_HEADER.size, entry.name, compats);
-    return { entry, entries, fileBlocks: chain.blocks, release: () => chain.release() };
-  } catch (e) {
-    chain.release();
-    throw e;
-  }
+  const entries = FileEntries.readChain(
+    arena,
+    {
+      head: entry.files,
+      expected: Number(entry.count),
+      maxBlocks: options.maxBlocks,
+      claim: options.claim,
+      what: `file chain of session "${entry.name}"`,
+    },
+    entry.name,
+    compats,
+  );
+  return {
+    entry,
+    entries,
+    get fileBlocks() {
+      return entries.runs;
+    },
+    release: () => entries.release(),
+  };
 }
 
 function readV3Image(
@@ -163,7 +171,13 @@ function readV3Files(
     owned = false;
   };
   try {
-    const entries = FileEntries.read(arena, blocks, 0, entry.name, compats);
+    const entries = FileEntries.readArray(
+      arena,
+      entry.files,
+      blocks[0]?.count ?? 0,
+      entry.name,
+      compats,
+    );
     return { entry, entries, fileBlocks: blocks, release };
   } catch (e) {
     release();

@@ -53,7 +53,7 @@ export class IncomingImage {
       const image = readImage(this.#arena, this.#root, {
         claim: true,
         maxBlocks: this.#ctx.maxBlocks,
-        known: (c) => this.#ctx.handlers.get(c) !== undefined,
+        known: this.#ctx.handlers.compatibles(),
       });
       try {
         this.#ctx.flbs.adoptIncoming(image.flbs, filesByCompatible(image), image.flbHeader);

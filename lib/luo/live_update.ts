@@ -91,7 +91,7 @@ export class LiveUpdate {
     };
     this.#sessionChain = BlockChain.outgoing(arena, SESSION_CHAIN, maxBlocks);
     this.#flbChain = BlockChain.outgoing(arena, FLB_CHAIN, maxBlocks);
-    for (const h of builtinHandlers(options.memfdFormat)) this.handlers.register(h);
+    for (const h of builtinHandlers(options)) this.handlers.register(h);
     for (const { handler, flb } of BUILTIN_FLBS) this.#flbs.register(handler, flb);
     for (const h of options.handlers ?? []) this.handlers.register(h);
     for (const { handler, flb } of options.flbs ?? []) this.#attachFlb(handler, flb);

@@ -23,6 +23,12 @@ export interface LiveUpdateOptions {
    * successor built before memfd-v2). Both are read either way.
    */
   memfdFormat?: "memfd-v2" | "memfd-v1";
+  /**
+   * Whether retrieving a memory file over 64 KiB maps its pages in bulk
+   * (`MemFile.populate`; default `true`), so that reading every byte takes
+   * no page fault per 4 KiB. `false` for files you will not read soon.
+   */
+  memfdPopulate?: boolean;
 }
 
 /** Options of `LiveUpdate.start`. */

@@ -79,7 +79,7 @@ export function convertArena(
   const root = arena.incomingRoot;
   if (root === 0n) throw new LuoError("ENOENT", `arena ${path} has nothing handed over to convert`);
   const maxBlocks = checkInteger("maxBlocks", options.maxBlocks ?? DEFAULT_MAX_BLOCKS, 1);
-  const image = readImage(arena, root, { claim: false, maxBlocks, known: () => true });
+  const image = readImage(arena, root, { claim: false, maxBlocks, known: "any" });
   const v1Files = image.sessions.flatMap((s) => s.entries.records()).filter((f) =>
     f.compatible === MEMFD_V1
   );

@@ -233,7 +233,7 @@ function collect(
   const image = readImage(arena, arena.incomingRoot, {
     claim: false,
     maxBlocks: Math.max(pages, DEFAULT_MAX_BLOCKS),
-    known: () => true,
+    known: "any",
   });
   refs.set(image.khoRoot, "KHO root FDT");
   refs.set(image.luoFdt, "LUO FDT");

@@ -160,11 +160,15 @@ export class Segments {
    * new one; for a head that holds mostly dead bytes. One commit.
    */
   sealHead(journal: Journal, index: number, hdr: number): void {
-    this.newHead(MIN_SEGMENT_BYTES, journal, index, hdr);
+    // As large as the old head if memory allows: a reserve() stays in force.
+    this.newHead(MIN_SEGMENT_BYTES, journal, index, hdr, this.bytes[journal.state.headSeg]);
   }
 
-  /** A new head segment of at least `need` bytes; the old head sealed (dropped when empty). */
-  private newHead(need: number, journal: Journal, index: number, hdr: number): void {
+  /**
+   * A new head segment of at least `need` bytes (`want` if memory allows,
+   * else sized for the map); the old head sealed (dropped when empty).
+   */
+  private newHead(need: number, journal: Journal, index: number, hdr: number, want = 0): void {
     const st = journal.state;
     const bytes = need - SEGMENT.header;
     if (need > MAX_SEGMENT_BYTES) {
@@ -174,10 +178,7 @@ export class Segments {
     if (seg < 0) {
       throw new LuoError("ENOSPC", `map: all ${DIR.entries} segments are in use`);
     }
-    const want = Math.min(
-      GROWTH_SEGMENT_BYTES,
-      Math.max(MIN_SEGMENT_BYTES, (st.live + st.dead) / 4),
-    );
+    want ||= Math.min(GROWTH_SEGMENT_BYTES, Math.max(MIN_SEGMENT_BYTES, (st.live + st.dead) / 4));
     const info = this.newSegment(need, want, seg, st.nextSegSeq);
     const old = st.headSeg;
     const empty = st.headOff === SEGMENT.header;

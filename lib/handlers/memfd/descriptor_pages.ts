@@ -19,12 +19,13 @@ import {
   readPageHeader,
   slotAddress,
   slotOf,
+  writePageBitmap,
   writePageHeader,
 } from "../../format/memfd_v2_ser.ts";
 import { type Arena, PAGE_SIZE } from "../../kho/arena.ts";
 import type { FlbOps } from "../../luo/flb.ts";
 
-const FULL = 2 ** MEMFD_V2_PAGE.slotCount - 1;
+const FULL = (2 ** MEMFD_V2_PAGE.slotCount - 1) >>> 0;
 
 /** Lowest clear bit of a 32-bit map (the map is not full). */
 function freeBit(bitmap: number): number {
@@ -35,7 +36,8 @@ function freeBit(bitmap: number): number {
 export class DescriptorSlab {
   #arena: Arena;
   #pages = new Map<bigint, number>(); // page -> bitmap of slots in use
-  #withRoom = new Set<bigint>();
+  #current: bigint | null = null; // the page slots are taken from
+  #roomy: bigint[] = []; // pages a slot came back to (checked again when taken)
 
   /** An empty slab over `arena`. */
   constructor(arena: Arena) {
@@ -44,19 +46,28 @@ export class DescriptorSlab {
 
   /** A free descriptor slot (its physical address), in a preserved page. */
   alloc(): bigint {
-    let page = this.#withRoom.values().next().value;
-    if (page === undefined) {
-      page = this.#arena.allocPreserve(PAGE_SIZE, { zero: true });
-      this.#pages.set(page, 0);
-      this.#withRoom.add(page);
-    }
+    let page = this.#current;
+    if (page === null || this.#pages.get(page) === FULL) page = this.#nextPage();
     const bitmap = this.#pages.get(page)!;
     const slot = freeBit(bitmap);
     const next = (bitmap | (1 << slot)) >>> 0;
     this.#pages.set(page, next);
-    if (next === FULL >>> 0) this.#withRoom.delete(page);
-    writePageHeader(this.#arena, page, next);
+    writePageBitmap(this.#arena, page, next);
     return slotAddress(page, slot);
+  }
+
+  /** A page with a free slot: one a slot came back to, else a new one. */
+  #nextPage(): bigint {
+    // Bounded: each entry is popped once.
+    while (this.#roomy.length > 0) {
+      const page = this.#roomy.pop()!;
+      const bitmap = this.#pages.get(page);
+      if (bitmap !== undefined && bitmap !== FULL) return this.#current = page;
+    }
+    const page = this.#arena.allocPreserve(PAGE_SIZE, { zero: true });
+    this.#pages.set(page, 0);
+    writePageHeader(this.#arena, page, 0);
+    return this.#current = page;
   }
 
   /** Gives a slot back; its page is freed when it was the last one. */
@@ -69,13 +80,13 @@ export class DescriptorSlab {
     const next = (bitmap & ~(1 << at.slot)) >>> 0;
     if (next === 0) {
       this.#pages.delete(at.page);
-      this.#withRoom.delete(at.page);
+      if (this.#current === at.page) this.#current = null;
       this.#arena.unpreserveFree(at.page);
       return;
     }
     this.#pages.set(at.page, next);
-    this.#withRoom.add(at.page);
-    writePageHeader(this.#arena, at.page, next);
+    if (bitmap === FULL && at.page !== this.#current) this.#roomy.push(at.page);
+    writePageBitmap(this.#arena, at.page, next);
   }
 
   /** Descriptor pages in use. */

@@ -1,40 +1,29 @@
 /**
  * A memory file's extents on each side of a handover, for both memfd
  * handlers: preserve them all (or none), unpreserve them, claim them all in
- * the successor (or none).
+ * the successor (or none): one native call for all of a file's extents.
  *
  * @module
  */
 
-import { type Arena, PAGE_SIZE, type Region } from "../../kho/arena.ts";
+import type { Arena, Region } from "../../kho/arena.ts";
+import { claimRegions, preserveRegions, unpreserveRegions } from "../../kho/regions.ts";
 
-/** Marks every extent preserved; on a failure unmarks those marked and rethrows. */
+/** Marks every extent preserved, or none. */
 export function preserveExtents(arena: Arena, extents: readonly Region[]): void {
-  let done = 0;
-  try {
-    for (; done < extents.length; done++) {
-      arena.preserve(extents[done].pa, extents[done].pages * PAGE_SIZE);
-    }
-  } catch (e) {
-    unpreserveExtents(arena, extents.slice(0, done));
-    throw e;
-  }
+  preserveRegions(arena, extents);
 }
 
 /** Clears the preserved mark of every extent. */
 export function unpreserveExtents(arena: Arena, extents: readonly Region[]): void {
-  for (const e of extents) arena.unpreserve(e.pa, e.pages * PAGE_SIZE);
+  unpreserveRegions(arena, extents);
 }
 
-/** Claims every extent of a handed-over file; on a failure frees those claimed and rethrows. */
+/**
+ * Claims every extent of a handed-over file, or none: one that was not
+ * handed over, is smaller than it says or is listed twice is a
+ * `CorruptImageError` naming it.
+ */
 export function claimExtents(arena: Arena, extents: readonly Region[]): void {
-  let done = 0;
-  try {
-    for (; done < extents.length; done++) {
-      arena.claim(extents[done].pa, extents[done].pages * PAGE_SIZE, `memfd extent ${done}`);
-    }
-  } catch (err) {
-    for (const e of extents.slice(0, done)) arena.free(e.pa);
-    throw err;
-  }
+  claimRegions(arena, extents, "memfd extent");
 }

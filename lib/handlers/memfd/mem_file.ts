@@ -7,10 +7,14 @@
  * @module
  */
 
-import { LuoError, typeOf } from "../../errors.ts";
+import { KhoError, LuoError, typeOf } from "../../errors.ts";
 import { KNOWN_SEALS, SEALS } from "../../format/memfd_v2_ser.ts";
 import { type Arena, checkInteger, PAGE_SIZE, type Region } from "../../kho/arena.ts";
 import { checkArena } from "../../kho/check_arena.ts";
+import { freeRegions } from "../../kho/regions.ts";
+
+/** Most extents one growth of a file takes (ENOMEM past it: the free memory is too scattered). */
+export const GROW_EXTENTS = 1024;
 
 /** @internal Marks a file preserved or not: only the memfd handlers call it. */
 export const setPreserved: unique symbol = Symbol("setPreserved");
@@ -18,6 +22,16 @@ export const setPreserved: unique symbol = Symbol("setPreserved");
 /**
  * A memory file whose bytes live in arena pages. Preserve it in a session
  * and the successor retrieves the same pages. New bytes are zero.
+ *
+ * Its pages are a list of extents taken from the arena's free blocks,
+ * largest first (`Arena.allocExtents`), so a file of S bytes fits an arena
+ * with S bytes free, rounded up to 4 KiB pages: growing it asks for at
+ * least as much again as it has (appends stay linear) and, when that does
+ * not fit, for exactly what is missing, in at most {@link GROW_EXTENTS}
+ * extents per growth. Its handover metadata is 128 bytes (memfd-v2: a
+ * slot of a shared descriptor page), plus one 4 KiB extent block per 255
+ * extents past the 5 held inline; a live update of one file of S bytes
+ * needs an arena of S rounded up to 4 KiB plus 48 KiB.
  *
  * Views from {@link bytes} stay valid until the file is closed or the
  * arena is closed or handed over; after that they are empty (length 0), so
@@ -46,8 +60,11 @@ export class MemFile {
   #closed = false;
   #preserved = false;
   #seals = 0;
-  /** The view of the first extent that {@link bytes} hands out (revoked on close). */
-  #own: { view: Uint8Array; ref: WeakRef<ArrayBuffer>; pa: bigint } | null = null;
+  /**
+   * The views {@link bytes} handed out, the latest last (a new one when the
+   * file outgrows it: at most one per doubling); all are emptied on close.
+   */
+  #views: { view: Uint8Array; ref: WeakRef<ArrayBuffer>; pa: bigint }[] = [];
 
   private constructor(arena: Arena) {
     this.arena = arena;
@@ -141,18 +158,31 @@ export class MemFile {
   }
 
   #capacity(): number {
-    return this.#extents.reduce((a, e) => a + e.pages * PAGE_SIZE, 0);
+    let bytes = 0;
+    for (const e of this.#extents) bytes += e.pages * PAGE_SIZE;
+    return bytes;
   }
 
   #live(): void {
     if (this.#closed) throw new LuoError("EBADF", "memfd is closed");
   }
 
-  /** Adds an extent so that `size` bytes fit (at least doubling the capacity). */
+  /**
+   * Adds extents so that `size` bytes fit: at least doubling the capacity,
+   * or, when that does not fit, exactly what is missing.
+   */
   #grow(size: number): void {
     const have = this.#capacity();
     if (size <= have) return;
-    this.#extents.push(this.arena.allocRegion(Math.max(size - have, have)));
+    const options = { maxExtents: GROW_EXTENTS };
+    let added: Region[];
+    try {
+      added = this.arena.allocExtents(Math.max(size - have, have), options);
+    } catch (e) {
+      if (!(e instanceof KhoError) || e.code !== "ENOMEM" || size - have >= have) throw e;
+      added = this.arena.allocExtents(size - have, options);
+    }
+    this.#extents.push(...added);
   }
 
   /** Changes the size; new bytes are zero. `EPERM` while preserved. */
@@ -226,24 +256,52 @@ export class MemFile {
   }
 
   /**
-   * Zero-copy view of the whole contents; `EINVAL` if they span several
-   * extents, `EPERM` when write-sealed (use {@link read} for both).
+   * Zero-copy view of the whole contents: the extents that hold them must
+   * follow each other in the arena (they usually do: a file's extents are
+   * taken in address order); `EINVAL` when they do not, `EPERM` when
+   * write-sealed (use {@link read} for both).
    */
   bytes(): Uint8Array {
     this.#live();
     this.#sealed("writable view", SEALS.write | SEALS.futureWrite);
     if (this.#extents.length === 0 || this.#size === 0) return new Uint8Array(0);
-    if (this.#size > this.#extents[0].pages * PAGE_SIZE) {
-      throw new LuoError(
-        "EINVAL",
-        `memfd spans ${this.#extents.length} extents: no single view; use read()`,
-      );
-    }
     const first = this.#extents[0];
-    if (this.#own?.pa !== first.pa) {
-      this.#own = { ...this.arena.ownView(first.pa, first.pages * PAGE_SIZE), pa: first.pa };
+    let end = first.pa;
+    for (const [k, e] of this.#extents.entries()) {
+      if (end - first.pa >= BigInt(this.#size)) break;
+      if (e.pa !== end) {
+        throw new LuoError(
+          "EINVAL",
+          `memfd extent ${k} does not follow extent ${
+            k - 1
+          } in the arena: no single view; use read()`,
+        );
+      }
+      end += BigInt(e.pages * PAGE_SIZE);
     }
-    return this.#own.view.subarray(0, this.#size);
+    if (this.#views.at(-1)?.pa !== first.pa || this.#views.at(-1)!.view.length < this.#size) {
+      const span = Number(end - first.pa);
+      this.#views.push({ ...this.arena.ownView(first.pa, span), pa: first.pa });
+    }
+    return this.#views.at(-1)!.view.subarray(0, this.#size);
+  }
+
+  /**
+   * Maps the pages that hold the contents in bulk (`Arena.populate`), so
+   * that reading (or, with `write`, writing) them takes no page fault per
+   * page. A retrieve does it for files over 64 KiB unless the live update
+   * says not to (`memfdPopulate: false`).
+   */
+  populate(options: { write?: boolean } = {}): void {
+    this.#live();
+    const regions: Region[] = [];
+    for (let k = 0, left = this.#size; k < this.#extents.length && left > 0; k++) {
+      const e = this.#extents[k];
+      const pages = Math.min(e.pages, Math.ceil(left / PAGE_SIZE));
+      regions.push({ pa: e.pa, pages });
+      left -= pages * PAGE_SIZE;
+    }
+    this.arena.populate(regions, options);
   }
 
   /** Frees the pages. `EBUSY` while preserved. Idempotent. */
@@ -253,9 +311,12 @@ export class MemFile {
       throw new LuoError("EBUSY", "memfd is preserved: unpreserve it before closing");
     }
     // A view transferred away cannot be emptied: its pages are never reused then.
-    const revoked = this.#own === null || this.arena.closed || this.arena.revoke(this.#own.ref);
-    if (!this.arena.closed && revoked) { for (const e of this.#extents) this.arena.free(e.pa); }
-    this.#own = null;
+    let revoked = true;
+    if (!this.arena.closed) {
+      for (const v of this.#views) if (!this.arena.revoke(v.ref)) revoked = false;
+    }
+    if (!this.arena.closed && revoked) freeRegions(this.arena, this.#extents);
+    this.#views = [];
     this.#extents = [];
     this.#closed = true;
   }
