@@ -4,11 +4,15 @@
  * convert a `luo-session-v3` image to v4 in place.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { LiveUpdate } from "@luo/live-update";
  * import { convertArena, inspectArena } from "@luo/live-update/tools";
- * const report = inspectArena("/dev/shm/my-service/state.arena");
- * console.log(report.liveupdateNumber, report.sessions?.length);
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.handover(); // a handed-over image, as a service leaves it
+ * const report = inspectArena(luo.arena.path);
+ * console.log(report.liveupdateNumber, report.sessions?.length); // "1" 0
  * if (report.format === "luo-session-v3") convertArena(report.path);
+ * Deno.removeSync(luo.arena.path);
  * ```
  *
  * @module

@@ -25,7 +25,17 @@ import { type Arena, PAGE_SIZE, PHYS_BASE } from "../kho/arena.ts";
 /** Generic block header `{ u64 next; u64 count; }`. */
 export const BLOCK_HEADER = { size: 16, next: 0, count: 8 } as const;
 
-/** Default safety cap on the blocks of one chain (configurable per live update). */
+/**
+ * Default safety cap on the blocks of one chain (configurable per live update).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_BLOCKS, LiveUpdate } from "@luo/live-update";
+ * // A successor that trusts its image less: a quarter of the default cap.
+ * using luo = LiveUpdate.create({ size: 1 << 20, maxBlocks: DEFAULT_MAX_BLOCKS / 4 });
+ * console.log(DEFAULT_MAX_BLOCKS); // 1048576
+ * ```
+ */
 export const DEFAULT_MAX_BLOCKS = 1 << 20;
 
 /** The geometry of one kind of block chain. */

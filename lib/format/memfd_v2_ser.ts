@@ -52,7 +52,18 @@ export const MEMFD_V2_SER = {
   extent: 16,
 } as const;
 
-/** Linux memfd seals (fcntl F_ADD_SEALS). */
+/**
+ * Linux memfd seals (fcntl F_ADD_SEALS), as `MemFile.addSeals` takes them.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, MemFile, SEALS } from "@luo/live-update";
+ * using luo = LiveUpdate.create({ size: 1 << 20 });
+ * using f = MemFile.from(luo.arena, new TextEncoder().encode("config"));
+ * f.addSeals(SEALS.write | SEALS.grow | SEALS.shrink | SEALS.seal); // read-only for good
+ * console.log(f.seals === 0xf); // true
+ * ```
+ */
 export const SEALS = {
   seal: 0x1,
   shrink: 0x2,

@@ -34,9 +34,37 @@ import type { FileDescription, FileHandler, HandlerContext } from "../luo/handle
  * ```
  */
 export class Value<T = unknown> {
-  /** The value; replace or mutate it freely until the handover. */
+  /**
+   * The value; replace or mutate it freely until the handover.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, Value } from "@luo/live-update";
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * const config = new Value({ workers: 2 });
+   * old.createSession("svc").preserve(config, 1n);
+   * config.value = { workers: 4 }; // replaced after preserve: the new value is handed over
+   * old.handover();
+   * const luo = LiveUpdate.open(old.arena.path);
+   * const s = luo.retrieveSession("svc");
+   * console.log(s.retrieve(1n, Value).value); // { workers: 4 }
+   * s.finish();
+   * luo.close();
+   * Deno.removeSync(luo.arena.path);
+   * ```
+   */
   value: T;
-  /** Boxes `value`. */
+  /**
+   * Boxes `value`.
+   *
+   * @example
+   * ```ts
+   * import { Value } from "@luo/live-update";
+   * const sessions = new Value(new Map<string, number>());
+   * sessions.value.set("alice", Date.now());
+   * console.log(sessions.value.size); // 1
+   * ```
+   */
   constructor(value: T) {
     this.value = value;
   }
@@ -77,7 +105,17 @@ function take(ctx: HandlerContext, desc: bigint): unknown {
   }
 }
 
-/** The `"value-v1"` handler: preserves {@link Value} boxes. */
+/**
+ * The `"value-v1"` handler: preserves {@link Value} boxes (registered in every live update).
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, Value, valueHandler } from "@luo/live-update";
+ * using luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.createSession("svc").preserve(new Value({ hits: 1 }), 1n);
+ * console.log(luo.handlers.get("value-v1") === valueHandler); // true
+ * ```
+ */
 export const valueHandler: FileHandler<Value> = {
   compatible: VALUE_V1,
   canPreserve(_ctx, obj) {

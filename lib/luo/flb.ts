@@ -22,15 +22,35 @@ import type { HandlerContext } from "./handler.ts";
  * `liveupdate_flb_ops`.
  *
  * @example
- * ```ts ignore
- * const index: FlbOps<Map<string, number>> = {
- *   compatible: "my-index-v1",
- *   preserve: (ctx) => ({ obj: new Map(), data: ctx.arena.allocPreserve(4096) }),
- *   unpreserve: (ctx, _obj, data) => ctx.arena.unpreserveFree(data),
- *   retrieve: (_ctx, data) => readIndex(data),
- *   finish: (ctx, _obj, data) => ctx.arena.restoreFree(data),
+ * ```ts
+ * import { type FlbOps, LiveUpdate, Value } from "@luo/live-update";
+ * // One page shared by every value file: when the first of them was preserved.
+ * const since: FlbOps<{ at: bigint }> = {
+ *   compatible: "values-since-v1",
+ *   preserve({ arena }) {
+ *     const obj = { at: BigInt(Date.now()) };
+ *     const data = arena.allocPreserve(4096);
+ *     arena.view(data, 8).setBigUint64(0, obj.at, true);
+ *     return { obj, data };
+ *   },
+ *   unpreserve: ({ arena }, _obj, data) => arena.unpreserveFree(data),
+ *   retrieve({ arena }, data) {
+ *     arena.claim(data, 8, "values-since page");
+ *     return { at: arena.view(data, 8).getBigUint64(0, true) };
+ *   },
+ *   // Never retrieved (obj undefined): the page is still handed over; else it was claimed.
+ *   finish: ({ arena }, obj, data) => obj ? arena.free(data) : arena.restoreFree(data),
  * };
- * luo.registerFlb("my-handler-v1", index);
+ * const old = LiveUpdate.create({ size: 1 << 20 });
+ * old.registerFlb("value-v1", since);
+ * old.createSession("svc").preserve(new Value(1), 1n);
+ * old.handover();
+ * const luo = LiveUpdate.open(old.arena.path, { flbs: [{ handler: "value-v1", flb: since }] });
+ * const { at } = luo.flbIncoming("values-since-v1") as { at: bigint };
+ * console.log(at <= BigInt(Date.now())); // true
+ * luo.retrieveSession("svc").finish(); // its last file finished: so is the FLB
+ * luo.close();
+ * Deno.removeSync(luo.arena.path);
  * ```
  */
 export interface FlbOps<T = unknown> {

@@ -14,12 +14,47 @@ import type { Arena } from "../kho/arena.ts";
 import { checkArena } from "../kho/check_arena.ts";
 import { IncomingSession, OutgoingSession } from "./session.ts";
 
-/** The manifest format this build writes and reads. */
+/**
+ * The manifest format this build writes and reads.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, MANIFEST_FORMAT, preserveManifest } from "@luo/live-update";
+ * using luo = LiveUpdate.create({ size: 1 << 20 });
+ * const file = preserveManifest(luo.createSession("svc"), luo.arena, {
+ *   service: "svc",
+ *   generation: 1,
+ *   entries: {},
+ * });
+ * const doc = JSON.parse(new TextDecoder().decode(file.read()));
+ * console.log(doc.format === MANIFEST_FORMAT); // true
+ * ```
+ */
 export const MANIFEST_FORMAT = 1;
-/** The token that holds the manifest. */
+/**
+ * The token that holds the manifest.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, MANIFEST_TOKEN, preserveManifest } from "@luo/live-update";
+ * using luo = LiveUpdate.create({ size: 1 << 20 });
+ * const s = luo.createSession("svc");
+ * preserveManifest(s, luo.arena, { service: "svc", generation: 1, entries: {} });
+ * console.log(s.tokens()[0] === MANIFEST_TOKEN); // true: token 0
+ * ```
+ */
 export const MANIFEST_TOKEN = 0n;
 
-/** What one token of the session holds. */
+/**
+ * What one token of the session holds.
+ *
+ * @example
+ * ```ts
+ * import type { ManifestEntry } from "@luo/live-update";
+ * const entry: ManifestEntry = { kind: "kv-values", version: 2, meta: { keys: 1200 } };
+ * console.log(entry.kind); // "kv-values"
+ * ```
+ */
 export interface ManifestEntry {
   /** A kind the service knows how to use (e.g. "kv-values"). */
   kind: string;
@@ -29,7 +64,21 @@ export interface ManifestEntry {
   meta?: Record<string, unknown>;
 }
 
-/** The manifest document. */
+/**
+ * The manifest document.
+ *
+ * @example
+ * ```ts
+ * import { type Manifest, MANIFEST_FORMAT } from "@luo/live-update";
+ * const manifest: Manifest = {
+ *   format: MANIFEST_FORMAT,
+ *   service: "cache",
+ *   generation: 3,
+ *   entries: { "1": { kind: "kv-values" }, "2": { kind: "stats", version: 1 } },
+ * };
+ * console.log(Object.keys(manifest.entries)); // ["1", "2"]
+ * ```
+ */
 export interface Manifest {
   /** Manifest format version ({@link MANIFEST_FORMAT} when written by this build). */
   format: number;
@@ -41,7 +90,33 @@ export interface Manifest {
   entries: Record<string, ManifestEntry>;
 }
 
-/** A manifest read back, with the entries of unknown kinds removed. */
+/**
+ * A manifest read back, with the entries of unknown kinds removed.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   LiveUpdate,
+ *   preserveManifest,
+ *   type ReadManifest,
+ *   readManifest,
+ * } from "@luo/live-update";
+ * const old = LiveUpdate.create({ size: 1 << 20 });
+ * preserveManifest(old.createSession("svc"), old.arena, {
+ *   service: "svc",
+ *   generation: 1,
+ *   entries: { "1": { kind: "kv-values" }, "2": { kind: "from-the-future" } },
+ * });
+ * old.handover();
+ * const luo = LiveUpdate.open(old.arena.path);
+ * const s = luo.retrieveSession("svc");
+ * const read: ReadManifest = readManifest(s, ["kv-values"]);
+ * console.log(read.manifest.generation, read.skipped); // 1 [{ token: "2", kind: "from-the-future" }]
+ * s.finish();
+ * luo.close();
+ * Deno.removeSync(luo.arena.path);
+ * ```
+ */
 export interface ReadManifest {
   /** The manifest, with only the entries of known kinds. */
   manifest: Manifest;

@@ -9,7 +9,18 @@ import type { CreateOptions, OpenOptions } from "../kho/arena.ts";
 import type { FlbOps } from "./flb.ts";
 import type { AnyFileHandler } from "./handler.ts";
 
-/** Options shared by `LiveUpdate.create`, `LiveUpdate.open` and `LiveUpdate.start`. */
+/**
+ * Options shared by `LiveUpdate.create`, `LiveUpdate.open` and `LiveUpdate.start`.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, type LiveUpdateOptions } from "@luo/live-update";
+ * // For a successor that predates memfd-v2, with a tighter cap on chain blocks.
+ * const options: LiveUpdateOptions = { memfdFormat: "memfd-v1", maxBlocks: 1024 };
+ * using luo = LiveUpdate.create({ size: 1 << 20, ...options });
+ * console.log(luo.handlers.compatibles()[0]); // "memfd-v1": it preserves new memory files
+ * ```
+ */
 export interface LiveUpdateOptions {
   /** Safety cap on the blocks of one chain (default `DEFAULT_MAX_BLOCKS`, 2^20). */
   maxBlocks?: number;
@@ -31,7 +42,20 @@ export interface LiveUpdateOptions {
   memfdPopulate?: boolean;
 }
 
-/** Options of `LiveUpdate.start`. */
+/**
+ * Options of `LiveUpdate.start`.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, type StartOptions } from "@luo/live-update";
+ * const dir = Deno.makeTempDirSync();
+ * const options: StartOptions = { size: 1 << 20, damaged: "move-aside" };
+ * const luo = LiveUpdate.start(`${dir}/service.arena`, options);
+ * console.log(luo.resumed, luo.movedAside); // false undefined: a first start
+ * luo.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
 export interface StartOptions
   extends LiveUpdateOptions, Omit<CreateOptions, "path">, Pick<OpenOptions, "allowOtherOwner"> {
   /**
@@ -42,7 +66,19 @@ export interface StartOptions
   damaged?: "refuse" | "move-aside";
 }
 
-/** What a handover did. */
+/**
+ * What a handover did.
+ *
+ * @example
+ * ```ts
+ * import { type HandoverSummary, LiveUpdate, Value } from "@luo/live-update";
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.createSession("svc").preserve(new Value({ hits: 1 }), 1n);
+ * const summary: HandoverSummary = luo.handover();
+ * console.log(summary.liveupdateNumber, summary.sessions, summary.files); // 1n 1 1
+ * Deno.removeSync(luo.arena.path); // no successor here: remove the handed-over arena
+ * ```
+ */
 export interface HandoverSummary {
   /** The number this handover carries (`liveupdate-number`). */
   liveupdateNumber: bigint;
@@ -54,7 +90,22 @@ export interface HandoverSummary {
   root: bigint;
 }
 
-/** What `LiveUpdate.releaseUnclaimed` (or `discardIncoming`) released. */
+/**
+ * What `LiveUpdate.releaseUnclaimed` (or `discardIncoming`) released.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, type ReleaseSummary, Value } from "@luo/live-update";
+ * const old = LiveUpdate.create({ size: 1 << 20 });
+ * old.createSession("obsolete").preserve(new Value("no longer used"), 1n);
+ * old.handover();
+ * const luo = LiveUpdate.open(old.arena.path);
+ * const released: ReleaseSummary = luo.releaseUnclaimed();
+ * console.log(released.sessions, released.errors.length); // ["obsolete"] 0
+ * luo.close();
+ * Deno.removeSync(luo.arena.path);
+ * ```
+ */
 export interface ReleaseSummary {
   /** Incoming sessions discarded because nobody retrieved them. */
   sessions: string[];

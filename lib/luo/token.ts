@@ -6,7 +6,19 @@
 
 import { LuoError, typeOf } from "../errors.ts";
 
-/** A token as users give it: a `bigint` in 0..2^64-1, or a non-negative safe integer. */
+/**
+ * A token as users give it: a `bigint` in 0..2^64-1, or a non-negative safe integer.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, type Token, Value } from "@luo/live-update";
+ * using luo = LiveUpdate.create({ size: 1 << 20 });
+ * const s = luo.createSession("svc");
+ * const tokens: Token[] = [1n, 2, 2n ** 64n - 1n];
+ * for (const t of tokens) s.preserve(new Value(String(t)), t);
+ * console.log(s.tokens()); // [1n, 2n, 18446744073709551615n]
+ * ```
+ */
 export type Token = bigint | number;
 
 /** Largest u64 value. */

@@ -31,7 +31,20 @@ import { Arena, type ArenaOptions, checkInteger, PAGE_SIZE, type Region } from "
 import { checkPath, optionsOf } from "../kho/options.ts";
 import { type Image, readImage } from "../luo/image.ts";
 
-/** What {@link convertArena} did. */
+/**
+ * What {@link convertArena} did.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate } from "@luo/live-update";
+ * import { convertArena, type ConvertResult } from "@luo/live-update/tools";
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.handover(); // an image of this build: nothing to convert
+ * const result: ConvertResult = convertArena(luo.arena.path);
+ * console.log(result.from, result.rewritten, result.liveupdateNumber); // "luo-session-v4" false 1n
+ * Deno.removeSync(luo.arena.path);
+ * ```
+ */
 export interface ConvertResult {
   /** Session format found. */
   from: string;
@@ -63,10 +76,15 @@ interface NewFile {
  * supported).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { LiveUpdate, MemFile } from "@luo/live-update";
  * import { convertArena } from "@luo/live-update/tools";
- * const r = convertArena("/dev/shm/old.arena");
- * console.log(`${r.from} -> ${r.to}: ${r.memfdConverted} memfds rewritten`);
+ * const luo = LiveUpdate.create({ size: 1 << 20, memfdFormat: "memfd-v1" }); // an older format
+ * luo.createSession("svc").preserve(MemFile.from(luo.arena, new Uint8Array([1])), 1n);
+ * luo.handover();
+ * const r = convertArena(luo.arena.path); // in place; the successor reads memfd-v2
+ * console.log(`${r.from} -> ${r.to}: ${r.memfdConverted} memfds rewritten`); // "luo-session-v4 -> luo-session-v4: 1 memfds rewritten"
+ * Deno.removeSync(luo.arena.path);
  * ```
  */
 export function convertArena(

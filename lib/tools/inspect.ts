@@ -18,7 +18,21 @@ import { checkPath, optionsOf } from "../kho/options.ts";
 import type { AnyFileHandler, HandlerContext } from "../luo/handler.ts";
 import { readImage, type SessionRecord } from "../luo/image.ts";
 
-/** Arena header fields (addresses as hex strings). */
+/**
+ * Arena header fields (addresses as hex strings).
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, MemFile } from "@luo/live-update";
+ * import { type HeaderReport, inspectArena } from "@luo/live-update/tools";
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.createSession("cache").preserve(MemFile.from(luo.arena, new Uint8Array(100)), 1n);
+ * luo.handover();
+ * const header: HeaderReport = inspectArena(luo.arena.path).header;
+ * console.log(header.magic, header.handovers, header.fdtPa !== "0x0"); // "KHOARENA" 1 true
+ * Deno.removeSync(luo.arena.path);
+ * ```
+ */
 export interface HeaderReport {
   /** The magic, printable characters only ("KHOARENA"). */
   magic: string;
@@ -38,7 +52,21 @@ export interface HeaderReport {
   handovers: number;
 }
 
-/** One file of a session. */
+/**
+ * One file of a session.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, MemFile } from "@luo/live-update";
+ * import { type FileReport, inspectArena } from "@luo/live-update/tools";
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.createSession("cache").preserve(MemFile.from(luo.arena, new Uint8Array(100)), 1n);
+ * luo.handover();
+ * const file: FileReport = inspectArena(luo.arena.path).sessions![0].files[0];
+ * console.log(file.token, file.compatible, file.fields?.size); // "1" "memfd-v2" 100
+ * Deno.removeSync(luo.arena.path);
+ * ```
+ */
 export interface FileReport {
   /** Its token, in decimal. */
   token: string;
@@ -52,7 +80,21 @@ export interface FileReport {
   error?: string;
 }
 
-/** One session. */
+/**
+ * One session.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, MemFile } from "@luo/live-update";
+ * import { inspectArena, type SessionReport } from "@luo/live-update/tools";
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.createSession("cache").preserve(MemFile.from(luo.arena, new Uint8Array(100)), 1n);
+ * luo.handover();
+ * const sessions: SessionReport[] = inspectArena(luo.arena.path).sessions ?? [];
+ * console.log(sessions.map((s) => `${s.name}: ${s.files.length} file(s)`)); // ["cache: 1 file(s)"]
+ * Deno.removeSync(luo.arena.path);
+ * ```
+ */
 export interface SessionReport {
   /** Its name. */
   name: string;
@@ -62,7 +104,21 @@ export interface SessionReport {
   fileBlocks: number[];
 }
 
-/** A region of pages. */
+/**
+ * A region of pages.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, MemFile } from "@luo/live-update";
+ * import { inspectArena, type RegionReport } from "@luo/live-update/tools";
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.createSession("cache").preserve(MemFile.from(luo.arena, new Uint8Array(100)), 1n);
+ * luo.handover();
+ * const regions: RegionReport[] = inspectArena(luo.arena.path).regions;
+ * console.log(regions.every((r) => r.what !== undefined)); // true: each handed-over region is accounted for
+ * Deno.removeSync(luo.arena.path);
+ * ```
+ */
 export interface RegionReport {
   /** Physical address, in hex. */
   pa: string;
@@ -72,7 +128,21 @@ export interface RegionReport {
   what?: string;
 }
 
-/** Everything {@link inspectArena} found. */
+/**
+ * Everything {@link inspectArena} found.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, MemFile } from "@luo/live-update";
+ * import { inspectArena, type InspectReport } from "@luo/live-update/tools";
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.createSession("cache").preserve(MemFile.from(luo.arena, new Uint8Array(100)), 1n);
+ * luo.handover();
+ * const report: InspectReport = inspectArena(luo.arena.path);
+ * console.log(report.handedOver, report.format, report.liveupdateNumber, report.error); // true "luo-session-v4" "1" undefined
+ * Deno.removeSync(luo.arena.path);
+ * ```
+ */
 export interface InspectReport {
   /** The arena file. */
   path: string;
@@ -129,7 +199,29 @@ export interface InspectReport {
   };
 }
 
-/** Options of {@link inspectArena}. */
+/**
+ * Options of {@link inspectArena}.
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, Value } from "@luo/live-update";
+ * import { inspectArena, type InspectOptions } from "@luo/live-update/tools";
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.registerFlb("value-v1", {
+ *   compatible: "my-index-v1",
+ *   preserve: () => ({ obj: null, data: 0n }),
+ *   unpreserve() {},
+ *   retrieve: () => null,
+ *   finish() {},
+ * });
+ * luo.createSession("svc").preserve(new Value(1), 1n);
+ * luo.handover();
+ * console.log(inspectArena(luo.arena.path).unknown); // ["flb my-index-v1"]
+ * const options: InspectOptions = { flbs: ["my-index-v1"] }; // the successor registers it
+ * console.log(inspectArena(luo.arena.path, options).unknown); // undefined
+ * Deno.removeSync(luo.arena.path);
+ * ```
+ */
 export interface InspectOptions {
   /** Path of the native library. */
   library?: string;
@@ -170,10 +262,15 @@ function openForInspection(path: string, library?: string) {
  * version); damaged handed-over data is reported in `error`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { LiveUpdate, MemFile } from "@luo/live-update";
  * import { inspectArena } from "@luo/live-update/tools";
- * const report = inspectArena("/dev/shm/service.arena");
- * console.log(report.sessions?.map((s) => s.name));
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.createSession("cache").preserve(MemFile.from(luo.arena, new Uint8Array(100)), 1n);
+ * luo.handover();
+ * const report = inspectArena(luo.arena.path); // read-only: the image stays for a successor
+ * console.log(report.sessions?.map((s) => s.name)); // ["cache"]
+ * Deno.removeSync(luo.arena.path);
  * ```
  */
 export function inspectArena(path: string, options?: InspectOptions): InspectReport {

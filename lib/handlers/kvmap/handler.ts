@@ -29,7 +29,19 @@ function unmark(arena: Arena, regions: Region[]): void {
   for (const r of regions) arena.unpreserve(r.pa, r.pages * PAGE_SIZE);
 }
 
-/** The `"kvmap-v1"` handler. */
+/**
+ * The `"kvmap-v1"` handler: preserves {@link PreservedMap}s of the same
+ * arena (registered in every live update).
+ *
+ * @example
+ * ```ts
+ * import { kvmapHandler, LiveUpdate, PreservedMap } from "@luo/live-update";
+ * using luo = LiveUpdate.create({ size: 1 << 20 });
+ * const map = PreservedMap.create(luo.arena);
+ * luo.createSession("svc").preserve(map, 1n);
+ * console.log(luo.handlers.get("kvmap-v1") === kvmapHandler, map.preserved); // true true
+ * ```
+ */
 export const kvmapHandler: FileHandler<PreservedMap<unknown>> = {
   compatible: KVMAP_V1,
   canPreserve(ctx, obj) {

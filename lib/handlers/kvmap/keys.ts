@@ -13,7 +13,20 @@ import { LuoError, typeOf } from "../../errors.ts";
 import { KEY_FLAGS, MAX_KEY_BYTES } from "../../format/kvmap_log_ser.ts";
 import { mix32 } from "../../format/kvmap_state_ser.ts";
 
-/** A key of a preserved map. */
+/**
+ * A key of a preserved map.
+ *
+ * @example
+ * ```ts
+ * import { Arena } from "@luo/live-update/kho";
+ * import { type MapKey, PreservedMap } from "@luo/live-update";
+ * using arena = Arena.create({ size: 1 << 20 });
+ * using map = PreservedMap.create(arena);
+ * const key: MapKey = new Uint8Array([97, 98, 99]);
+ * map.set(key, new Uint8Array([1]));
+ * console.log(map.has("abc")); // true: a string is its UTF-8 bytes
+ * ```
+ */
 export type MapKey = string | Uint8Array;
 
 const FNV_OFFSET = 0x811c9dc5 | 0;

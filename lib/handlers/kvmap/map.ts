@@ -20,10 +20,34 @@ import { decodeKey, isDetached, type MapKey } from "./keys.ts";
 
 export type { MapKey } from "./keys.ts";
 
-/** How a map stores its values: bytes as given, or structured clones (`node:v8`). */
+/**
+ * How a map stores its values: bytes as given, or structured clones (`node:v8`).
+ *
+ * @example
+ * ```ts
+ * import { Arena } from "@luo/live-update/kho";
+ * import { PreservedMap, type ValueKind } from "@luo/live-update";
+ * using arena = Arena.create({ size: 1 << 20 });
+ * using map = PreservedMap.create<{ n: number }>(arena, { values: "cloned" });
+ * const kind: ValueKind = map.valueKind;
+ * console.log(kind); // "cloned"
+ * ```
+ */
 export type ValueKind = "bytes" | "cloned";
 
-/** Options of {@link PreservedMap.create}. */
+/**
+ * Options of {@link PreservedMap.create}.
+ *
+ * @example
+ * ```ts
+ * import { Arena } from "@luo/live-update/kho";
+ * import { PreservedMap, type PreservedMapOptions } from "@luo/live-update";
+ * using arena = Arena.create({ size: 4 << 20 });
+ * const options: PreservedMapOptions = { keys: 10_000, bytes: 1 << 20 }; // sized once, up front
+ * using map = PreservedMap.create(arena, options);
+ * console.log(map.stats().slots >= 10_000); // true
+ * ```
+ */
 export interface PreservedMapOptions {
   /** Keys expected: the index is sized for them up front (it grows anyway). */
   keys?: number;
@@ -31,7 +55,21 @@ export interface PreservedMapOptions {
   bytes?: number;
 }
 
-/** What a map holds and occupies. */
+/**
+ * What a map holds and occupies.
+ *
+ * @example
+ * ```ts
+ * import { Arena } from "@luo/live-update/kho";
+ * import { PreservedMap, type PreservedMapStats } from "@luo/live-update";
+ * using arena = Arena.create({ size: 1 << 20 });
+ * using map = PreservedMap.create(arena);
+ * map.set("a", new Uint8Array(100));
+ * map.set("a", new Uint8Array(100)); // the first record is dead now
+ * const st: PreservedMapStats = map.stats();
+ * console.log(st.keys, st.deadBytes > 0); // 1 true
+ * ```
+ */
 export interface PreservedMapStats {
   /** Keys. */
   keys: number;
@@ -113,9 +151,32 @@ export interface MapInternals {
  * ```
  */
 export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
-  /** The arena holding the map. */
+  /**
+   * The arena holding the map.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * console.log(map.arena === arena); // true
+   * ```
+   */
   readonly arena: Arena;
-  /** How values are stored. */
+  /**
+   * How values are stored.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * using clones = PreservedMap.create(arena, { values: "cloned" });
+   * console.log(map.valueKind, clones.valueKind); // "bytes" "cloned"
+   * ```
+   */
   readonly valueKind: ValueKind;
   // TS-private rather than #private: a successor's first retrieve and get
   // compile these methods cold, and methods using #names compile slower.
@@ -135,9 +196,33 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     this.valueKind = this.cloned ? "cloned" : "bytes";
   }
 
-  /** A new, empty map of `Uint8Array` values. */
+  /**
+   * A new, empty map of `Uint8Array` values.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("k", new Uint8Array([1, 2]));
+   * console.log(map.get("k")); // Uint8Array [1, 2] (a view of the arena)
+   * ```
+   */
   static create(arena: Arena, options?: PreservedMapOptions): PreservedMap<Uint8Array>;
-  /** A new, empty map of structured-cloned values (copied in and out with `node:v8`). */
+  /**
+   * A new, empty map of structured-cloned values (copied in and out with `node:v8`).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create<{ role: string; since: Date }>(arena, { values: "cloned" });
+   * map.set("alice", { role: "admin", since: new Date(0) });
+   * console.log(map.get("alice")?.role); // "admin"
+   * ```
+   */
   static create<V>(
     arena: Arena,
     options: PreservedMapOptions & { values: "cloned" },
@@ -183,7 +268,19 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     return this.core;
   }
 
-  /** Number of keys. */
+  /**
+   * Number of keys.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("a", new Uint8Array(1)).set("b", new Uint8Array(1));
+   * console.log(map.size); // 2
+   * ```
+   */
   get size(): number {
     return this.live().state.count;
   }
@@ -192,6 +289,18 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
    * The value of `key`, or `undefined`. A bytes map returns a view of the
    * arena (valid until the next mutation of this map, see the class); a
    * cloned map returns a fresh copy.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("greeting", new TextEncoder().encode("hello"));
+   * const kept = map.get("greeting")!.slice(); // copy what you keep across a mutation
+   * map.set("greeting", new TextEncoder().encode("bye"));
+   * console.log(new TextDecoder().decode(kept), map.get("absent")); // "hello" undefined
+   * ```
    */
   get(key: MapKey): V | undefined {
     const core = this.live();
@@ -218,14 +327,40 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     }
   }
 
-  /** Whether `key` is in the map. */
+  /**
+   * Whether `key` is in the map.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("a", new Uint8Array(0));
+   * console.log(map.has("a"), map.has("b")); // true false
+   * ```
+   */
   has(key: MapKey): boolean {
     const core = this.live();
     core.keys.prepare(key);
     return core.find() >= 0;
   }
 
-  /** Sets `key` to `value` (a `Uint8Array`, copied in; any cloneable value for a cloned map). */
+  /**
+   * Sets `key` to `value` (a `Uint8Array`, copied in; any cloneable value for a cloned map).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * const value = new Uint8Array([1]);
+   * map.set("a", value).set(new Uint8Array([0xff]), value); // string and byte keys
+   * value[0] = 2; // copied in: the map keeps 1
+   * console.log(map.get("a")); // Uint8Array [1]
+   * ```
+   */
   set(key: MapKey, value: V): this {
     const core = this.live();
     const bytes = this.encode(value);
@@ -250,14 +385,39 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     return value;
   }
 
-  /** Deletes `key`; returns whether it was there. */
+  /**
+   * Deletes `key`; returns whether it was there.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("a", new Uint8Array(1));
+   * console.log(map.delete("a"), map.delete("a")); // true false
+   * ```
+   */
   delete(key: MapKey): boolean {
     const core = this.live();
     core.keys.prepare(key);
     return core.delete();
   }
 
-  /** Removes every key and frees all but one log segment. */
+  /**
+   * Removes every key and frees all but one log segment.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * for (let i = 0; i < 100; i++) map.set(`k${i}`, new Uint8Array(8));
+   * map.clear();
+   * console.log(map.size, map.stats().segments); // 0 1
+   * ```
+   */
   clear(): void {
     this.live().clear();
   }
@@ -265,6 +425,16 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
   /**
    * Grows the index for `keys` keys in all and the log for `bytes` more
    * bytes of keys and values now, instead of step by step later.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 4 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.reserve(10_000, 256 << 10); // before a bulk load
+   * console.log(map.stats().slots >= 10_000); // true
+   * ```
    */
   reserve(keys: number, bytes = 0): void {
     const core = this.live();
@@ -278,12 +448,36 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
    * Reclaims the dead bytes of every sealed segment now (mutations do it a
    * bounded step at a time); returns the bytes freed. The head segment's
    * dead bytes stay until it fills up and is sealed: at most one segment.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * for (let i = 0; i < 100; i++) map.set(`k${i}`, new Uint8Array(1000));
+   * for (let i = 0; i < 100; i += 2) map.delete(`k${i}`); // half the records are dead
+   * console.log(map.compact(), map.stats().deadBytes); // bytes freed, dead bytes left
+   * ```
    */
   compact(): number {
     return this.live().compact();
   }
 
-  /** Counts and sizes. */
+  /**
+   * Counts and sizes.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("a", new Uint8Array(10));
+   * const { keys, liveBytes, pages } = map.stats();
+   * console.log(keys, liveBytes > 10, pages > 0); // 1 true true
+   * ```
+   */
   stats(): PreservedMapStats {
     const core = this.live();
     const st = core.state;
@@ -342,37 +536,124 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
     return (this.cloned ? this.decode(view) : view) as V;
   }
 
-  /** The keys: strings for keys set as strings, copies of the bytes otherwise. */
+  /**
+   * The keys: strings for keys set as strings, copies of the bytes otherwise.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("a", new Uint8Array(0)).set(new Uint8Array([0xff]), new Uint8Array(0));
+   * console.log([...map.keys()].length); // 2: "a" and Uint8Array [255], in index order
+   * ```
+   */
   *keys(): IterableIterator<MapKey> {
     for (const r of this.records()) yield this.keyOf(r);
   }
 
-  /** The values (views or copies, as {@link get}). */
+  /**
+   * The values (views or copies, as {@link get}).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("a", new Uint8Array([1])).set("b", new Uint8Array([2]));
+   * console.log([...map.values()].reduce((n, v) => n + v[0], 0)); // 3
+   * ```
+   */
   *values(): IterableIterator<V> {
     for (const r of this.records()) yield this.valueOf(r);
   }
 
-  /** The entries. Deleting or overwriting during iteration is fine; adding keys may end it (`EBUSY`). */
+  /**
+   * The entries. Deleting or overwriting during iteration is fine; adding keys may end it (`EBUSY`).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("old", new Uint8Array([1])).set("new", new Uint8Array([2]));
+   * for (const [key, value] of map.entries()) if (value[0] === 1) map.delete(key);
+   * console.log([...map.keys()]); // ["new"]
+   * ```
+   */
   *entries(): IterableIterator<[MapKey, V]> {
     for (const r of this.records()) yield [this.keyOf(r), this.valueOf(r)];
   }
 
-  /** Same as {@link entries}. */
+  /**
+   * Same as {@link entries}.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("a", new Uint8Array([1]));
+   * for (const [key, value] of map) console.log(key, value); // "a" Uint8Array [1]
+   * ```
+   */
   [Symbol.iterator](): IterableIterator<[MapKey, V]> {
     return this.entries();
   }
 
-  /** Calls `fn(value, key, map)` for every entry. */
+  /**
+   * Calls `fn(value, key, map)` for every entry.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using map = PreservedMap.create(arena);
+   * map.set("a", new Uint8Array(3)).set("b", new Uint8Array(4));
+   * let bytes = 0;
+   * map.forEach((value) => (bytes += value.length));
+   * console.log(bytes); // 7
+   * ```
+   */
   forEach(fn: (value: V, key: MapKey, map: this) => void): void {
     for (const [k, v] of this.entries()) fn(v, k, this);
   }
 
-  /** Whether the map is preserved in a session (it cannot be closed then). */
+  /**
+   * Whether the map is preserved in a session (it cannot be closed then).
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, PreservedMap } from "@luo/live-update";
+   * using luo = LiveUpdate.create({ size: 1 << 20 });
+   * const map = PreservedMap.create(luo.arena);
+   * luo.createSession("svc").preserve(map, 1n);
+   * console.log(map.preserved); // true
+   * ```
+   */
   get preserved(): boolean {
     return this.isPreserved;
   }
 
-  /** Frees every page of the map. `EBUSY` while preserved. Idempotent. */
+  /**
+   * Frees every page of the map. `EBUSY` while preserved. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { PreservedMap } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const map = PreservedMap.create(arena);
+   * map.set("a", new Uint8Array(10));
+   * map.close();
+   * console.log(arena.info().allocatedPages); // 0
+   * ```
+   */
   close(): void {
     if (this.isClosed) return;
     if (this.isPreserved) {

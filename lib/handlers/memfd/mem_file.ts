@@ -52,7 +52,18 @@ export const setPreserved: unique symbol = Symbol("setPreserved");
  * ```
  */
 export class MemFile {
-  /** The arena holding the bytes. */
+  /**
+   * The arena holding the bytes.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.create(arena);
+   * console.log(f.arena === arena); // true
+   * ```
+   */
   readonly arena: Arena;
   #size = 0;
   #pos = 0;
@@ -70,7 +81,18 @@ export class MemFile {
     this.arena = arena;
   }
 
-  /** An empty file, or one of `size` zero bytes (`EINVAL` for a size that is not an integer). */
+  /**
+   * An empty file, or one of `size` zero bytes (`EINVAL` for a size that is not an integer).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.create(arena, 10_000);
+   * console.log(f.size, f.read(9_998)); // 10000 Uint8Array [0, 0]
+   * ```
+   */
   static create(arena: Arena, size = 0): MemFile {
     checkInteger("memfd size", size, 0, checkArena("memfd create", arena).size);
     const f = new MemFile(arena);
@@ -78,7 +100,20 @@ export class MemFile {
     return f;
   }
 
-  /** A file holding a copy of `data`, position 0. */
+  /**
+   * A file holding a copy of `data`, position 0.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const data = new TextEncoder().encode("state");
+   * using f = MemFile.from(arena, data);
+   * data[0] = 0; // a copy: the file keeps "state"
+   * console.log(new TextDecoder().decode(f.read()), f.position); // "state" 0
+   * ```
+   */
   static from(arena: Arena, data: Uint8Array): MemFile {
     if (!(data instanceof Uint8Array)) {
       throw new LuoError("EINVAL", `memfd from: data must be a Uint8Array, got ${typeOf(data)}`);
@@ -103,7 +138,19 @@ export class MemFile {
     return f;
   }
 
-  /** The seals (`SEALS` bits, as Linux's `F_GET_SEALS`); preserved by memfd-v2. */
+  /**
+   * The seals (`SEALS` bits, as Linux's `F_GET_SEALS`); preserved by memfd-v2.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile, SEALS } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.create(arena, 4096);
+   * f.addSeals(SEALS.grow);
+   * console.log(f.seals === SEALS.grow, (f.seals & SEALS.write) === 0); // true true
+   * ```
+   */
   get seals(): number {
     return this.#seals;
   }
@@ -113,6 +160,21 @@ export class MemFile {
    * fix the size, `SEALS.write`/`SEALS.futureWrite` forbid writes (and
    * zero-copy views: use {@link read}), `SEALS.seal` forbids more seals.
    * `EINVAL` for unknown bits, `EPERM` once sealed.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { LuoError, MemFile, SEALS } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.from(arena, new TextEncoder().encode("v1 config"));
+   * f.addSeals(SEALS.write);
+   * try {
+   *   f.write(new Uint8Array([0]), 0);
+   * } catch (e) {
+   *   if (!(e instanceof LuoError && e.code === "EPERM")) throw e;
+   * }
+   * console.log(new TextDecoder().decode(f.read())); // "v1 config"
+   * ```
    */
   addSeals(seals: number): void {
     this.#live();
@@ -127,22 +189,69 @@ export class MemFile {
     }
   }
 
-  /** Length in bytes. */
+  /**
+   * Length in bytes.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.from(arena, new Uint8Array(100));
+   * console.log(f.size); // 100
+   * ```
+   */
   get size(): number {
     return this.#size;
   }
 
-  /** File position (preserved across the handover). */
+  /**
+   * File position (preserved across the handover).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.create(arena);
+   * f.write(new TextEncoder().encode("log line\n")); // at the position, which advances
+   * console.log(f.position); // 9
+   * ```
+   */
   get position(): number {
     return this.#pos;
   }
 
-  /** Moves the file position (`EINVAL` unless a non-negative integer). */
+  /**
+   * Moves the file position (`EINVAL` unless a non-negative integer).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.from(arena, new TextEncoder().encode("abc"));
+   * f.position = f.size; // append from here on
+   * f.write(new TextEncoder().encode("def"));
+   * console.log(new TextDecoder().decode(f.read())); // "abcdef"
+   * ```
+   */
   set position(p: number) {
     this.#pos = checkInteger("memfd position", p);
   }
 
-  /** Whether the file is preserved in a session (then its size is fixed). */
+  /**
+   * Whether the file is preserved in a session (then its size is fixed).
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, MemFile } from "@luo/live-update";
+   * using luo = LiveUpdate.create({ size: 1 << 20 });
+   * const f = MemFile.create(luo.arena, 10);
+   * luo.createSession("svc").preserve(f, 1n);
+   * console.log(f.preserved); // true
+   * ```
+   */
   get preserved(): boolean {
     return this.#preserved;
   }
@@ -152,7 +261,18 @@ export class MemFile {
     this.#preserved = on;
   }
 
-  /** The page blocks holding the bytes, in order. */
+  /**
+   * The page blocks holding the bytes, in order.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.create(arena, 5000);
+   * console.log(f.extents.length, f.extents[0].pages); // 1 2: 5000 bytes take two pages
+   * ```
+   */
   get extents(): readonly Region[] {
     return this.#extents;
   }
@@ -185,7 +305,20 @@ export class MemFile {
     this.#extents.push(...added);
   }
 
-  /** Changes the size; new bytes are zero. `EPERM` while preserved. */
+  /**
+   * Changes the size; new bytes are zero. `EPERM` while preserved.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.from(arena, new Uint8Array([1, 2, 3]));
+   * f.resize(1);
+   * f.resize(4);
+   * console.log(f.read()); // Uint8Array [1, 0, 0, 0]
+   * ```
+   */
   resize(size: number): void {
     this.#live();
     checkInteger("memfd size", size, 0, this.arena.size);
@@ -223,6 +356,16 @@ export class MemFile {
   /**
    * Writes `data` at `at` (default: the position, which then advances),
    * growing the file (the gap, if any, is zero). Returns the bytes written.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.create(arena);
+   * f.write(new Uint8Array([9]), 2); // at offset 2: bytes 0 and 1 are zero
+   * console.log(f.read(), f.position); // Uint8Array [0, 0, 9] 0
+   * ```
    */
   write(data: Uint8Array, at?: number): number {
     this.#live();
@@ -242,7 +385,18 @@ export class MemFile {
     return data.length;
   }
 
-  /** Copies `len` bytes from `at` into a new array (`EINVAL` outside the file). */
+  /**
+   * Copies `len` bytes from `at` into a new array (`EINVAL` outside the file).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.from(arena, new TextEncoder().encode("hello world"));
+   * console.log(new TextDecoder().decode(f.read(6, 5))); // "world"
+   * ```
+   */
   read(at: number = 0, len?: number): Uint8Array {
     this.#live();
     checkInteger("memfd read offset", at, 0, this.#size);
@@ -260,6 +414,16 @@ export class MemFile {
    * follow each other in the arena (they usually do: a file's extents are
    * taken in address order); `EINVAL` when they do not, `EPERM` when
    * write-sealed (use {@link read} for both).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * using f = MemFile.create(arena, 4);
+   * f.bytes().set([1, 2, 3, 4]); // writes straight into the arena's pages
+   * console.log(f.read()); // Uint8Array [1, 2, 3, 4]
+   * ```
    */
   bytes(): Uint8Array {
     this.#live();
@@ -291,6 +455,16 @@ export class MemFile {
    * that reading (or, with `write`, writing) them takes no page fault per
    * page. A retrieve does it for files over 64 KiB unless the live update
    * says not to (`memfdPopulate: false`).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 4 << 20 });
+   * using f = MemFile.create(arena, 1 << 20);
+   * f.populate({ write: true }); // the next 1 MiB of writes take no page fault
+   * f.write(new Uint8Array(1 << 20).fill(7), 0);
+   * ```
    */
   populate(options: { write?: boolean } = {}): void {
     this.#live();
@@ -304,7 +478,19 @@ export class MemFile {
     this.arena.populate(regions, options);
   }
 
-  /** Frees the pages. `EBUSY` while preserved. Idempotent. */
+  /**
+   * Frees the pages. `EBUSY` while preserved. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const f = MemFile.create(arena, 4096);
+   * f.close();
+   * console.log(arena.info().allocatedPages); // 0: its page is free again
+   * ```
+   */
   close(): void {
     if (this.#closed) return;
     if (this.#preserved) {

@@ -60,7 +60,17 @@ function preservedOf(file: { private: unknown }): Preserved {
   return st;
 }
 
-/** The `"memfd-v1"` handler: preserves {@link MemFile}s of the same arena. */
+/**
+ * The `"memfd-v1"` handler: preserves {@link MemFile}s of the same arena,
+ * for a successor built before memfd-v2 (`memfdFormat: "memfd-v1"`).
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, memfdV1Handler } from "@luo/live-update";
+ * using luo = LiveUpdate.create({ size: 1 << 20, memfdFormat: "memfd-v1" });
+ * console.log(luo.handlers.get("memfd-v1") === memfdV1Handler); // true: new files go as memfd-v1
+ * ```
+ */
 export const memfdV1Handler: FileHandler<MemFile> = {
   compatible: MEMFD_V1,
   canPreserve(ctx, obj) {

@@ -87,7 +87,19 @@ function take(ctx: HandlerContext, data: bigint): MemFile {
   return MemFile.adopt(ctx.arena, d.size, d.pos, [...extents], d.seals);
 }
 
-/** The `"memfd-v2"` handler: preserves {@link MemFile}s of the same arena. */
+/**
+ * The `"memfd-v2"` handler: preserves {@link MemFile}s of the same arena
+ * (registered in every live update; this is the default format).
+ *
+ * @example
+ * ```ts
+ * import { LiveUpdate, memfdHandler, MemFile } from "@luo/live-update";
+ * using luo = LiveUpdate.create({ size: 1 << 20 });
+ * const file = MemFile.create(luo.arena, 100);
+ * luo.createSession("svc").preserve(file, 1n); // memfdHandler.canPreserve said yes
+ * console.log(memfdHandler.compatible, luo.tokenOf(file)); // "memfd-v2" { session: "svc", token: 1n }
+ * ```
+ */
 export const memfdHandler: FileHandler<MemFile> = {
   compatible: MEMFD_V2,
   canPreserve(ctx, obj) {
