@@ -119,6 +119,19 @@ Deno.test("the published files are the package: entry points, every prebuilt lib
   assert(files.includes(lib.file), `${lib.file} is not published`);
   assert(!files.some((f) => f.startsWith("zig-out/") || f.startsWith(".zig-cache/")));
   assert(!["/usr/bin/zig", "/bin/zig"].some((z) => exists(z)), `zig is on ${PATH}`);
+  assert(!files.includes("toolchain.env"), "the repository's tool pins are not the package's");
+});
+
+Deno.test("the published Zig sources are complete: `zig build` finds every file it imports", () => {
+  const text = (f: string) => new TextDecoder().decode(pkg.get(f)!);
+  const needed = [...text("build.zig").matchAll(/b\.path\("([^"]+\.zig)"\)/g)].map((m) => m[1]);
+  assert(needed.length > 0, "build.zig names no source");
+  // Zig loads every file a source imports (tests included) even for `zig build --release`.
+  for (const f of files.filter((f) => f.startsWith("native/") && f.endsWith(".zig"))) {
+    const dir = f.slice(0, f.lastIndexOf("/") + 1);
+    for (const m of text(f).matchAll(/@import\("([^"]+\.zig)"\)/g)) needed.push(dir + m[1]);
+  }
+  for (const f of needed) assert(files.includes(f), `${f} is imported but not published`);
 });
 
 function exists(path: string): boolean {
