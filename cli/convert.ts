@@ -1,5 +1,5 @@
 /**
- * `./luo convert ARENA`: rewrites a luo-session-v3 image as v4 in place.
+ * `convert ARENA`: rewrites a luo-session-v3 image as v4 in place.
  *
  * @module
  */
@@ -7,8 +7,10 @@
 import { parseArgs } from "node:util";
 import { convertArena } from "../tools.ts";
 import { UsageError } from "./errors.ts";
+import { PROG } from "./program.ts";
 
-export const CONVERT_HELP = `usage: ./luo convert ARENA [--json]
+/** Help of `convert`. */
+export const CONVERT_HELP = `usage: ${PROG} convert ARENA [--json]
 
 Rewrites a handed-over image in the formats of this build, in place and
 atomically (a crash leaves the old image or the new one): luo-session-v3

@@ -1,5 +1,5 @@
 /**
- * `./luo demo`: a live update end to end. Creates sessions of memfd files of
+ * `demo`: a live update end to end. Creates sessions of memfd files of
  * assorted sizes (one of 64 MiB), hands over, starts the successor as a
  * separate process that retrieves everything, verifies every byte and
  * finishes, and prints a summary table.
@@ -10,16 +10,18 @@
 import { parseArgs } from "node:util";
 import { LiveUpdate, LiveUpdateError, MemFile } from "../mod.ts";
 import { UsageError } from "./errors.ts";
+import { PROG } from "./program.ts";
 import { table } from "./table.ts";
 
-export const DEMO_HELP = `usage: ./luo demo [--arena PATH] [--keep] [--json]
+/** Help of `demo`. */
+export const DEMO_HELP = `usage: ${PROG} demo [--arena PATH] [--keep] [--json]
 
 Runs a live update end to end: sessions of memfd files (one of 64 MiB) are
 preserved and handed over; a separate successor process retrieves them,
 verifies every byte, finishes them and reports.
 
   --arena PATH   arena file to create (default: a fresh file in the temp dir)
-  --keep         leave the arena file for ./luo inspect
+  --keep         leave the arena file for ${PROG} inspect
   --json         print the result as JSON`;
 
 const MiB = 1 << 20;
@@ -113,7 +115,7 @@ async function successor(path: string, keep: boolean): Promise<SuccessorReport |
       new URL("../cli.ts", import.meta.url).href,
       "__demo_successor",
       path,
-      keep ? "keep" : "",
+      ...(keep ? ["keep"] : []),
     ],
     stdout: "piped",
     stderr: "inherit",
@@ -163,7 +165,7 @@ function print(
   ]));
   if (values.keep) {
     console.log(
-      `arena kept at ${handed.path}: the successor handed the same files over again (./luo inspect ${handed.path})`,
+      `arena kept at ${handed.path}: the successor handed the same files over again (${PROG} inspect ${handed.path})`,
     );
   }
 }

@@ -1,5 +1,5 @@
 /**
- * `./luo inspect ARENA`: a readable tree (or JSON) of what an arena holds.
+ * `inspect ARENA`: a readable tree (or JSON) of what an arena holds.
  *
  * @module
  */
@@ -7,8 +7,10 @@
 import { parseArgs } from "node:util";
 import { inspectArena, type InspectReport } from "../tools.ts";
 import { UsageError } from "./errors.ts";
+import { PROG } from "./program.ts";
 
-export const INSPECT_HELP = `usage: ./luo inspect ARENA [--json]
+/** Help of `inspect`. */
+export const INSPECT_HELP = `usage: ${PROG} inspect ARENA [--json]
 
 Reads an arena without changing it (no lock is taken) and shows: the
 header, the decoded KHO and LUO device trees, every session with its files

@@ -1,5 +1,5 @@
 /**
- * `./luo stress stage1|stage2`: the two-stage shape of the kernel's stress
+ * `stress stage1|stage2`: the two-stage shape of the kernel's stress
  * selftests. Sessions `stress-<i>` (i < S), each with F memfd files of
  * tokens j < F holding the ASCII text `file-data-<i>-<j>`. stage1 preserves
  * and hands over; stage2 (a new process) retrieves, verifies byte for byte,
@@ -13,9 +13,12 @@ import { LiveUpdate, MemFile } from "../mod.ts";
 import { PAGE_SIZE } from "../kho.ts";
 import { Progress } from "./progress.ts";
 import { positiveInt, UsageError } from "./errors.ts";
+import { joinNegativeValues } from "./args.ts";
+import { PROG } from "./program.ts";
 
+/** Help of `stress`. */
 export const STRESS_HELP =
-  `usage: ./luo stress stage1|stage2 --arena PATH [--sessions S] [--files F] [--json] [--quiet]
+  `usage: ${PROG} stress stage1|stage2 --arena PATH [--sessions S] [--files F] [--json] [--quiet]
 
   stage1   create sessions stress-<i> with F memfd files each (tokens 0..F-1,
            contents "file-data-<i>-<j>"), preserve them and hand over
@@ -64,7 +67,7 @@ export function stressArenaSize(sessions: number, files: number): number {
 /** Runs a stage; returns the result (mismatches > 0 means failure). */
 export function runStress(args: string[]): StressResult | null {
   const { values, positionals } = parseArgs({
-    args,
+    args: joinNegativeValues(args, ["arena", "sessions", "files"]),
     allowPositionals: true,
     options: {
       arena: { type: "string" },
@@ -171,7 +174,7 @@ function stage2(path: string, S: number, F: number, quiet: boolean, poison: bool
   };
 }
 
-/** `./luo stress`: runs a stage and prints its result; returns the exit code. */
+/** `stress`: runs a stage and prints its result; returns the exit code. */
 export function printStress(args: string[]): number {
   const r = runStress(args);
   if (!r) return 0;

@@ -132,7 +132,9 @@ export class KhoError extends LiveUpdateError {}
  * `ENOTSUP` the platform and the supported ones, `EBADMSG` a size or SHA-256
  * that is not the one recorded in the package (the file is never loaded),
  * `EPROTO` the ABI version found and the one needed, `ENOENT` a missing file,
- * `EIO` a failed download.
+ * `ENOEXEC` a file that does not load on this platform, `EPERM` a download
+ * cache another user could change (naming the directory, its owner and
+ * mode), `EIO` a failed or timed-out download.
  *
  * @example
  * ```ts

@@ -38,11 +38,17 @@ export interface DenoRun {
   env: Record<string, string>;
   /** Working directory. */
   cwd?: string;
+  /** Runs deno under this command, e.g. `setpriv --reuid=65534 ...` (deno's argv follows it). */
+  wrapper?: string[];
+  /** Kills the child (SIGKILL) when it runs longer than this: a hang fails, it does not stall the tests. */
+  deadlineMs?: number;
 }
 
 /** Output of a child that prints one JSON line last, and that line parsed (`{}` if none). */
 export interface JsonResult<T> extends ChildResult {
   json: Partial<T> & { error?: { name: string; code: string; message: string } };
+  /** Whether it was killed at its deadline. */
+  killed: boolean;
 }
 
 /**
@@ -52,21 +58,36 @@ export interface JsonResult<T> extends ChildResult {
 export async function runDenoWith<T = Record<string, unknown>>(
   run: DenoRun,
 ): Promise<JsonResult<T>> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...run.flags, run.script, ...run.args],
+  const argv = [
+    ...run.wrapper ?? [],
+    Deno.execPath(),
+    "run",
+    ...run.flags,
+    run.script,
+    ...run.args,
+  ];
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     cwd: run.cwd,
     clearEnv: true,
     env: run.env,
+    stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  let killed = false;
+  const timer = run.deadlineMs === undefined ? undefined : setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, run.deadlineMs);
+  const out = await child.output().finally(() => clearTimeout(timer));
   const dec = new TextDecoder();
   const stdout = dec.decode(out.stdout);
   let json = {};
   try {
     json = JSON.parse(stdout.trim().split("\n").at(-1) ?? "");
   } catch { /* no JSON: the caller asserts on the code and the output */ }
-  return { code: out.code, stdout, stderr: dec.decode(out.stderr), json };
+  return { code: out.code, stdout, stderr: dec.decode(out.stderr), json, killed };
 }
 
 /** Runs a child and fails the test with its output when it exits non-zero. */

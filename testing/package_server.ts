@@ -51,12 +51,21 @@ export interface PackageServer {
   close(): Promise<void>;
 }
 
-/** Serves `files` (path -> bytes) on 127.0.0.1 at a free port; anything else is 404. */
-export function servePackage(files: Map<string, Uint8Array<ArrayBuffer>>): PackageServer {
+/**
+ * Serves `files` (path -> bytes) on 127.0.0.1 at a free port; anything else
+ * is 404. A request for a path in `hang` is never answered (until the
+ * client gives up or the server closes), like a server that stalls.
+ */
+export function servePackage(
+  files: Map<string, Uint8Array<ArrayBuffer>>,
+  hang: ReadonlySet<string> = new Set(),
+): PackageServer {
   const requests: string[] = [];
+  const stalled = new Set<() => void>();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
     requests.push(path);
+    if (hang.has(path.slice(1))) return stall(req, stalled);
     const body = files.get(path.slice(1));
     if (req.method !== "GET" || body === undefined) {
       return new Response("not found", { status: 404 });
@@ -70,7 +79,20 @@ export function servePackage(files: Map<string, Uint8Array<ArrayBuffer>>): Packa
     host,
     requests,
     close: async () => {
+      for (const answer of stalled) answer();
       await server.shutdown();
     },
   };
+}
+
+/** A response given only when the client disconnects or `stalled` is answered (at close). */
+function stall(req: Request, stalled: Set<() => void>): Promise<Response> {
+  return new Promise((resolve) => {
+    const answer = () => {
+      stalled.delete(answer);
+      resolve(new Response("gave up", { status: 503 }));
+    };
+    stalled.add(answer);
+    req.signal.addEventListener("abort", answer);
+  });
 }

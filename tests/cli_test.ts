@@ -1,23 +1,50 @@
 // Every command of the command line, run as a subprocess, with its error cases.
 import assert from "node:assert/strict";
-import { runDeno, runOk, stressStage1, stressStage2 } from "../testing/child_process.ts";
+import {
+  runDeno,
+  runDenoWith,
+  runOk,
+  stressStage1,
+  stressStage2,
+} from "../testing/child_process.ts";
+import { DEFAULT_PROG } from "../cli/program.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 import { PHYS_BASE } from "../lib/kho/arena.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url);
 const DEV_CLI = new URL("../dev/cli.ts", import.meta.url);
 
-Deno.test("cli: --help on every command", async () => {
-  for (
-    const cmd of [[], ["--help"], ["demo", "--help"], ["inspect", "--help"], ["stress", "--help"]]
-  ) {
+const HELPS = [[], ["--help"], ["demo", "--help"], ["inspect", "--help"], ["stress", "--help"], [
+  "convert",
+  "--help",
+]];
+
+Deno.test("cli: --help on every command names the program as JSR users run it, never ./luo", async () => {
+  for (const cmd of HELPS) {
     const r = await runOk(CLI, cmd);
-    assert.match(r.stdout, /usage: (\.\/)?luo/, cmd.join(" "));
+    const name = cmd.length < 2 ? "<command>" : cmd[0];
+    assert(r.stdout.startsWith(`usage: ${DEFAULT_PROG} ${name}`), r.stdout);
+    assert.doesNotMatch(r.stdout, /\.\/luo (demo|inspect|stress|convert)\b/, cmd.join(" "));
   }
   for (const cmd of [["--help"], ["fuzz", "--help"], ["example", "--help"]]) {
     const r = await runOk(DEV_CLI, cmd);
     assert.match(r.stdout, /usage: \.\/luo/, cmd.join(" "));
   }
+});
+
+Deno.test("cli: $LUO_PROG names the program (./luo sets it), read only when granted", async () => {
+  const run = (flags: string[]) =>
+    runDenoWith({
+      flags,
+      script: CLI.pathname,
+      args: ["stress", "--help"],
+      env: { PATH: "/usr/bin:/bin", LUO_PROG: "./luo", DENO_DIR: Deno.env.get("DENO_DIR") ?? "" },
+    });
+  const named = await run(["--allow-env", "--allow-read"]);
+  assert.match(named.stdout, /^usage: \.\/luo stress stage1\|stage2/, named.stderr);
+  // Without --allow-env, nothing prompts: the default name.
+  const plain = await run(["--allow-read", "--no-prompt"]);
+  assert(plain.stdout.startsWith(`usage: ${DEFAULT_PROG} stress`), plain.stdout + plain.stderr);
 });
 
 Deno.test("cli: demo hands over to a separate process and reports zero mismatches and leaks", async () => {
@@ -83,7 +110,19 @@ Deno.test("cli: errors are one line with a non-zero exit; a stack only with --de
         2,
         /^luo: --sessions must be an integer >= 0, got "abc"\n$/,
       ],
+      [
+        ["stress", "stage1", "--arena", t.path, "--sessions", "-1"],
+        2,
+        /^luo: --sessions must be an integer >= 0, got "-1"\n$/,
+      ],
+      [
+        ["stress", "stage1", "--arena", t.path, "--files=-2.5"],
+        2,
+        /^luo: --files must be an integer >= 0, got "-2\.5"\n$/,
+      ],
       [["stress", "stage3", "--arena", t.path], 2, /stage must be stage1 or stage2/],
+      [["__demo_successor"], 2, /^luo: __demo_successor ARENA \[keep\]: .*; run demo\n$/],
+      [["__demo_successor", t.path, "bogus"], 2, /^luo: __demo_successor ARENA \[keep\]/],
       [["stress", "stage1"], 2, /--arena PATH is required/],
       [["stress", "stage2", "--arena", `${t.dir}/missing.arena`], 1, /^luo: ENOENT: open arena/],
       [["demo", "--arena", `${t.dir}/text.arena`], 2, /already exists/],

@@ -1,115 +1,41 @@
 // What a JSR user does: the files `deno publish --dry-run` lists, served on
 // 127.0.0.1, imported by URL from an app in a temp dir outside the
 // repository, with a fresh DENO_DIR and HOME, no LUO_NATIVE_LIB and no Zig
-// on PATH. Set LUO_JSR_TIMINGS=1 to print the apps' load times.
+// on PATH. Set LUO_JSR_TIMINGS=1 to print the apps' load times. Where the
+// download cannot or must not happen: tests/jsr_import_test.ts.
 import assert from "node:assert/strict";
 import { prebuiltFor } from "../lib/kho/library.ts";
-import { CACHE_NAME } from "../lib/kho/library_cache.ts";
-import { type JsonResult, runDenoWith } from "../testing/child_process.ts";
+import { type PackageServer, publishedFiles, readPackage } from "../testing/package_server.ts";
 import {
-  type PackageServer,
-  publishedFiles,
-  readPackage,
-  servePackage,
-} from "../testing/package_server.ts";
+  type AppRun,
+  assertOk,
+  cachedFiles,
+  runApp as app,
+  runAs as run,
+  sandbox,
+  serviceFlags,
+  USER_PATH as PATH,
+  withServedPackage,
+} from "../testing/jsr_user.ts";
 
-const APP = new URL("./children/jsr_app.ts", import.meta.url);
 const BYTES = 4 << 20;
-const PATH = "/usr/bin:/bin";
 const lib = prebuiltFor();
 
 const files = await publishedFiles();
 const pkg = readPackage(files);
 
-/** A temp dir outside the repository with the app, and fresh homes in it. */
-function sandbox() {
-  const dir = Deno.makeTempDirSync({ prefix: "luo-jsr-" });
-  Deno.copyFileSync(APP, `${dir}/app.ts`);
-  let homes = 0;
-  return {
-    dir,
-    /** A fresh HOME with its own DENO_DIR and cache. */
-    home: () => {
-      const home = `${dir}/home-${homes++}`;
-      Deno.mkdirSync(home);
-      return home;
-    },
-    cleanup: () => Deno.removeSync(dir, { recursive: true }),
-  };
-}
-
-/** The flags a service needs (README "Permissions"), with the network scoped to `host`. */
-function serviceFlags(host: string): string[] {
-  return [
-    `--allow-import=${host}`,
-    `--allow-net=${host}`,
-    "--allow-ffi",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-  ];
-}
-
-/** What tests/children/jsr_app.ts prints. */
-interface AppResult {
-  resumed: boolean;
-  bytes: number;
-  bad: number;
-}
-type Run = JsonResult<AppResult>;
-
-/** Runs `deno run FLAGS SCRIPT ARGS` in `cwd` with nothing of this environment but `home`. */
-function run(cwd: string, home: string, flags: string[], script: string, args: string[]) {
-  return runDenoWith<AppResult>({ flags, script, args, cwd, env: userEnv(home) });
-}
-
-function userEnv(home: string): Record<string, string> {
-  return {
-    HOME: home,
-    DENO_DIR: `${home}/deno`,
-    XDG_CACHE_HOME: `${home}/.cache`,
-    PATH,
-    NO_COLOR: "1",
-  };
-}
-
-async function app(cwd: string, home: string, server: PackageServer | string, args: string[]) {
-  const host = typeof server === "string" ? server : server.host;
-  const r = await run(cwd, home, serviceFlags(host), "app.ts", [
-    args[0],
-    `http://${host}/`,
-    ...args.slice(1),
-  ]);
-  if (Deno.env.get("LUO_JSR_TIMINGS")) {
-    console.log(`${args[0]} ${args[1]}: ${JSON.stringify(r.json)}`);
-  }
-  return r;
-}
-
-function assertOk(r: Run, what: string): void {
-  assert.equal(r.code, 0, `${what} failed:\n${r.stdout}\n${r.stderr}`);
+/**
+ * The flags README "Command line" gives for inspect, convert and stress: these,
+ * plus `--allow-write --allow-net=HOST` on a version's first run on a machine
+ * (`--allow-import=HOST` only because this server is not jsr.io).
+ */
+function cliFlags(host: string, firstRun = false): string[] {
+  const flags = [`--allow-import=${host}`, "--allow-ffi", "--allow-read", "--allow-env"];
+  return [...flags, "--allow-sys=uid", ...firstRun ? ["--allow-write", `--allow-net=${host}`] : []];
 }
 
 function libRequests(server: PackageServer): number {
   return server.requests.filter((p) => p === `/${lib.file}`).length;
-}
-
-function cachedFiles(home: string): string[] {
-  const found: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    assert(depth < 8, `cache deeper than expected at ${dir}`);
-    for (const e of Deno.readDirSync(dir)) {
-      if (e.isDirectory) walk(`${dir}/${e.name}`, depth + 1);
-      else found.push(`${dir}/${e.name}`);
-    }
-  };
-  const root = `${home}/deno/${CACHE_NAME}`;
-  try {
-    walk(root, 0);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return found;
 }
 
 Deno.test("the published files are the package: entry points, every prebuilt library, no build output", () => {
@@ -119,6 +45,19 @@ Deno.test("the published files are the package: entry points, every prebuilt lib
   assert(files.includes(lib.file), `${lib.file} is not published`);
   assert(!files.some((f) => f.startsWith("zig-out/") || f.startsWith(".zig-cache/")));
   assert(!["/usr/bin/zig", "/bin/zig"].some((z) => exists(z)), `zig is on ${PATH}`);
+  assert(!files.includes("toolchain.env"), "the repository's tool pins are not the package's");
+});
+
+Deno.test("the published Zig sources are complete: `zig build` finds every file it imports", () => {
+  const text = (f: string) => new TextDecoder().decode(pkg.get(f)!);
+  const needed = [...text("build.zig").matchAll(/b\.path\("([^"]+\.zig)"\)/g)].map((m) => m[1]);
+  assert(needed.length > 0, "build.zig names no source");
+  // Zig loads every file a source imports (tests included) even for `zig build --release`.
+  for (const f of files.filter((f) => f.startsWith("native/") && f.endsWith(".zig"))) {
+    const dir = f.slice(0, f.lastIndexOf("/") + 1);
+    for (const m of text(f).matchAll(/@import\("([^"]+\.zig)"\)/g)) needed.push(dir + m[1]);
+  }
+  for (const f of needed) assert(files.includes(f), `${f} is imported but not published`);
 });
 
 function exists(path: string): boolean {
@@ -132,15 +71,13 @@ function exists(path: string): boolean {
 }
 
 Deno.test("imported by URL: A hands over, B verifies every byte; the library is fetched once, then cached", async () => {
-  const box = sandbox();
-  const server = servePackage(pkg);
-  try {
+  await withServedPackage(pkg, async (box, server) => {
     const home = box.home();
     const a = await app(box.dir, home, server, ["a", `${box.dir}/one.arena`, String(BYTES)]);
     assertOk(a, "process A");
     assert.equal(libRequests(server), 1);
 
-    const inspect = await run(box.dir, home, serviceFlags(server.host), `${server.url}cli.ts`, [
+    const inspect = await run(box.dir, home, cliFlags(server.host), `${server.url}cli.ts`, [
       "inspect",
       `${box.dir}/one.arena`,
     ]);
@@ -171,10 +108,30 @@ Deno.test("imported by URL: A hands over, B verifies every byte; the library is 
     flipByte(cached[0]);
     const bad = await app(box.dir, home, server.host, ["a", `${box.dir}/three.arena`, "4096"]);
     assertRefused(bad, cached[0]);
-  } finally {
+  });
+});
+
+Deno.test("the published CLI runs with the flags README gives: stress, inspect, convert", async () => {
+  await withServedPackage(pkg, async (box, server) => {
+    const home = box.home();
+    const arena = `${box.dir}/cli.arena`;
+    const cli = (flags: string[], args: string[]) =>
+      run(box.dir, home, flags, `${server.url}cli.ts`, args);
+    const shape = ["--arena", arena, "--sessions", "3", "--files", "2", "--quiet"];
+    const first = await cli(cliFlags(server.host, true), ["stress", "stage1", ...shape]);
+    assertOk(first, "stress stage1, first run");
+    assert.equal(libRequests(server), 1);
     await server.close();
-    box.cleanup();
-  }
+    // Later runs: no network, nothing written by Deno.
+    const later = cliFlags(server.host);
+    const inspect = await cli(later, ["inspect", arena]);
+    assertOk(inspect, "inspect");
+    assert.match(inspect.stdout, /stress-2: 2 files/);
+    assertOk(await cli(later, ["convert", arena]), "convert");
+    const stage2 = await cli(later, ["stress", "stage2", ...shape]);
+    assertOk(stage2, "stress stage2");
+    assert.match(stage2.stdout, /mismatches 0, pages in use 0/);
+  });
 });
 
 function flipByte(path: string): void {
@@ -184,7 +141,7 @@ function flipByte(path: string): void {
   Deno.writeFileSync(path, bytes);
 }
 
-function assertRefused(r: Run, where: string): void {
+function assertRefused(r: AppRun, where: string): void {
   assert.equal(r.code, 1, `expected a refusal:\n${r.stdout}\n${r.stderr}`);
   assert.equal(r.json.error?.name, "NativeLibraryError", r.stdout + r.stderr);
   assert.equal(r.json.error?.code, "EBADMSG");
@@ -204,59 +161,29 @@ for (
   ] as const
 ) {
   Deno.test(`a served library ${name} is refused with a clear error and not cached`, async () => {
-    const box = sandbox();
     const damaged = new Map(pkg);
     damaged.set(lib.file, damage(pkg.get(lib.file)!));
-    const server = servePackage(damaged);
-    try {
+    await withServedPackage(damaged, async (box, server) => {
       const home = box.home();
       const r = await app(box.dir, home, server, ["a", `${box.dir}/x.arena`, "4096"]);
       assertRefused(r, `${server.url}${lib.file}`);
       assert.match(r.json.error!.message, words);
       assert.deepEqual(cachedFiles(home), []);
       assert(!exists(`${box.dir}/x.arena`), "nothing was created");
-    } finally {
-      await server.close();
-      box.cleanup();
-    }
+    });
   });
 }
 
 Deno.test("a package whose server lacks the library fails with the HTTP status, caching nothing", async () => {
-  const box = sandbox();
   const incomplete = new Map(pkg);
   incomplete.delete(lib.file);
-  const server = servePackage(incomplete);
-  try {
+  await withServedPackage(incomplete, async (box, server) => {
     const home = box.home();
     const r = await app(box.dir, home, server, ["a", `${box.dir}/x.arena`, "4096"]);
     assert.equal(r.json.error?.code, "EIO", r.stdout + r.stderr);
     assert.match(r.json.error!.message, /downloading the native library from .*: HTTP 404/);
     assert.deepEqual(cachedFiles(home), []);
-  } finally {
-    await server.close();
-    box.cleanup();
-  }
-});
-
-Deno.test("the first run without --allow-net says which flag downloads the library", async () => {
-  const box = sandbox();
-  const server = servePackage(pkg);
-  try {
-    const flags = serviceFlags(server.host).filter((f) => !f.startsWith("--allow-net"));
-    const r = await run(box.dir, box.home(), flags, "app.ts", [
-      "a",
-      server.url,
-      `${box.dir}/x.arena`,
-      "4096",
-    ]);
-    assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.equal(r.json.error?.code, "EACCES");
-    assert(r.json.error!.message.includes(`--allow-net=${server.host}`), r.json.error!.message);
-  } finally {
-    await server.close();
-    box.cleanup();
-  }
+  });
 });
 
 Deno.test("a vendored copy (file: URL, no local build) loads its verified prebuilt library", async () => {

@@ -13,7 +13,6 @@ import {
   prebuiltFor,
   prepareNativeLibrary,
 } from "../lib/kho/library.ts";
-import { CACHE_NAME, cachedLibrary } from "../lib/kho/library_cache.ts";
 import { PREBUILT } from "../lib/kho/prebuilt.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { runDenoWith } from "../testing/child_process.ts";
@@ -30,11 +29,17 @@ function tempDir(): { dir: string; [Symbol.dispose](): void } {
 }
 
 /** Runs tests/children/load_library.ts with `flags` and only `env` (plus PATH, DENO_DIR). */
-function child(flags: string[], args: string[], env: Record<string, string> = {}) {
+function child(flags: string[], args: string[], env: Record<string, string> = {}, cwd?: string) {
   const base: Record<string, string> = { PATH: "/usr/bin:/bin", NO_COLOR: "1" };
   const denoDir = Deno.env.get("DENO_DIR");
   if (denoDir) base.DENO_DIR = denoDir;
-  return runDenoWith<{ path: string }>({ flags, script: CHILD, args, env: { ...base, ...env } });
+  return runDenoWith<{ path: string }>({
+    flags,
+    script: CHILD,
+    args,
+    env: { ...base, ...env },
+    cwd,
+  });
 }
 
 Deno.test("an unsupported platform is named together with the supported ones", () => {
@@ -86,13 +91,57 @@ Deno.test("an explicit library that is missing, no library or no path is refused
   assertCode(
     () => loadNative("/nonexistent/libkho.so"),
     "ENOENT",
-    /\/nonexistent\/libkho.so \(the library option\)/,
+    /the native library \/nonexistent\/libkho.so \(the library option\) does not exist/,
   );
   using t = tempDir();
   Deno.writeTextFileSync(`${t.dir}/libkho.so`, "not a library");
-  assertCode(() => loadNative(`${t.dir}/libkho.so`), "ENOEXEC", /cannot load the native library/);
+  const e = assertCode(
+    () => loadNative(`${t.dir}/libkho.so`),
+    "ENOEXEC",
+    /cannot load the native library .*libkho.so \(the library option\) on \S+ \(wrong platform or not a shared library\?\): /,
+  );
+  assert.doesNotMatch(e.message, /Could not open library: Could not open library/);
+  assertCode(() => loadNative(t.dir), "ENOEXEC", /\(the library option\) is not a file/);
   assertCode(() => loadNative(""), "EINVAL", /non-empty path, got ""/);
   assertCode(() => loadNative(42 as unknown as string), "EINVAL", /got number/);
+});
+
+Deno.test("another platform's library (it exists) is ENOEXEC naming the platform, not ENOENT", async () => {
+  const other = Object.entries(PREBUILT).find(([p]) => p !== platformName());
+  assert(other !== undefined, "the package has one platform only");
+  const file = path(other[1].file);
+  assertCode(() => loadNative(file), "ENOEXEC", /wrong platform or not a shared library\?/);
+  const r = await child(SERVICE_FLAGS, ["path", "/nonexistent/x.arena"], { [LIBRARY_ENV]: file });
+  assert.equal(r.json.error?.code, "ENOEXEC", r.stdout + r.stderr);
+  assert.match(r.json.error!.message, /\(from LUO_NATIVE_LIB\) on \S+ \(wrong platform/);
+});
+
+Deno.test("a bare name or relative path in LUO_NATIVE_LIB is a file in the working directory", async () => {
+  using t = tempDir();
+  Deno.copyFileSync(LOCAL_BUILD, `${t.dir}/libkho.so`);
+  Deno.mkdirSync(`${t.dir}/sub`);
+  for (const name of ["libkho.so", "./libkho.so", "sub/../libkho.so"]) {
+    const r = await child(
+      SERVICE_FLAGS,
+      ["path", `${t.dir}/a.arena`],
+      { [LIBRARY_ENV]: name },
+      t.dir,
+    );
+    assert.equal(r.code, 0, `${name}: ${r.stdout}${r.stderr}`);
+    Deno.removeSync(`${t.dir}/a.arena`);
+  }
+  // Not searched for on the system's library path: only the working directory counts.
+  const r = await child(
+    SERVICE_FLAGS,
+    ["path", `${t.dir}/b.arena`],
+    { [LIBRARY_ENV]: "libc.so.6" },
+    t.dir,
+  );
+  assert.equal(r.json.error?.code, "ENOENT", r.stdout + r.stderr);
+  assert.match(
+    r.json.error!.message,
+    new RegExp(`${t.dir}/libc.so.6 \\(from LUO_NATIVE_LIB\\) does not exist`),
+  );
 });
 
 Deno.test({
@@ -131,7 +180,10 @@ Deno.test("each missing permission is named by its flag", async () => {
   assert.equal(ok.json.path, `${t.dir}/a.arena`);
   for (
     const [missing, words] of [
-      ["--allow-ffi", /loading the native library .* needs --allow-ffi/],
+      [
+        "--allow-ffi",
+        /loading the native library .* needs --allow-ffi, unscoped \(with --allow-ffi=PATH the library loads but the first arena fails/,
+      ],
       ["--allow-read", /looking for the local build .* needs --allow-read/],
       [
         "--allow-env",
@@ -144,6 +196,7 @@ Deno.test("each missing permission is named by its flag", async () => {
     assert.equal(r.json.error?.name, "NativeLibraryError");
     assert.equal(r.json.error?.code, "EACCES");
     assert.match(r.json.error!.message, words);
+    assert.doesNotMatch(r.json.error!.message, /--allow-ffi=\//, "no advice that does not work");
   }
 });
 
@@ -154,7 +207,10 @@ Deno.test("a temporary arena says which flag its directory needs, or goes to $LU
     shm.json.error!.message,
     /looking for \/dev\/shm .*LUO_ARENA_DIR.* needs --allow-all/,
   );
-  const noRead = await child(["--allow-ffi", "--allow-env"], ["temp"], {
+  // Only the library may be read (checking that it exists needs that much).
+  const noRead = await child(["--allow-ffi", "--allow-env", `--allow-read=${LOCAL_BUILD}`], [
+    "temp",
+  ], {
     [LIBRARY_ENV]: LOCAL_BUILD,
   });
   assert.match(
@@ -166,41 +222,6 @@ Deno.test("a temporary arena says which flag its directory needs, or goes to $LU
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert(ok.json.path?.startsWith(`${t.dir}/`), ok.json.path);
   assert.deepEqual([...Deno.readDirSync(t.dir)], [], "the temporary arena is removed at close");
-});
-
-/** Runs `fn` with `$DENO_DIR` set to `dir`, then restores it. */
-function withDenoDir<T>(dir: string, fn: () => T): T {
-  const saved = Deno.env.get("DENO_DIR");
-  Deno.env.set("DENO_DIR", dir);
-  try {
-    return fn();
-  } finally {
-    if (saved === undefined) Deno.env.delete("DENO_DIR");
-    else Deno.env.set("DENO_DIR", saved);
-  }
-}
-
-Deno.test("the download cache refuses a directory open to others or a symlink", () => {
-  using t = tempDir();
-  const lib = prebuiltFor();
-  withDenoDir(t.dir, () => {
-    assert.equal(cachedLibrary(lib, platformName(), true), undefined, "absent: nothing cached");
-    Deno.mkdirSync(`${t.dir}/${CACHE_NAME}`, { mode: 0o700 });
-    Deno.chmodSync(`${t.dir}/${CACHE_NAME}`, 0o755);
-    assertCode(
-      () => cachedLibrary(lib, platformName(), false),
-      "EACCES",
-      /has mode 0755: group or others/,
-    );
-    Deno.removeSync(`${t.dir}/${CACHE_NAME}`);
-    Deno.mkdirSync(`${t.dir}/elsewhere`, { mode: 0o700 });
-    Deno.symlinkSync(`${t.dir}/elsewhere`, `${t.dir}/${CACHE_NAME}`);
-    assertCode(
-      () => cachedLibrary(lib, platformName(), false),
-      "EACCES",
-      /is not a directory \(or a symlink\)/,
-    );
-  });
 });
 
 Deno.test("prepareNativeLibrary downloads nothing for a local module", async () => {

@@ -4,31 +4,42 @@
  *
  * 1. the `library` option of `Arena.create`/`open` (and of everything built
  *    on them), a path;
- * 2. `$LUO_NATIVE_LIB`, a path;
+ * 2. `$LUO_NATIVE_LIB`, a path (for 1 and 2, a relative path or a bare name
+ *    is a file in the working directory, never searched for on the
+ *    system's library path);
  * 3. the module is a `file:` URL (a checkout, a vendored copy): the local
  *    build `zig-out/lib/libkho.*` when present, else the package's prebuilt
  *    library for the platform, `native/prebuilt/<os>-<arch>/`, after checking
  *    its size and SHA-256 against `prebuilt.ts`;
  * 4. the module is an `https:`/`http:` URL (imported from JSR): the
  *    platform's prebuilt library from the per-user download cache
- *    (`library_cache.ts`), fetched from the package's own URL when this
- *    module is first evaluated and checked against `prebuilt.ts` before it
- *    is stored and again before every load.
+ *    (`library_cache.ts`, used only when no other user can change it),
+ *    fetched from the package's own URL while this module is imported and
+ *    checked against `prebuilt.ts` before it is stored and again before
+ *    it is loaded.
  *
- * Before the symbols are bound, the library's ABI version is checked.
- * Every failure is a {@link NativeLibraryError} saying what to do.
+ * The download while the module is imported never prompts for a
+ * permission (it uses only what is granted: `access.ts`), is bounded in time
+ * (`download.ts`) and never throws: what it failed with is thrown, typed,
+ * when the library is first needed, so a program that passes its own
+ * `library` never sees it. The file is opened once (`library_open.ts`):
+ * its ABI version is checked before the symbols are bound. Every failure
+ * is a {@link NativeLibraryError} saying what to do.
  *
  * @module
  */
 
 import { NativeLibraryError, typeOf } from "../errors.ts";
+import { type Access, ASKING, GRANTED_ONLY } from "./access.ts";
+import { readVerified, verifyBytes } from "./checksum.ts";
+import { download, downloadTimeout } from "./download.ts";
 import { checkInfoSize } from "./info.ts";
-import { ABI_VERSION, type Native, symbols } from "./symbols.ts";
-import { readVerified } from "./checksum.ts";
-import { cachedLibrary, cachePaths, downloadToCache } from "./library_cache.ts";
-import { readEnv, withPermission } from "./permission.ts";
+import { cachedLibrary, cachePlace, storeInCache } from "./library_cache.ts";
+import { openLibrary } from "./library_open.ts";
+import { withPermission } from "./permission.ts";
 import { PREBUILT, type PrebuiltLibrary } from "./prebuilt.ts";
 import { statIfPresent } from "./stat.ts";
+import type { Native } from "./symbols.ts";
 
 /** Environment variable naming the native library file. */
 export const LIBRARY_ENV = "LUO_NATIVE_LIB";
@@ -71,6 +82,14 @@ export function prebuiltFor(platform: string = platformName()): PrebuiltLibrary 
   );
 }
 
+/**
+ * A path the user gave: absolute as it is; relative (a bare name too) from
+ * the working directory, never searched for on the system's library path.
+ */
+function givenPath(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+}
+
 /** The file loaded for `explicit` (rules 1 to 4), and what to check before loading it. */
 function candidate(explicit: string | undefined): Candidate {
   if (explicit !== undefined) {
@@ -78,10 +97,10 @@ function candidate(explicit: string | undefined): Candidate {
       const got = typeof explicit === "string" ? `""` : typeOf(explicit);
       throw new NativeLibraryError("EINVAL", `library must be a non-empty path, got ${got}`);
     }
-    return { path: explicit, source: "option" };
+    return { path: givenPath(explicit), source: "option" };
   }
-  const fromEnv = readEnv(LIBRARY_ENV, WHY_ENV, NativeLibraryError);
-  if (fromEnv !== undefined) return { path: fromEnv, source: "environment" };
+  const fromEnv = ASKING.env(LIBRARY_ENV, WHY_ENV);
+  if (fromEnv !== undefined) return { path: givenPath(fromEnv), source: "environment" };
   if (PACKAGE_ROOT.protocol === "file:") return packaged ??= packagedCandidate();
   if (REMOTE) return packaged ??= cachedCandidate();
   throw new NativeLibraryError(
@@ -110,17 +129,32 @@ function packagedCandidate(): Candidate {
   return { path: filePath(new URL(lib.file, PACKAGE_ROOT)), source: "prebuilt", expect: lib };
 }
 
-/** Rule 4: the cached download (made when this module was evaluated). */
+/** Rule 4: the cached download (made while this module was imported, or by prepareNativeLibrary). */
 function cachedCandidate(): Candidate {
   const platform = platformName();
   const lib = prebuiltFor(platform);
-  const path = cachedLibrary(lib, platform, false);
+  const path = cachedLibrary(lib, platform, ASKING);
   if (path !== undefined) return { path, source: "download cache", expect: lib };
-  if (downloadError !== undefined) throw downloadError;
+  if (importFailure !== undefined) throw notDownloaded(importFailure);
   throw new NativeLibraryError(
     "ENOENT",
-    `the native library is not in ${cachePaths(lib, platform).file}: call ` +
+    `the native library is not in ${cachePlace(lib, platform, ASKING).file}: call ` +
       `\`await prepareNativeLibrary()\` before the first arena is created`,
+  );
+}
+
+/** What the download while the module was imported failed with, told at first use. */
+function notDownloaded(e: unknown): NativeLibraryError {
+  const code = e instanceof NativeLibraryError ? e.code : "EIO";
+  const why = e instanceof NativeLibraryError
+    ? e.message.slice(code.length + 2)
+    : String((e as Error)?.message ?? e);
+  return new NativeLibraryError(
+    code,
+    `the native library was not downloaded while the module was imported: ${why}; run ` +
+      `again with that fixed, or call \`await prepareNativeLibrary()\` (it asks for a missing ` +
+      `permission), or set ${LIBRARY_ENV} or the library option`,
+    { cause: e },
   );
 }
 
@@ -132,9 +166,10 @@ function filePath(url: URL): string {
  * Makes sure the native library can be loaded without waiting: for a
  * module imported over `https:`/`http:`, downloads the platform's library
  * into the cache unless an intact copy is there (a damaged copy is
- * replaced). Runs once by itself when such a module is first evaluated;
- * call it to get its errors at a time of your choosing. A no-op when
- * `$LUO_NATIVE_LIB` is set or the module is a local file.
+ * replaced). Runs by itself, without asking for any permission, while such
+ * a module is imported; call it to try again with Deno asking for what is
+ * missing, or to get its errors at a time of your choosing. A no-op when
+ * the module is a local file or `$LUO_NATIVE_LIB` is set.
  *
  * @example
  * ```ts ignore
@@ -143,31 +178,48 @@ function filePath(url: URL): string {
  * ```
  */
 export async function prepareNativeLibrary(): Promise<void> {
-  if (readEnv(LIBRARY_ENV, WHY_ENV, NativeLibraryError) !== undefined) return;
-  if (!REMOTE) return;
+  await prepare(ASKING);
+  importFailure = undefined;
+}
+
+async function prepare(access: Access): Promise<void> {
+  if (!REMOTE || access.env(LIBRARY_ENV, WHY_ENV) !== undefined) return;
   const platform = platformName();
   const lib = prebuiltFor(platform);
+  const cached = cachedLibrary(lib, platform, access);
+  if (cached !== undefined && intact(cached, lib, access)) return;
+  const url = new URL(lib.file, PACKAGE_ROOT);
+  const bytes = await download(url, lib.size, access, downloadTimeout());
+  verifyBytes(bytes, lib, `the native library downloaded from ${url.href}`);
+  storeInCache(lib, platform, bytes, access);
+}
+
+/** Whether the cached file at `path` has the recorded bytes (a damaged copy is replaced). */
+function intact(path: string, lib: PrebuiltLibrary, access: Access): boolean {
   try {
-    if (cachedLibrary(lib, platform, true) !== undefined) return;
+    const bytes = access.run(
+      { name: "read", path },
+      `reading the native library ${path}`,
+      () => readVerified(path, lib),
+    );
+    return bytes !== undefined;
   } catch (e) {
-    // A damaged cached copy is replaced below; anything else is reported.
-    if (!(e instanceof NativeLibraryError) || e.code !== "EBADMSG") throw e;
+    if (e instanceof NativeLibraryError && e.code === "EBADMSG") return false;
+    throw e;
   }
-  await downloadToCache(lib, platform, PACKAGE_ROOT);
-  downloadError = undefined;
 }
 
 /**
- * What the download at evaluation failed with, thrown when the library is
- * needed (not at import: a program that passes its own `library` never
- * needs the download).
+ * What the download while the module was imported failed with (a missing
+ * permission included), thrown when the library is needed: a program that
+ * passes its own `library` never needs the download.
  */
-let downloadError: unknown;
+let importFailure: unknown;
 if (REMOTE) {
   try {
-    await prepareNativeLibrary();
+    await prepare(GRANTED_ONLY);
   } catch (e) {
-    downloadError = e;
+    importFailure = e;
   }
 }
 
@@ -179,51 +231,19 @@ const loaded = new Map<string, Native>();
  */
 export function loadNative(explicit?: string): Native {
   const c = candidate(explicit);
-  const cached = loaded.get(c.path);
-  if (cached) return cached;
+  const done = loaded.get(c.path);
+  if (done) return done;
   if (c.expect !== undefined && readVerified(c.path, c.expect) === undefined) {
     throw new NativeLibraryError("ENOENT", `the ${c.source} library ${c.path} is missing`);
   }
-  checkAbiVersion(c);
-  const lib = open(c, symbols);
-  checkInfoSize(lib.symbols, c.path);
-  loaded.set(c.path, lib.symbols);
-  return lib.symbols;
-}
-
-function open<S extends Deno.ForeignLibraryInterface>(c: Candidate, s: S): Deno.DynamicLibrary<S> {
-  return withPermission(
-    `loading the native library ${c.path}`,
-    () => {
-      try {
-        return Deno.dlopen(c.path, s);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotCapable) throw e;
-        throw new NativeLibraryError(
-          /No such file/.test((e as Error).message) ? "ENOENT" : "ENOEXEC",
-          `cannot load the native library ${c.path} (${describe(c.source)}): ${
-            (e as Error).message
-          }`,
-          { cause: e },
-        );
-      }
-    },
-    NativeLibraryError,
-    c.path,
-  );
-}
-
-/** Opens the library with only `kho_abi_version` first: another ABI may lack other symbols. */
-function checkAbiVersion(c: Candidate): void {
-  const probe = open(c, { kho_abi_version: symbols.kho_abi_version });
-  const version = probe.symbols.kho_abi_version();
-  probe.close();
-  if (version === ABI_VERSION) return;
-  throw new NativeLibraryError(
-    "EPROTO",
-    `the native library ${c.path} (${describe(c.source)}) has ABI version ${version}, ` +
-      `this version of the module needs ABI version ${ABI_VERSION}: ${remedy(c.source)}`,
-  );
+  const native = openLibrary({
+    path: c.path,
+    origin: describe(c.source),
+    remedy: remedy(c.source),
+  });
+  checkInfoSize(native, c.path);
+  loaded.set(c.path, native);
+  return native;
 }
 
 function describe(source: LibrarySource): string {

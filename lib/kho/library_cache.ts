@@ -1,202 +1,193 @@
 /**
  * The per-user download cache of native libraries, for a package imported
- * over `https:`/`http:` (from JSR): the platform's library is fetched once
- * from the package's own URL, checked against the SHA-256 recorded in
- * `prebuilt.ts`, and stored atomically (temporary file, fsync, rename) at
- * `<deno dir>/luo-live-update/<version>/<platform>-<sha256 prefix>/`, in
- * directories of mode 0700. The deno dir is `$DENO_DIR`, else Deno's default
+ * over `https:`/`http:` (from JSR): the platform's library is stored at
+ * `<deno dir>/luo-live-update/<version>/<platform>-<sha256 prefix>/`
+ * (directories created with mode 0700; the file written to a temporary
+ * name, fsynced, renamed). The deno dir is `$DENO_DIR`, else Deno's default
  * (`$XDG_CACHE_HOME/deno` or `$HOME/.cache/deno`; `$HOME/Library/Caches/deno`
- * on macOS). Later runs load from there with no network; the file is checked
- * again before every load.
+ * on macOS).
+ *
+ * The cache is used only when no other user can change it
+ * (`trusted_path.ts`): every directory from `/` down to the file (symlinks
+ * resolved) owned by this user or root and not writable by group or others
+ * unless sticky, the file owned by this user or root. Otherwise `EPERM`
+ * names the directory, its owner and mode. Every other failure is a
+ * {@link NativeLibraryError} saying what to do.
  *
  * @module
  */
 
-import { NativeLibraryError } from "../errors.ts";
-import { readVerified, verifyBytes } from "./checksum.ts";
-import { readEnv, withPermission, withPermissionAsync } from "./permission.ts";
+import { codeOfNative, type ErrorCode, NativeLibraryError } from "../errors.ts";
+import type { Access } from "./access.ts";
 import { PACKAGE_VERSION, type PrebuiltLibrary } from "./prebuilt.ts";
-import { statIfPresent } from "./stat.ts";
+import { removeIfPresent } from "./temporary.ts";
+import { type Trust, trustedPath } from "./trusted_path.ts";
 
 /** Name of the cache's own directory inside the deno dir. */
 export const CACHE_NAME = "luo-live-update";
-/** How long a download may take before it is abandoned. */
-export const DOWNLOAD_TIMEOUT_MS = 60_000;
 
 const WHY = "the download cache of the native library";
+const REMEDY = "set DENO_DIR to a directory you own (or LUO_NATIVE_LIB to a libkho file you trust)";
 
 /** Deno's cache directory for this user (see the module documentation). */
-export function denoDir(): string {
-  const explicit = readEnv("DENO_DIR", WHY, NativeLibraryError);
+export function denoDir(access: Access): string {
+  const explicit = access.env("DENO_DIR", WHY);
   if (explicit !== undefined) return explicit;
-  const home = readEnv("HOME", WHY, NativeLibraryError);
+  const home = access.env("HOME", WHY);
   if (Deno.build.os === "darwin" && home !== undefined) return `${home}/Library/Caches/deno`;
-  const xdg = readEnv("XDG_CACHE_HOME", WHY, NativeLibraryError);
+  const xdg = access.env("XDG_CACHE_HOME", WHY);
   if (xdg !== undefined && xdg.startsWith("/")) return `${xdg}/deno`;
   if (home !== undefined) return `${home}/.cache/deno`;
+  const ignored = xdg === undefined
+    ? ""
+    : ` (XDG_CACHE_HOME=${xdg} is ignored: the XDG base directory specification accepts only ` +
+      `an absolute path)`;
   throw new NativeLibraryError(
     "ENOENT",
-    `no directory for ${WHY}: set DENO_DIR or HOME (or LUO_NATIVE_LIB to a libkho file)`,
+    `no directory for ${WHY}: neither DENO_DIR nor HOME is set${ignored}; set DENO_DIR (or ` +
+      `LUO_NATIVE_LIB to a libkho file)`,
   );
 }
 
-/** The cache's root directory, its version directory and the library file for `lib`. */
-export function cachePaths(lib: PrebuiltLibrary, platform: string) {
-  const root = `${denoDir()}/${CACHE_NAME}`;
-  const version = `${root}/${PACKAGE_VERSION}`;
-  const dir = `${version}/${platform}-${lib.sha256.slice(0, 16)}`;
-  const name = lib.file.slice(lib.file.lastIndexOf("/") + 1);
-  return { root, dirs: [root, version, dir], file: `${dir}/${name}` };
+/** Where the cache keeps `lib`: its directory and the file in it (symlinks not resolved). */
+export function cachePlace(
+  lib: PrebuiltLibrary,
+  platform: string,
+  access: Access,
+): { dir: string; file: string } {
+  const dir = `${denoDir(access)}/${CACHE_NAME}/${PACKAGE_VERSION}/${platform}-${
+    lib.sha256.slice(0, 16)
+  }`;
+  return { dir, file: `${dir}/${lib.file.slice(lib.file.lastIndexOf("/") + 1)}` };
+}
+
+function trust(access: Access): Trust {
+  return {
+    uid: access.uid(`to check that only you can change ${WHY}`),
+    access,
+    what: WHY,
+    remedy: REMEDY,
+  };
 }
 
 /**
- * The cached library for `platform` when it is there, else `undefined`;
- * with `verify`, only when it is intact (`EBADMSG` when it has other
- * bytes). `EACCES` when a cache directory is open to group or others.
+ * The cached file for `lib`, symlinks resolved (the path to load), or
+ * `undefined` when it is not there. Its bytes are not checked here.
+ * `EPERM` when another user could change it (see the module documentation).
  */
 export function cachedLibrary(
   lib: PrebuiltLibrary,
   platform: string,
-  verify: boolean,
+  access: Access,
 ): string | undefined {
-  const paths = cachePaths(lib, platform);
-  for (const dir of paths.dirs) {
-    const st = lstat(dir);
-    if (st === undefined) return undefined;
-    checkPrivateDir(dir, st);
-  }
-  if (verify) return readVerified(paths.file, lib) === undefined ? undefined : paths.file;
-  return lstat(paths.file) === undefined ? undefined : paths.file;
+  const at = trustedPath(cachePlace(lib, platform, access).file, "file", trust(access));
+  return at.missing.length === 0 ? at.real : undefined;
 }
 
-function lstat(path: string): Deno.FileInfo | undefined {
-  return withPermission(
-    `reading ${WHY} ${path}`,
-    () => statIfPresent(path, false),
-    NativeLibraryError,
-    path,
-  );
+/**
+ * Stores `bytes` (checked against `lib` already) as the cached library:
+ * creates the missing directories (mode 0700), writes a temporary file,
+ * fsyncs and renames it. Returns the stored file as {@link cachedLibrary} does.
+ */
+export function storeInCache(
+  lib: PrebuiltLibrary,
+  platform: string,
+  bytes: Uint8Array,
+  access: Access,
+): string {
+  const place = cachePlace(lib, platform, access);
+  const t = trust(access);
+  const dir = makeDirectories(place.dir, t);
+  writeAtomically(`${dir}/${place.file.slice(place.dir.length + 1)}`, bytes, access);
+  const stored = cachedLibrary(lib, platform, access);
+  if (stored === undefined) {
+    throw new NativeLibraryError("EIO", `${place.file} is missing right after it was stored`);
+  }
+  return stored;
 }
 
-/** Throws `EACCES` unless `dir` (`st` its lstat) is a directory, not a symlink, of mode 0700 or narrower. */
-function checkPrivateDir(dir: string, st: Deno.FileInfo | undefined): void {
-  if (st === undefined || !st.isDirectory || st.isSymlink) {
-    throw new NativeLibraryError("EACCES", `${WHY} ${dir} is not a directory (or a symlink)`);
+/** Creates what is missing of `path` (mode 0700) inside its trusted part; returns its real path. */
+function makeDirectories(path: string, t: Trust): string {
+  const at = trustedPath(path, "directory", t);
+  let dir = at.real;
+  for (const name of at.missing) {
+    const parent = dir;
+    dir = `${dir}/${name}`;
+    const made = dir;
+    t.access.run({ name: "write", path: made }, `creating ${WHY} ${made}`, () => {
+      try {
+        Deno.mkdirSync(made, { mode: 0o700 });
+      } catch (e) {
+        if (e instanceof Deno.errors.NotCapable) throw e;
+        // Made by a concurrent run meanwhile: checked below like any other.
+        if (!(e instanceof Deno.errors.AlreadyExists)) {
+          throw storeError(e, `creating ${made}`, parent);
+        }
+      }
+    });
   }
-  const mode = (st.mode ?? 0) & 0o777;
-  if ((mode & 0o077) !== 0) {
+  const made = trustedPath(dir, "directory", t);
+  if (made.missing.length > 0) {
+    throw new NativeLibraryError("EIO", `${WHY}: ${dir} is missing right after it was created`);
+  }
+  return made.real;
+}
+
+/** Writes `file` via a temporary file in the same directory, fsynced, then renamed. */
+function writeAtomically(file: string, bytes: Uint8Array, access: Access): void {
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  const tmp = `${dir}/.${Deno.pid}-${crypto.randomUUID()}.tmp`;
+  access.run({ name: "write", path: dir }, `storing the native library in ${WHY} ${dir}`, () => {
+    try {
+      const f = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o500 });
+      try {
+        let done = 0;
+        // Bounded: every pass writes at least one byte.
+        while (done < bytes.length) done += f.writeSync(bytes.subarray(done));
+        f.syncSync();
+      } finally {
+        f.close();
+      }
+      Deno.renameSync(tmp, file);
+    } catch (e) {
+      const failure = e instanceof Deno.errors.NotCapable
+        ? e
+        : storeError(e, `writing ${file}`, dir);
+      removeTemporary(tmp, failure);
+      throw failure;
+    }
+  });
+}
+
+/** Removes the temporary file of a failed store; a failure to do so is added to `failure`'s message. */
+function removeTemporary(tmp: string, failure: unknown): void {
+  try {
+    removeIfPresent(tmp);
+  } catch (e) {
+    const code: ErrorCode = failure instanceof NativeLibraryError ? failure.code : "EIO";
     throw new NativeLibraryError(
-      "EACCES",
-      `${WHY} ${dir} has mode 0${mode.toString(8)}: group or others could replace the ` +
-        `library; make it private (chmod 700) or remove it`,
+      code,
+      `${(failure as Error).message}; the temporary file ${tmp} could not be removed either: ` +
+        `${(e as Error).message}`,
+      { cause: failure },
     );
   }
 }
 
-/**
- * Downloads `lib` from the package at `packageRoot`, checks it and stores it
- * in the cache (atomically); returns the cached file. A download that is
- * not byte for byte the recorded library is refused (`EBADMSG`) and
- * nothing is stored.
- */
-export async function downloadToCache(
-  lib: PrebuiltLibrary,
-  platform: string,
-  packageRoot: URL,
-): Promise<string> {
-  const url = new URL(lib.file, packageRoot);
-  const bytes = await download(url, lib.size);
-  verifyBytes(bytes, lib, `the native library downloaded from ${url.href}`);
-  const paths = cachePaths(lib, platform);
-  storeAtomically(paths.dirs, paths.file, bytes);
-  return paths.file;
-}
-
-/** The body of `url`, at most `limit + 1` bytes (more means a wrong file anyway). */
-async function download(url: URL, limit: number): Promise<Uint8Array> {
-  const what = `downloading the native library from ${url.href} (once; it is then cached)`;
-  const res = await withPermissionAsync(
-    what,
-    async () => {
-      try {
-        return await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
-      } catch (e) {
-        if (e instanceof Deno.errors.NotCapable) throw e;
-        throw new NativeLibraryError("EIO", `${what}: ${(e as Error).message}`, { cause: e });
-      }
-    },
-    NativeLibraryError,
-    url.host,
+/** A file-system failure while storing in `dir`, with its errno's code and what to do. */
+function storeError(e: unknown, doing: string, dir: string): NativeLibraryError {
+  if (e instanceof NativeLibraryError) return e;
+  const message = (e as Error).message;
+  const errno = /\(os error (\d+)\)/.exec(message);
+  const code = errno !== null
+    ? codeOfNative(-Number(errno[1]))
+    : e instanceof Deno.errors.PermissionDenied
+    ? "EACCES"
+    : "EIO";
+  return new NativeLibraryError(
+    code,
+    `${WHY}: ${doing} failed: ${message}; make ${dir} writable, or set DENO_DIR to a ` +
+      `writable directory you own (or LUO_NATIVE_LIB to a libkho file)`,
+    { cause: e },
   );
-  if (!res.ok || res.body === null) {
-    await res.body?.cancel();
-    throw new NativeLibraryError("EIO", `${what}: HTTP ${res.status} ${res.statusText}`);
-  }
-  return await readAtMost(res.body, limit + 1, what);
-}
-
-async function readAtMost(
-  body: ReadableStream<Uint8Array>,
-  max: number,
-  what: string,
-): Promise<Uint8Array> {
-  const out = new Uint8Array(max);
-  let done = 0;
-  const reader = body.getReader();
-  try {
-    // Bounded: every chunk adds bytes, and the loop stops at `max`.
-    while (done < max) {
-      const { value, done: end } = await reader.read();
-      if (end) return out.subarray(0, done);
-      const n = Math.min(value.length, max - done);
-      out.set(value.subarray(0, n), done);
-      done += n;
-    }
-    // Longer than any right answer: stop receiving (the size check refuses it).
-    await reader.cancel();
-    return out;
-  } catch (e) {
-    throw new NativeLibraryError("EIO", `${what}: ${(e as Error).message}`, { cause: e });
-  }
-}
-
-/** Writes `bytes` to `file` via a temporary file in the same directory, fsynced, then renamed. */
-function storeAtomically(dirs: string[], file: string, bytes: Uint8Array): void {
-  const dir = dirs[dirs.length - 1];
-  const tmp = `${dir}/.${Deno.pid}-${crypto.randomUUID()}.tmp`;
-  withPermission(
-    `storing the native library in ${WHY} ${dir}`,
-    () => {
-      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      for (const d of dirs) checkPrivateDir(d, lstat(d));
-      try {
-        const f = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o500 });
-        try {
-          let done = 0;
-          // Bounded: every pass writes at least one byte.
-          while (done < bytes.length) done += f.writeSync(bytes.subarray(done));
-          f.syncSync();
-        } finally {
-          f.close();
-        }
-        Deno.renameSync(tmp, file);
-      } catch (e) {
-        removeIfPresent(tmp);
-        if (e instanceof Deno.errors.NotCapable) throw e;
-        throw new NativeLibraryError("EIO", `cannot store ${file}: ${(e as Error).message}`, {
-          cause: e,
-        });
-      }
-    },
-    NativeLibraryError,
-    dirs[0],
-  );
-}
-
-function removeIfPresent(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
 }

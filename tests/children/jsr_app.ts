@@ -1,12 +1,13 @@
 // A service as a JSR user writes it, run by tests/jsr_test.ts from a temp
 // dir outside the repository: it imports the package by URL (the first
 // argument, ending in "/") and never imports anything of the repository.
-//   a PKG ARENA BYTES   preserve a MemFile of BYTES patterned bytes, hand over
-//   b PKG ARENA BYTES   retrieve it, verify every byte, finish
+//   a PKG ARENA BYTES [LIB]   preserve a MemFile of BYTES patterned bytes, hand over
+//   b PKG ARENA BYTES [LIB]   retrieve it, verify every byte, finish
+// LIB, when given, is the `library` option (else the package finds its own).
 // Prints one JSON line: what it did, or the error it met ({ error: ... }).
 type Mod = typeof import("../../mod.ts");
 
-const [mode, pkg, arena, bytesArg] = Deno.args;
+const [mode, pkg, arena, bytesArg, library] = Deno.args;
 const size = Number(bytesArg);
 
 function patternByte(i: number): number {
@@ -26,7 +27,7 @@ function mismatches(view: Uint8Array): number {
 async function run(): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const { LiveUpdate, MemFile }: Mod = await import(`${pkg}mod.ts`);
-  const luo = LiveUpdate.start(arena, { size: 4 * size });
+  const luo = LiveUpdate.start(arena, { size: 4 * size, library });
   const loadMs = performance.now() - t0;
   if (mode === "a") {
     const file = MemFile.create(luo.arena, size);
