@@ -42,13 +42,9 @@ export {
   UnflushedHandoverError,
 } from "./lib/errors.ts";
 export { LIBRARY_ENV, prepareNativeLibrary } from "./lib/kho/library.ts";
-export { LiveUpdate } from "./lib/luo/live_update.ts";
-export type {
-  HandoverSummary,
-  LiveUpdateOptions,
-  ReleaseSummary,
-  StartOptions,
-} from "./lib/luo/options.ts";
+export { LiveUpdate } from "./lib/service/live_update.ts";
+export type { LiveUpdateOptions, ReleaseSummary, StartOptions } from "./lib/service/options.ts";
+export type { HandoverSummary } from "./lib/luo/handover.ts";
 export { IncomingSession, type ObjectType, OutgoingSession } from "./lib/luo/session.ts";
 export {
   type AnyFileHandler,
@@ -84,7 +80,7 @@ export {
   preserveManifest,
   type ReadManifest,
   readManifest,
-} from "./lib/luo/manifest.ts";
+} from "./lib/service/manifest.ts";
 export { DEFAULT_MAX_BLOCKS } from "./lib/format/block.ts";
 export type {
   Arena,

@@ -32,7 +32,7 @@ export const ENTRY_POINTS: readonly string[] = ["mod.ts", "tools.ts", "kho.ts"];
 /**
  * Symbols and members that still lack an example because their files are
  * being changed by other engineers right now (`lib/kho/*.ts`,
- * `lib/luo/live_update.ts`; `lib/kho/prebuilt.ts` is generated from the
+ * `lib/service/live_update.ts`; `lib/kho/prebuilt.ts` is generated from the
  * template in `dev/prebuild.ts`): their examples come with those changes.
  * The lead empties this list; nothing may be added to it.
  */
@@ -97,7 +97,7 @@ export const PENDING_EXAMPLES: readonly string[] = [
   "PACKAGE_VERSION",
   "PREBUILT",
   "PrebuiltLibrary",
-  // lib/luo/live_update.ts
+  // lib/service/live_update.ts
   "LiveUpdate.arena",
   "LiveUpdate.handlers",
   "LiveUpdate.resumed",

@@ -12,10 +12,33 @@ import { placeRoots } from "../format/roots.ts";
 import { writeSessionEntry } from "../format/session_ser.ts";
 import type { Arena } from "../kho/arena.ts";
 import type { FlbRegistry } from "./flb.ts";
-import type { HandoverSummary } from "./options.ts";
 import type { OutgoingSession } from "./session.ts";
 
 /** What a handover writes. */
+/**
+ * What a handover did.
+ *
+ * @example
+ * ```ts
+ * import { type HandoverSummary, LiveUpdate, Value } from "@luo/live-update";
+ * const luo = LiveUpdate.create({ size: 1 << 20 });
+ * luo.createSession("svc").preserve(new Value({ hits: 1 }), 1n);
+ * const summary: HandoverSummary = luo.handover();
+ * console.log(summary.liveupdateNumber, summary.sessions, summary.files); // 1n 1 1
+ * Deno.removeSync(luo.arena.path); // no successor here: remove the handed-over arena
+ * ```
+ */
+export interface HandoverSummary {
+  /** The number this handover carries (`liveupdate-number`). */
+  liveupdateNumber: bigint;
+  /** Sessions handed over. */
+  sessions: number;
+  /** Files handed over, in all sessions. */
+  files: number;
+  /** Physical address of the KHO root FDT. */
+  root: bigint;
+}
+
 export interface HandoverInput {
   arena: Arena;
   /** The outgoing sessions, in creation order. */

@@ -13,21 +13,16 @@ import { SESSION_CHAIN } from "../format/session_ser.ts";
 import { BUILTIN_FLBS, builtinHandlers } from "../handlers/builtin.ts";
 import { Arena, checkInteger, type CreateOptions, type OpenOptions } from "../kho/arena.ts";
 import { checkPath, optionsOf } from "../kho/options.ts";
-import { type FileSetContext, identityOf } from "./context.ts";
-import { type FlbOps, FlbRegistry } from "./flb.ts";
-import { CallbackGuard } from "./guard.ts";
-import { handOver } from "./handover.ts";
-import { type FileHandler, HandlerRegistry } from "./handler.ts";
-import { IncomingImage } from "./incoming_image.ts";
+import { type FileSetContext, identityOf } from "../luo/context.ts";
+import { type FlbOps, FlbRegistry } from "../luo/flb.ts";
+import { CallbackGuard } from "../luo/guard.ts";
+import { handOver, type HandoverSummary } from "../luo/handover.ts";
+import { type FileHandler, HandlerRegistry } from "../luo/handler.ts";
+import { IncomingImage } from "../luo/incoming_image.ts";
 import { startAt } from "./start.ts";
-import type {
-  HandoverSummary,
-  LiveUpdateOptions,
-  ReleaseSummary,
-  StartOptions,
-} from "./options.ts";
-import { type IncomingSession, OutgoingSession } from "./session.ts";
-import { type Token, U64_MAX } from "./token.ts";
+import type { LiveUpdateOptions, ReleaseSummary, StartOptions } from "./options.ts";
+import { type IncomingSession, OutgoingSession } from "../luo/session.ts";
+import { type Token, U64_MAX } from "../luo/token.ts";
 
 type State = "live" | "handed-over" | "closed";
 

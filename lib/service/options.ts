@@ -6,8 +6,8 @@
 
 import type { LiveUpdateError } from "../errors.ts";
 import type { CreateOptions, OpenOptions } from "../kho/arena.ts";
-import type { FlbOps } from "./flb.ts";
-import type { AnyFileHandler } from "./handler.ts";
+import type { FlbOps } from "../luo/flb.ts";
+import type { AnyFileHandler } from "../luo/handler.ts";
 
 /**
  * Options shared by `LiveUpdate.create`, `LiveUpdate.open` and `LiveUpdate.start`.
@@ -64,30 +64,6 @@ export interface StartOptions
    * `"move-aside"` renames it to `PATH.damaged-<time>` and starts empty.
    */
   damaged?: "refuse" | "move-aside";
-}
-
-/**
- * What a handover did.
- *
- * @example
- * ```ts
- * import { type HandoverSummary, LiveUpdate, Value } from "@luo/live-update";
- * const luo = LiveUpdate.create({ size: 1 << 20 });
- * luo.createSession("svc").preserve(new Value({ hits: 1 }), 1n);
- * const summary: HandoverSummary = luo.handover();
- * console.log(summary.liveupdateNumber, summary.sessions, summary.files); // 1n 1 1
- * Deno.removeSync(luo.arena.path); // no successor here: remove the handed-over arena
- * ```
- */
-export interface HandoverSummary {
-  /** The number this handover carries (`liveupdate-number`). */
-  liveupdateNumber: bigint;
-  /** Sessions handed over. */
-  sessions: number;
-  /** Files handed over, in all sessions. */
-  files: number;
-  /** Physical address of the KHO root FDT. */
-  root: bigint;
 }
 
 /**

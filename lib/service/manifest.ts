@@ -12,7 +12,7 @@ import { LuoError, typeOf } from "../errors.ts";
 import { MemFile } from "../handlers/memfd/mem_file.ts";
 import type { Arena } from "../kho/arena.ts";
 import { checkArena } from "../kho/check_arena.ts";
-import { IncomingSession, OutgoingSession } from "./session.ts";
+import { IncomingSession, OutgoingSession } from "../luo/session.ts";
 
 /**
  * The manifest format this build writes and reads.
