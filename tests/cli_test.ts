@@ -47,6 +47,33 @@ Deno.test("cli: $LUO_PROG names the program (./luo sets it), read only when gran
   assert(plain.stdout.startsWith(`usage: ${DEFAULT_PROG} stress`), plain.stdout + plain.stderr);
 });
 
+Deno.test("cli: inspect, convert and stress run with the documented flags on an arena in /dev/shm", async () => {
+  const dir = Deno.makeTempDirSync({ dir: "/dev/shm", prefix: "luo-cli-" });
+  try {
+    const env = { PATH: "/usr/bin:/bin", DENO_DIR: Deno.env.get("DENO_DIR") ?? "" };
+    const flags = ["--allow-ffi", "--allow-read", "--allow-env", "--allow-sys=uid", "--no-prompt"];
+    const run = (args: string[]) => runDenoWith({ flags, script: CLI.pathname, args, env });
+    const arena = `${dir}/s.arena`;
+    const stress = (
+      stage: string,
+    ) => ["stress", stage, "--arena", arena, "--sessions", "2", "--files", "50"];
+    for (
+      const args of [
+        stress("stage1"),
+        ["inspect", arena],
+        ["inspect", "--json", arena],
+        ["convert", arena],
+        stress("stage2"),
+      ]
+    ) {
+      const r = await run(args);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("cli: demo hands over to a separate process and reports zero mismatches and leaks", async () => {
   const t = tempArena();
   try {

@@ -233,16 +233,10 @@ export interface InspectOptions {
 
 const hex = (v: bigint) => "0x" + v.toString(16);
 
-function headerReport(path: string): HeaderReport {
-  const f = Deno.openSync(path, { read: true });
-  try {
-    const b = new Uint8Array(ARENA_HEADER.length);
-    f.readSync(b);
-    const h = readArenaHeader(b);
-    return { ...h, physBase: hex(h.physBase), fdtPa: hex(h.fdtPa), memMapPa: hex(h.memMapPa) };
-  } finally {
-    f.close();
-  }
+/** The header page as mapped (page 0 of the arena): no second open of the file. */
+function headerReport(arena: Arena): HeaderReport {
+  const h = readArenaHeader(arena.memory.subarray(0, ARENA_HEADER.length));
+  return { ...h, physBase: hex(h.physBase), fdtPa: hex(h.fdtPa), memMapPa: hex(h.memMapPa) };
 }
 
 /** Opens read-only; a damaged preserved-memory map is reported and the rest read with `discard`. */
@@ -278,7 +272,7 @@ export function inspectArena(path: string, options?: InspectOptions): InspectRep
   options = optionsOf(`inspect ${path}`, options);
   const { arena, error } = openForInspection(path, options.library);
   try {
-    const header = headerReport(path);
+    const header = headerReport(arena);
     const info = arena.info();
     const report: InspectReport = {
       path,
