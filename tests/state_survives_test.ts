@@ -207,6 +207,19 @@ Deno.test("options of the wrong kind are EINVAL naming the option, not a silent 
       JSON.stringify(options),
     );
   }
+  // Checked before the file is made: nothing to remove afterwards.
+  const t = tempArena();
+  try {
+    const wrong = [{ memfdFormat: "v9" }, { maxBlocks: -1 }, { memfdPopulate: 1 }, {
+      handlers: {},
+    }];
+    for (const o of wrong) {
+      assertCode(() => LiveUpdate.create({ path: t.path, ...o } as never), "EINVAL");
+      assert.throws(() => Deno.statSync(t.path), Deno.errors.NotFound, JSON.stringify(o));
+    }
+  } finally {
+    t.cleanup();
+  }
 });
 
 Deno.test("arguments of the wrong kind at every entry point are EINVAL naming the call", () => {

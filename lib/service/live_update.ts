@@ -6,13 +6,14 @@
  * @module
  */
 
-import { LiveUpdateError, LuoError, UnflushedHandoverError } from "../errors.ts";
+import { LiveUpdateError, LuoError, typeOf, UnflushedHandoverError } from "../errors.ts";
 import { BlockChain, DEFAULT_MAX_BLOCKS } from "../format/block.ts";
 import { FLB_CHAIN } from "../format/flb_ser.ts";
 import { SESSION_CHAIN } from "../format/session_ser.ts";
 import { BUILTIN_FLBS, builtinHandlers } from "../handlers/builtin.ts";
 import { Arena, checkInteger, type CreateOptions, type OpenOptions } from "../kho/arena.ts";
 import { checkPath, optionsOf } from "../kho/options.ts";
+import { removeIfPresent } from "../kho/temporary.ts";
 import { type FileSetContext, identityOf } from "../luo/context.ts";
 import { type FlbOps, FlbRegistry } from "../luo/flb.ts";
 import { CallbackGuard } from "../luo/guard.ts";
@@ -94,7 +95,10 @@ export class LiveUpdate {
     this.resumed = this.#incoming.present;
   }
 
-  /** Wraps `arena` (closing it, and removing a file it created, when that fails). */
+  /**
+   * Wraps `arena` (closing it, and removing a file it created, when that
+   * fails). The scalar options were checked before the arena was made.
+   */
   static #wrap(arena: Arena, options: LiveUpdateOptions, created: boolean): LiveUpdate {
     try {
       return new LiveUpdate(arena, options);
@@ -107,7 +111,7 @@ export class LiveUpdate {
 
   /** Starts a first generation in a new arena file (which must not exist). */
   static create(options?: CreateOptions & LiveUpdateOptions): LiveUpdate {
-    options = optionsOf("create", options);
+    options = checkOptions(optionsOf("create", options));
     return LiveUpdate.#wrap(Arena.create(options), options, options.path !== undefined);
   }
 
@@ -117,7 +121,7 @@ export class LiveUpdate {
    */
   static open(path: string, options?: OpenOptions & LiveUpdateOptions): LiveUpdate {
     checkPath("open: the arena path", path);
-    options = optionsOf(`open ${path}`, options);
+    options = checkOptions(optionsOf(`open ${path}`, options));
     if (options.readOnly) {
       throw new LuoError(
         "EINVAL",
@@ -384,10 +388,19 @@ export class LiveUpdate {
   }
 }
 
-function removeIfPresent(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+/**
+ * `options` after the checks that need no arena (so that a wrong option
+ * never creates a file): `maxBlocks`, the memfd options, and that
+ * `handlers` and `flbs` are arrays. `EINVAL` naming the option.
+ */
+function checkOptions<T extends LiveUpdateOptions>(options: T): T {
+  checkInteger("maxBlocks", options.maxBlocks ?? DEFAULT_MAX_BLOCKS, 1);
+  builtinHandlers(options);
+  for (const name of ["handlers", "flbs"] as const) {
+    const v = options[name];
+    if (v !== undefined && !Array.isArray(v)) {
+      throw new LuoError("EINVAL", `option ${name} must be an array, got ${typeOf(v)}`);
+    }
   }
+  return options;
 }
