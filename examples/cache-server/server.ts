@@ -173,34 +173,25 @@ async function nextEvent(
   }
 }
 
-async function upgrade(): Promise<Record<string, unknown>> {
-  if (upgrading) return { error: "an upgrade is already running" };
-  upgrading = true;
-  const t0 = performance.now();
+/** Starts this server again as the successor, on arena `next`; it waits for "go". */
+function spawnSuccessor(next: string): Deno.ChildProcess {
   const script = opt["successor-script"] ?? import.meta.filename!;
-  const next = mode === "luo" ? opt.arena! : `${opt.arena}.gen${generation + 1}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-net",
-      script,
-      "--port",
-      String(port),
-      "--arena",
-      next,
-      "--capacity",
-      String(capacity),
-      "--successor",
-      "--generation",
-      String(generation + 1),
-      "--mode",
-      mode,
-    ],
+  const args = ["--port", String(port), "--arena", next, "--capacity", String(capacity)];
+  args.push("--successor", "--generation", String(generation + 1), "--mode", mode);
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-net", script, ...args],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+}
+
+async function upgrade(): Promise<Record<string, unknown>> {
+  if (upgrading) return { error: "an upgrade is already running" };
+  upgrading = true;
+  const t0 = performance.now();
+  const next = mode === "luo" ? opt.arena! : `${opt.arena}.gen${generation + 1}`;
+  const child = spawnSuccessor(next);
   const events = lines(child.stdout);
   const listening = await nextEvent(events, "listening");
   const spawnMs = performance.now() - t0;
