@@ -41,7 +41,17 @@ import { PREBUILT, type PrebuiltLibrary } from "./prebuilt.ts";
 import { statIfPresent } from "./stat.ts";
 import type { Native } from "./symbols.ts";
 
-/** Environment variable naming the native library file. */
+/**
+ * Environment variable naming the native library file to load instead of
+ * the packaged one (a relative path is from the working directory).
+ *
+ * @example
+ * ```ts
+ * import { LIBRARY_ENV } from "@luo/live-update";
+ * // What the next arena loads: a library of your own build, else the packaged one.
+ * console.log(Deno.env.get(LIBRARY_ENV) ?? "the packaged library"); // unless LUO_NATIVE_LIB is set
+ * ```
+ */
 export const LIBRARY_ENV = "LUO_NATIVE_LIB";
 
 /** Where a loaded library came from (rule 1 to 4 of the module documentation). */
@@ -66,12 +76,36 @@ const PACKAGE_ROOT = new URL("../../", import.meta.url);
 const REMOTE = PACKAGE_ROOT.protocol === "https:" || PACKAGE_ROOT.protocol === "http:";
 const WHY_ENV = "a libkho file to load instead of the packaged one";
 
-/** This platform's name in {@link PREBUILT}: `<Deno.build.os>-<Deno.build.arch>`. */
+/**
+ * This platform's name in {@link PREBUILT}: `<Deno.build.os>-<Deno.build.arch>`.
+ *
+ * @example
+ * ```ts
+ * import { platformName, PREBUILT } from "@luo/live-update/kho";
+ * console.log(platformName()); // "linux-x86_64" on an x86-64 Linux
+ * // Whether the package brings a library for the machines you deploy to.
+ * console.log(Object.hasOwn(PREBUILT, platformName("linux", "aarch64"))); // true
+ * ```
+ */
 export function platformName(os: string = Deno.build.os, arch: string = Deno.build.arch): string {
   return `${os}-${arch}`;
 }
 
-/** The prebuilt library of `platform`, or `ENOTSUP` naming it and the supported platforms. */
+/**
+ * The prebuilt library of `platform` (default: this one), or `ENOTSUP`
+ * naming it and the supported platforms.
+ *
+ * @example
+ * ```ts
+ * import { NativeLibraryError, prebuiltFor } from "@luo/live-update/kho";
+ * console.log(prebuiltFor("linux-aarch64").file); // "native/prebuilt/linux-aarch64/libkho.so"
+ * try {
+ *   prebuiltFor("windows-x86_64");
+ * } catch (e) {
+ *   console.log(e instanceof NativeLibraryError && e.code); // "ENOTSUP": build native/ yourself
+ * }
+ * ```
+ */
 export function prebuiltFor(platform: string = platformName()): PrebuiltLibrary {
   if (Object.hasOwn(PREBUILT, platform)) return PREBUILT[platform];
   throw new NativeLibraryError(
@@ -172,9 +206,11 @@ function filePath(url: URL): string {
  * the module is a local file or `$LUO_NATIVE_LIB` is set.
  *
  * @example
- * ```ts ignore
- * import { prepareNativeLibrary } from "@luo/live-update/kho";
- * await prepareNativeLibrary(); // throws NativeLibraryError naming what is missing
+ * ```ts
+ * import { LiveUpdate, prepareNativeLibrary } from "@luo/live-update";
+ * // At startup: a NativeLibraryError now, naming what is missing, rather than at the first arena.
+ * await prepareNativeLibrary();
+ * using luo = LiveUpdate.create({ size: 1 << 20 }); // loads the library without waiting
  * ```
  */
 export async function prepareNativeLibrary(): Promise<void> {

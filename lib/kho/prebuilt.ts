@@ -8,7 +8,21 @@
  * @module
  */
 
-/** A prebuilt library: its path in the package, its size and SHA-256. */
+/**
+ * A prebuilt library: its path in the package, its size and SHA-256.
+ *
+ * @example
+ * ```ts
+ * import { platformName, prebuiltFor, type PrebuiltLibrary } from "@luo/live-update/kho";
+ * // Check a copy of the library (a mirror's, say) the way the loader does before loading it.
+ * const lib: PrebuiltLibrary = prebuiltFor(platformName());
+ * const url = new URL(lib.file, import.meta.resolve("@luo/live-update/kho"));
+ * const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+ * const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+ * const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+ * console.log(bytes.length === lib.size && hex === lib.sha256); // true
+ * ```
+ */
 export interface PrebuiltLibrary {
   /** Path relative to the package root. */
   readonly file: string;
@@ -18,10 +32,30 @@ export interface PrebuiltLibrary {
   readonly sha256: string;
 }
 
-/** The package version these libraries were built for (the download cache is keyed by it). */
+/**
+ * The package version these libraries were built for (the download cache
+ * is keyed by it).
+ *
+ * @example
+ * ```ts
+ * import { PACKAGE_VERSION, prebuiltFor } from "@luo/live-update/kho";
+ * // Where a JSR import downloads this platform's library from.
+ * console.log(`https://jsr.io/@luo/live-update/${PACKAGE_VERSION}/${prebuiltFor().file}`);
+ * // https://jsr.io/@luo/live-update/0.1.0/native/prebuilt/<os>-<arch>/libkho.<so or dylib>
+ * ```
+ */
 export const PACKAGE_VERSION = "0.1.0";
 
-/** The prebuilt libraries by platform, `<Deno.build.os>-<Deno.build.arch>`. */
+/**
+ * The prebuilt libraries by platform, `<Deno.build.os>-<Deno.build.arch>`.
+ *
+ * @example
+ * ```ts
+ * import { PREBUILT } from "@luo/live-update/kho";
+ * console.log(Object.keys(PREBUILT));
+ * // ["darwin-aarch64", "darwin-x86_64", "linux-aarch64", "linux-x86_64"]
+ * ```
+ */
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",

@@ -31,6 +31,15 @@ type State = "live" | "handed-over" | "closed";
  * A live update over one arena: create sessions, preserve files, hand over;
  * in the successor, retrieve and finish what was handed over.
  *
+ * It is live until {@link LiveUpdate.handover} (which publishes the image
+ * and closes the arena for the successor) or {@link LiveUpdate.close};
+ * after either, the calls that change its state throw `EINVAL`. Called
+ * from inside a handler's or an FLB's op, they throw `EBUSY` (ops look
+ * things up with {@link LiveUpdate.tokenOf}, {@link LiveUpdate.flbIncoming}
+ * and {@link LiveUpdate.flbOutgoing}). The examples use temporary arenas:
+ * `create({ size })` makes a file that {@link LiveUpdate.close} removes;
+ * after a handover the file stays for the successor, so they remove it.
+ *
  * @example
  * ```ts
  * import { LiveUpdate, MemFile } from "@luo/live-update";
@@ -49,13 +58,73 @@ type State = "live" | "handed-over" | "closed";
  * ```
  */
 export class LiveUpdate {
-  /** The arena ("physical memory"). */
+  /**
+   * The arena ("physical memory"): memory files are made in it, and its
+   * `path` is the file the successor opens.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, MemFile } from "@luo/live-update";
+   * using luo = LiveUpdate.create({ size: 1 << 20 });
+   * const page = MemFile.from(luo.arena, new TextEncoder().encode("cached page"));
+   * luo.createSession("cache").preserve(page, 1n);
+   * console.log(page.size, luo.arena.size); // 11 1048576
+   * ```
+   */
   readonly arena: Arena;
-  /** The handler registry (memfd-v2, memfd-v1, value-v1 and kvmap-v1 are built in). */
+  /**
+   * The handler registry: the built-in handlers, then those registered
+   * since (options `handlers`, {@link registerHandler}).
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate } from "@luo/live-update";
+   * using luo = LiveUpdate.create({ size: 1 << 20 });
+   * console.log(luo.handlers.compatibles()); // ["memfd-v2", "memfd-v1", "value-v1", "kvmap-v1"]
+   * ```
+   */
   readonly handlers: HandlerRegistry = new HandlerRegistry();
-  /** Whether this live update took over an image its predecessor handed over. */
+  /**
+   * Whether this live update took over an image its predecessor handed over.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, Value } from "@luo/live-update";
+   * const dir = Deno.makeTempDirSync();
+   * // One generation of a service that counts its runs.
+   * function run(): number {
+   *   const luo = LiveUpdate.start(`${dir}/service.arena`, { size: 1 << 20 });
+   *   const s = luo.resumed ? luo.retrieveSession("svc") : undefined;
+   *   const runs = (s?.retrieve(1n, Value<number>).value ?? 0) + 1;
+   *   s?.finish();
+   *   luo.createSession("svc").preserve(new Value(runs), 1n);
+   *   luo.handover();
+   *   return runs;
+   * }
+   * console.log(run(), run(), run()); // 1 2 3
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   readonly resumed: boolean;
-  /** Where {@link LiveUpdate.start} moved a damaged arena (with `damaged: "move-aside"`). */
+  /**
+   * Where {@link LiveUpdate.start} moved a damaged arena (with
+   * `damaged: "move-aside"`), to be looked into later; else `undefined`.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate } from "@luo/live-update";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * LiveUpdate.start(path, { size: 1 << 20 }).handover();
+   * const bytes = Deno.readFileSync(path);
+   * bytes[0] ^= 0xff; // damage its magic number
+   * Deno.writeFileSync(path, bytes);
+   * const luo = LiveUpdate.start(path, { size: 1 << 20, damaged: "move-aside" });
+   * console.log(luo.resumed, luo.movedAside?.startsWith(`${path}.damaged-`)); // false true
+   * luo.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   movedAside?: string;
   #ctx: FileSetContext;
   #flbs: FlbRegistry;
@@ -109,7 +178,25 @@ export class LiveUpdate {
     }
   }
 
-  /** Starts a first generation in a new arena file (which must not exist). */
+  /**
+   * Starts a first generation in a new arena file: at `path`, which must not
+   * exist (`EEXIST`), else a temporary file that {@link close} removes. A
+   * service normally calls {@link start}, which creates or opens.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, LiveUpdateError } from "@luo/live-update";
+   * const dir = Deno.makeTempDirSync();
+   * const luo = LiveUpdate.create({ path: `${dir}/service.arena`, size: 1 << 20 });
+   * try {
+   *   LiveUpdate.create({ path: luo.arena.path, size: 1 << 20 });
+   * } catch (e) {
+   *   console.log(e instanceof LiveUpdateError && e.code); // "EEXIST"
+   * }
+   * luo.close(); // a file with a path stays
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   static create(options?: CreateOptions & LiveUpdateOptions): LiveUpdate {
     options = checkOptions(optionsOf("create", options));
     return LiveUpdate.#wrap(Arena.create(options), options, options.path !== undefined);
@@ -118,6 +205,20 @@ export class LiveUpdate {
   /**
    * Opens an arena as the successor. Incoming state is read on first access.
    * Read-only opens are refused (`EINVAL`): use `inspectArena` to look inside.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, Value } from "@luo/live-update";
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * old.createSession("svc").preserve(new Value({ port: 8080 }), 1n);
+   * old.handover();
+   * const luo = LiveUpdate.open(old.arena.path); // normally in the next process
+   * const s = luo.retrieveSession("svc");
+   * console.log(s.retrieve(1n, Value<{ port: number }>).value.port); // 8080
+   * s.finish();
+   * luo.close();
+   * Deno.removeSync(luo.arena.path);
+   * ```
    */
   static open(path: string, options?: OpenOptions & LiveUpdateOptions): LiveUpdate {
     checkPath("open: the arena path", path);
@@ -139,6 +240,24 @@ export class LiveUpdate {
    * permission, not an arena, damaged) throws without touching the file.
    * A handed-over image that cannot be read is refused, or moved aside
    * with `damaged: "move-aside"`.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, LiveUpdateError } from "@luo/live-update";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * const luo = LiveUpdate.start(path, { size: 1 << 20 }); // no file yet: creates it
+   * try {
+   *   LiveUpdate.start(path); // a second instance while the first runs
+   * } catch (e) {
+   *   console.log(e instanceof LiveUpdateError && e.code); // "EBUSY"
+   * }
+   * luo.handover();
+   * const next = LiveUpdate.start(path); // the file exists: opens it (its size is the file's)
+   * console.log(next.resumed); // true
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   static start(path: string, options?: StartOptions): LiveUpdate {
     checkPath("start: the arena path", path);
@@ -160,17 +279,63 @@ export class LiveUpdate {
     }
   }
 
-  /** Whether the predecessor handed anything over. */
+  /**
+   * Whether the predecessor handed anything over (an image without sessions
+   * too).
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate } from "@luo/live-update";
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * console.log(old.hasIncoming); // false: a first generation
+   * old.handover(); // with no session at all
+   * const luo = LiveUpdate.open(old.arena.path);
+   * console.log(luo.hasIncoming, luo.incomingSessions()); // true []
+   * luo.close();
+   * Deno.removeSync(luo.arena.path);
+   * ```
+   */
   get hasIncoming(): boolean {
     return this.#incoming.present;
   }
 
-  /** `liveupdate-number` of the incoming image (0n when nothing was handed over). */
+  /**
+   * `liveupdate-number` of the incoming image (0n when nothing was handed
+   * over); each handover carries the next number.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate } from "@luo/live-update";
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * console.log(old.incomingNumber, old.handover().liveupdateNumber); // 0n 1n
+   * const luo = LiveUpdate.open(old.arena.path);
+   * console.log(luo.incomingNumber, luo.handover().liveupdateNumber); // 1n 2n
+   * Deno.removeSync(luo.arena.path);
+   * ```
+   */
   get incomingNumber(): bigint {
     return this.#incoming.number;
   }
 
-  /** Creates an outgoing session: `EINVAL` for a bad name, `EEXIST` for a live duplicate. */
+  /**
+   * Creates an outgoing session: `EINVAL` for a bad name, `EEXIST` for a
+   * live duplicate.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, LuoError, Value } from "@luo/live-update";
+   * using luo = LiveUpdate.create({ size: 1 << 20 });
+   * const s = luo.createSession("svc");
+   * s.preserve(new Value({ hits: 1 }), 1n);
+   * try {
+   *   luo.createSession("svc");
+   * } catch (e) {
+   *   console.log(e instanceof LuoError && e.code); // "EEXIST"
+   * }
+   * s.close(); // unpreserves its files: the name is free again
+   * console.log(luo.createSession("svc").fileCount); // 0
+   * ```
+   */
   createSession(name: string): OutgoingSession {
     this.#live("createSession");
     const s = new OutgoingSession(this.#ctx, name, (closed) => {
@@ -183,12 +348,36 @@ export class LiveUpdate {
     return s;
   }
 
-  /** Names of the outgoing sessions, in creation order. */
+  /**
+   * Names of the outgoing sessions, in creation order (the order of the
+   * handover).
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate } from "@luo/live-update";
+   * using luo = LiveUpdate.create({ size: 1 << 20 });
+   * for (const name of ["config", "cache", "scratch"]) luo.createSession(name);
+   * luo.session("scratch").close();
+   * console.log(luo.sessions()); // ["config", "cache"]
+   * ```
+   */
   sessions(): string[] {
     return [...this.#outgoing.keys()];
   }
 
-  /** The outgoing session of `name` (`ENOENT` when absent). */
+  /**
+   * The outgoing session of `name` (`ENOENT` when absent).
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, Value } from "@luo/live-update";
+   * using luo = LiveUpdate.create({ size: 1 << 20 });
+   * luo.createSession("cache");
+   * // Elsewhere in the service, by its name:
+   * luo.session("cache").preserve(new Value(["entry"]), 2n);
+   * console.log(luo.session("cache").tokens()); // [2n]
+   * ```
+   */
   session(name: string): OutgoingSession {
     const s = this.#outgoing.get(name);
     if (!s) throw new LuoError("ENOENT", `no outgoing session "${name}"`);
@@ -199,6 +388,16 @@ export class LiveUpdate {
    * The outgoing session and token `obj` is preserved under (the kernel's
    * `liveupdate_get_token_outgoing`), or `undefined`. Allowed from inside
    * handler ops.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, Value } from "@luo/live-update";
+   * using luo = LiveUpdate.create({ size: 1 << 20 });
+   * const config = new Value({ port: 8080 });
+   * luo.createSession("svc").preserve(config, 7n);
+   * console.log(luo.tokenOf(config)); // { session: "svc", token: 7n }
+   * console.log(luo.tokenOf(new Value(0))); // undefined: not preserved
+   * ```
    */
   tokenOf(obj: unknown): { session: string; token: bigint } | undefined {
     const ctx = this.#ctx;
@@ -210,17 +409,68 @@ export class LiveUpdate {
       : undefined;
   }
 
-  /** Names of the incoming sessions not finished yet (throws `EIO` if the image is damaged). */
+  /**
+   * Names of the incoming sessions not finished yet (throws `EIO` if the
+   * image is damaged).
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate } from "@luo/live-update";
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * old.createSession("config");
+   * old.createSession("cache");
+   * old.handover();
+   * const luo = LiveUpdate.open(old.arena.path);
+   * luo.retrieveSession("config").finish();
+   * console.log(luo.incomingSessions()); // ["cache"]: "config" is finished
+   * luo.close();
+   * Deno.removeSync(luo.arena.path);
+   * ```
+   */
   incomingSessions(): string[] {
     return this.#incoming.names();
   }
 
-  /** Incoming sessions nobody retrieved yet. */
+  /**
+   * Incoming sessions nobody retrieved yet (see {@link releaseUnclaimed}).
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate } from "@luo/live-update";
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * for (const name of ["config", "cache"]) old.createSession(name);
+   * old.handover();
+   * const luo = LiveUpdate.open(old.arena.path);
+   * const config = luo.retrieveSession("config"); // retrieved, not finished yet
+   * console.log(luo.unclaimedSessions(), luo.incomingSessions()); // ["cache"] ["config", "cache"]
+   * config.finish();
+   * luo.close();
+   * Deno.removeSync(luo.arena.path);
+   * ```
+   */
   unclaimedSessions(): string[] {
     return this.#incoming.unclaimed();
   }
 
-  /** Retrieves an incoming session: `ENOENT` when absent, `EINVAL` when retrieved already. */
+  /**
+   * Retrieves an incoming session: `ENOENT` when absent, `EINVAL` when
+   * retrieved already.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, MemFile } from "@luo/live-update";
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * old.createSession("cache").preserve(MemFile.from(old.arena, new Uint8Array([1, 2])), 1n);
+   * old.handover();
+   * const luo = LiveUpdate.open(old.arena.path);
+   * const s = luo.retrieveSession("cache");
+   * const file = s.retrieve(1n, MemFile); // the same pages, not a copy
+   * s.finish(); // the session is done with; the file is the service's now
+   * console.log(file.read(), luo.incomingSessions()); // Uint8Array(2) [ 1, 2 ] []
+   * luo.close();
+   * Deno.removeSync(luo.arena.path);
+   * ```
+   */
   retrieveSession(name: string): IncomingSession {
     this.#live("retrieveSession");
     return this.#incoming.retrieve(name);
@@ -234,6 +484,23 @@ export class LiveUpdate {
    * are returned. Freed pages of the predecessor's image stay parked until
    * this process hands over (or {@link discardIncoming}), so that a crash
    * before then still finds the image.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, MemFile, Value } from "@luo/live-update";
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * old.createSession("cache").preserve(MemFile.from(old.arena, new Uint8Array(8192)), 1n);
+   * old.createSession("legacy").preserve(new Value("state of an older version"), 1n);
+   * old.handover();
+   * const luo = LiveUpdate.open(old.arena.path);
+   * const cache = luo.retrieveSession("cache"); // what this version uses
+   * const file = cache.retrieve(1n, MemFile);
+   * cache.finish();
+   * const released = luo.releaseUnclaimed(); // the rest: nobody will ask for it
+   * console.log(file.size, released.sessions, released.errors); // 8192 ["legacy"] []
+   * luo.close();
+   * Deno.removeSync(luo.arena.path);
+   * ```
    */
   releaseUnclaimed(): ReleaseSummary {
     this.#live("releaseUnclaimed");
@@ -263,6 +530,21 @@ export class LiveUpdate {
    * reusable now instead of at this process's handover. After this a crash
    * of this process finds nothing handed over. `EBUSY` while an incoming
    * session is retrieved and not finished.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, Value } from "@luo/live-update";
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * old.createSession("svc").preserve(new Value("state this version cannot use"), 1n);
+   * old.handover();
+   * const luo = LiveUpdate.open(old.arena.path);
+   * console.log(luo.discardIncoming().sessions); // ["svc"]
+   * luo.close(); // as a crash would
+   * const next = LiveUpdate.open(old.arena.path);
+   * console.log(next.hasIncoming); // false: the image is gone for good
+   * next.close();
+   * Deno.removeSync(next.arena.path);
+   * ```
    */
   discardIncoming(): ReleaseSummary {
     this.#live("discardIncoming");
@@ -278,6 +560,29 @@ export class LiveUpdate {
    * Attaches a file-lifecycle-bound object to the handler of
    * `handlerCompatible` (see {@link FlbOps}); register it in the successor
    * too, before the incoming state is first read.
+   *
+   * @example
+   * ```ts
+   * import { type FlbOps, LiveUpdate, Value } from "@luo/live-update";
+   * // One u64 shared by every value file of a generation, in the FLB's data (no page).
+   * const epoch: FlbOps<bigint> = {
+   *   compatible: "epoch-v1",
+   *   preserve: () => ({ obj: 7n, data: 7n }),
+   *   unpreserve() {},
+   *   retrieve: (_ctx, data) => data,
+   *   finish() {},
+   * };
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * old.registerFlb("value-v1", epoch);
+   * old.createSession("svc").preserve(new Value("a"), 1n);
+   * old.handover();
+   * const luo = LiveUpdate.open(old.arena.path);
+   * luo.registerFlb("value-v1", epoch); // before anything incoming is read
+   * console.log(luo.flbIncoming("epoch-v1")); // 7n
+   * luo.retrieveSession("svc").finish();
+   * luo.close();
+   * Deno.removeSync(luo.arena.path);
+   * ```
    */
   registerFlb<T>(handlerCompatible: string, flb: FlbOps<T>): void {
     this.#live("registerFlb");
@@ -296,6 +601,29 @@ export class LiveUpdate {
    * The incoming object of an FLB: retrieved on first use (before any of its
    * files if you like), the same object after; `ENOENT` when it was not
    * handed over. Allowed from inside handler ops.
+   *
+   * @example
+   * ```ts
+   * import { type FlbOps, LiveUpdate, Value } from "@luo/live-update";
+   * // Where the values of a generation came from: a build number, in the FLB's data.
+   * const build: FlbOps<{ number: bigint }> = {
+   *   compatible: "build-v1",
+   *   preserve: () => ({ obj: { number: 1234n }, data: 1234n }),
+   *   unpreserve() {},
+   *   retrieve: (_ctx, number) => ({ number }),
+   *   finish() {},
+   * };
+   * const flbs = [{ handler: "value-v1", flb: build }];
+   * const old = LiveUpdate.create({ size: 1 << 20, flbs });
+   * old.createSession("svc").preserve(new Value({ hits: 3 }), 1n);
+   * old.handover();
+   * const luo = LiveUpdate.open(old.arena.path, { flbs });
+   * const from = luo.flbIncoming("build-v1"); // before any of its files
+   * console.log(from, from === luo.flbIncoming("build-v1")); // { number: 1234n } true
+   * luo.retrieveSession("svc").finish();
+   * luo.close();
+   * Deno.removeSync(luo.arena.path);
+   * ```
    */
   flbIncoming(compatible: string): unknown {
     if (!this.#incoming.load()) {
@@ -304,7 +632,33 @@ export class LiveUpdate {
     return this.#flbs.incoming(compatible);
   }
 
-  /** The outgoing object of an FLB; `ENOENT` while no preserved file uses it. */
+  /**
+   * The outgoing object of an FLB; `ENOENT` while no preserved file uses it.
+   *
+   * @example
+   * ```ts
+   * import { type FlbOps, LiveUpdate, LuoError, Value } from "@luo/live-update";
+   * // Made when the first value file is preserved, dropped when the last one is unpreserved.
+   * const since: FlbOps<{ at: Date }> = {
+   *   compatible: "values-since-v1",
+   *   preserve: () => ({ obj: { at: new Date() }, data: 0n }),
+   *   unpreserve() {},
+   *   retrieve: () => ({ at: new Date(0) }),
+   *   finish() {},
+   * };
+   * using luo = LiveUpdate.create({ size: 1 << 20 });
+   * luo.registerFlb("value-v1", since);
+   * const s = luo.createSession("svc");
+   * s.preserve(new Value(1), 1n);
+   * console.log(luo.flbOutgoing("values-since-v1")); // { at: <when 1n was preserved> }
+   * s.unpreserve(1n);
+   * try {
+   *   luo.flbOutgoing("values-since-v1");
+   * } catch (e) {
+   *   console.log(e instanceof LuoError && e.code); // "ENOENT": no file uses it now
+   * }
+   * ```
+   */
   flbOutgoing(compatible: string): unknown {
     return this.#flbs.outgoing(compatible);
   }
@@ -315,7 +669,39 @@ export class LiveUpdate {
     return s.retrieveForHandler(token);
   }
 
-  /** Registers a handler (`EINVAL` bad compatible or ops, `EEXIST` duplicate). */
+  /**
+   * Registers a handler (`EINVAL` bad compatible or ops, `EEXIST` duplicate);
+   * register it in the successor too, before the incoming state is first
+   * read (or pass it in the options `handlers`).
+   *
+   * @example
+   * ```ts
+   * import { type FileHandler, LiveUpdate } from "@luo/live-update";
+   * class Port {
+   *   constructor(readonly n: number) {}
+   * }
+   * // A port number fits in the file's 64-bit data: no page needed.
+   * const portHandler: FileHandler<Port> = {
+   *   compatible: "port-v1",
+   *   canPreserve: (_ctx, obj) => obj instanceof Port,
+   *   preserve: (_ctx, file) => BigInt(file.obj.n),
+   *   unpreserve() {},
+   *   retrieve: (_ctx, file) => new Port(Number(file.data)),
+   *   finish() {},
+   * };
+   * const old = LiveUpdate.create({ size: 1 << 20 });
+   * old.registerHandler(portHandler);
+   * old.createSession("svc").preserve(new Port(8080), 1n);
+   * old.handover();
+   * const luo = LiveUpdate.open(old.arena.path);
+   * luo.registerHandler(portHandler);
+   * const s = luo.retrieveSession("svc");
+   * console.log(s.retrieve(1n, Port).n); // 8080
+   * s.finish();
+   * luo.close();
+   * Deno.removeSync(luo.arena.path);
+   * ```
+   */
   registerHandler<T>(handler: FileHandler<T>): void {
     this.#live("registerHandler");
     this.handlers.register(handler);
@@ -350,6 +736,24 @@ export class LiveUpdate {
    * the preserved-memory map, then closes the arena so that the successor
    * can open it. If anything fails, what was frozen is unfrozen, the blocks
    * are cleared, and the error is thrown: nothing is half handed over.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, LuoError, Value } from "@luo/live-update";
+   * const luo = LiveUpdate.create({ size: 1 << 20 });
+   * const s = luo.createSession("svc");
+   * s.preserve(new Value({ hits: 1 }), 1n);
+   * s.preserve(new Value({ onHit: () => {} }), 2n); // a function cannot be serialized
+   * try {
+   *   luo.handover();
+   * } catch (e) {
+   *   console.log(e instanceof LuoError && e.code); // "EINVAL": nothing handed over, still live
+   * }
+   * s.unpreserve(2n);
+   * const { liveupdateNumber, files } = luo.handover();
+   * console.log(liveupdateNumber, files); // 1n 1
+   * Deno.removeSync(luo.arena.path); // its successor would open it; here none does
+   * ```
    */
   handover(): HandoverSummary {
     this.#live("handover");
@@ -374,7 +778,27 @@ export class LiveUpdate {
     return summary;
   }
 
-  /** Closes the arena without handing over. Idempotent. */
+  /**
+   * Closes the arena without handing over (a temporary arena's file is
+   * removed). Idempotent. The predecessor's image stays for the next start,
+   * as after a crash, until a live update hands over or discards it.
+   *
+   * @example
+   * ```ts
+   * import { LiveUpdate, Value } from "@luo/live-update";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * const old = LiveUpdate.start(path, { size: 1 << 20 });
+   * old.createSession("svc").preserve(new Value("state"), 1n);
+   * old.handover();
+   * const luo = LiveUpdate.start(path);
+   * luo.close(); // stopped before taking anything over
+   * const next = LiveUpdate.start(path);
+   * console.log(next.resumed, next.incomingSessions()); // true ["svc"]
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   close(): void {
     if (this.#state === "closed") return;
     this.#ctx.guard.check("close");
