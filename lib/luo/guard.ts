@@ -31,6 +31,23 @@ export class CallbackGuard {
     }
   }
 
+  /**
+   * Same as {@link run} for `fn(a, b)`: no closure is made per call (the
+   * hot paths call a handler op once per file).
+   */
+  call<A, B, R>(who: string, op: string, fn: (a: A, b: B) => R, a: A, b: B): R {
+    const outerWho = this.#who;
+    const outerOp = this.#op;
+    this.#who = who;
+    this.#op = op;
+    try {
+      return fn(a, b);
+    } finally {
+      this.#who = outerWho;
+      this.#op = outerOp;
+    }
+  }
+
   /** Throws `EBUSY` when called from inside a handler op; `entry` names the call. */
   check(entry: string): void {
     if (this.#who !== null) {

@@ -26,6 +26,12 @@ import { type Token, toToken, U64_MAX } from "./token.ts";
 
 const ENTRY = FILE_SER.size;
 
+/** The registered handler that takes `obj` (no closure per preserve). */
+const findHandler = (ctx: FileSetContext, obj: unknown) => ctx.handlers.find(ctx, obj);
+/** A handler's preserve of the file in `slot`. */
+const callPreserve = (slot: Slot, ctx: FileSetContext): unknown =>
+  slot.reg.handler.preserve(ctx, slot.file);
+
 /** One preserved file. */
 interface Slot {
   reg: Registered;
@@ -87,34 +93,37 @@ export class OutgoingFileSet {
    */
   preserve(obj: unknown, token: Token): void {
     const t = toToken(token);
-    const lo = Number(t & 0xffffffffn);
-    const hi = Number(t >> 32n);
-    const where = () => this.#where(t);
+    // The halves without BigInt arithmetic for a number token (safe: < 2^53).
+    const lo = typeof token === "number" ? token >>> 0 : Number(t & 0xffffffffn);
+    const hi = typeof token === "number" ? Math.floor(token / 2 ** 32) : Number(t >> 32n);
     if (this.#index.get(lo, hi) >= 0) {
-      throw new LuoError("EEXIST", `${where()}: token already used`);
+      throw new LuoError("EEXIST", `${this.#where(t)}: token already used`);
     }
     const n = this.#live + 1;
     if (!this.#chain.fits(n)) {
       throw new LuoError(
         "ENOSPC",
-        `${where()}: ${n} files exceed the cap of ${this.#chain.maxBlocks} file blocks`,
+        `${this.#where(t)}: ${n} files exceed the cap of ${this.#chain.maxBlocks} file blocks`,
       );
     }
     const ctx = this.#ctx;
-    const reg = ctx.guard.run("a handler's", "canPreserve", () => ctx.handlers.find(ctx, obj));
+    const reg = ctx.guard.call("a handler's", "canPreserve", findHandler, ctx, obj);
     if (!reg) {
-      throw new LuoError("ENOENT", `${where()}: no handler accepts this object (${typeOf(obj)})`);
+      throw new LuoError(
+        "ENOENT",
+        `${this.#where(t)}: no handler accepts this object (${typeOf(obj)})`,
+      );
     }
-    const id = identityOf(ctx, reg.handler, obj, where);
+    const id = reg.handler.getId ? identityOf(ctx, reg.handler, obj, () => this.#where(t)) : obj;
     const holder = ctx.holders.get(id);
-    if (holder) throw new LuoError("EBUSY", `${where()}: ${describeHolder(holder)}`);
+    if (holder) throw new LuoError("EBUSY", `${this.#where(t)}: ${describeHolder(holder)}`);
     this.#chain.reserve(n);
     const file = { session: this.session, token: t, obj, data: 0n, private: undefined as unknown };
     const slot: Slot = { reg, file, id };
     try {
       ctx.flbs.preserveFile(reg.handler.compatible);
       try {
-        file.data = this.#callPreserve(slot, where);
+        file.data = this.#callPreserve(slot);
       } catch (e) {
         ctx.flbs.unpreserveFile(reg.handler.compatible);
         throw e;
@@ -128,15 +137,17 @@ export class OutgoingFileSet {
   }
 
   /** Runs the handler's preserve and checks what it returns (undoing it when wrong). */
-  #callPreserve(slot: Slot, where: () => string): bigint {
+  #callPreserve(slot: Slot): bigint {
     const h = slot.reg.handler;
-    const data: unknown = this.#ctx.guard.run(slot.reg.label, "preserve", () => {
-      try {
-        return h.preserve(this.#ctx, slot.file);
-      } catch (e) {
-        throw wrapHandlerError(e, `${where()}: ${slot.reg.label} preserve failed`);
-      }
-    });
+    let data: unknown;
+    try {
+      data = this.#ctx.guard.call(slot.reg.label, "preserve", callPreserve, slot, this.#ctx);
+    } catch (e) {
+      throw wrapHandlerError(
+        e,
+        `${this.#where(slot.file.token)}: ${slot.reg.label} preserve failed`,
+      );
+    }
     if (typeof data === "bigint" && data >= 0n && data <= U64_MAX) return data;
     slot.file.data = typeof data === "bigint" ? data : 0n;
     const undo: LiveUpdateError[] = [];
@@ -147,11 +158,13 @@ export class OutgoingFileSet {
         () => h.unpreserve(this.#ctx, slot.file),
       );
     } catch (e) {
-      undo.push(wrapHandlerError(e, `${where()}: ${slot.reg.label} unpreserve failed`));
+      undo.push(
+        wrapHandlerError(e, `${this.#where(slot.file.token)}: ${slot.reg.label} unpreserve failed`),
+      );
     }
     const error = new LuoError(
       "EINVAL",
-      `${where()}: ${slot.reg.label} preserve returned ${typeOf(data)} ${
+      `${this.#where(slot.file.token)}: ${slot.reg.label} preserve returned ${typeOf(data)} ${
         String(data)
       }, want a bigint in 0..2^64-1${undo.length === 0 ? "; the preserve was undone" : ""}`,
     );
