@@ -28,6 +28,9 @@ const ENTRY = FILE_SER.size;
 
 /** The registered handler that takes `obj` (no closure per preserve). */
 const findHandler = (ctx: FileSetContext, obj: unknown) => ctx.handlers.find(ctx, obj);
+/** A handler's freeze of the file in `slot` (it has one). */
+const callFreeze = (slot: Slot, ctx: FileSetContext): void =>
+  slot.reg.handler.freeze!(ctx, slot.file);
 /** A handler's preserve of the file in `slot`. */
 const callPreserve = (slot: Slot, ctx: FileSetContext): unknown =>
   slot.reg.handler.preserve(ctx, slot.file);
@@ -249,14 +252,14 @@ export class OutgoingFileSet {
     this.#compact();
     this.#frozen = 0;
     for (let i = 0; i < this.#used; i++) {
-      const { reg, file } = this.#slots[i]!;
-      const h = reg.handler;
-      if (!h.freeze) {
+      const slot = this.#slots[i]!;
+      const { reg, file } = slot;
+      if (!reg.handler.freeze) {
         this.#frozen++;
         continue;
       }
       try {
-        this.#ctx.guard.run(reg.label, "freeze", () => h.freeze!(this.#ctx, file));
+        this.#ctx.guard.call(reg.label, "freeze", callFreeze, slot, this.#ctx);
       } catch (e) {
         const error = wrapHandlerError(e, `${this.#where(file.token)}: ${reg.label} freeze failed`);
         throw withRollbackErrors(error, this.unfreeze());
