@@ -96,7 +96,7 @@ Deno.test("the lock of a killed process does not block the next opener", async (
         };
          const a = Arena.open(${
           JSON.stringify(t.path)
-        }); console.log("locked"); await new Promise(() => {});`,
+        }); console.log("locked"); setInterval(() => a, 60_000);`,
       ],
       stdout: "piped",
     }).spawn();
