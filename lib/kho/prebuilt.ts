@@ -25,22 +25,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 389504,
-    sha256: "be60a80192eaf38181c162ac17e75c2124917cf0a6806e0ba7cbf4832951b54d",
+    size: 407312,
+    sha256: "a9d5475a90904e89a823f3d32ed16f9cc1430a78d5d72d3312925daa8bd2bd4b",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 356233,
-    sha256: "b9825765bd68ad536c42fb75f05531909859471ea204c1e826e187332a04f47c",
+    size: 365699,
+    sha256: "1df10eb3f5c2f524074a44ad579924ce24ee47411583fab2b16f3fefa46ded78",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 429896,
-    sha256: "141330e59647dba53ffb98733e47f89ad59262d05b097be746930e2acf81e48f",
+    size: 432488,
+    sha256: "6df29f560bf7a871dbbd7d479143872e21e9a30d28babf3fdb08e9ffb91d37e0",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 441120,
-    sha256: "39d8758542b5caa7771a6328987bdca02f4a8260fcc9a33b303b57194bfbb808",
+    size: 450944,
+    sha256: "f538a2eabbea73bfbea670d70f0dcb59d70f0c10e094fa47f17450bbdad0e9fd",
   },
 };

@@ -34,8 +34,8 @@ export interface HeaderReport {
   fdtPa: string;
   /** Physical address of the first preserved-memory map block. */
   memMapPa: string;
-  /** Handovers this arena has seen. */
-  handovers: number;
+  /** Handovers this arena has seen, in decimal (exact: the header's u64). */
+  handovers: string;
 }
 
 /** One file of a session. */
@@ -147,7 +147,13 @@ function headerReport(path: string): HeaderReport {
     const b = new Uint8Array(ARENA_HEADER.length);
     f.readSync(b);
     const h = readArenaHeader(b);
-    return { ...h, physBase: hex(h.physBase), fdtPa: hex(h.fdtPa), memMapPa: hex(h.memMapPa) };
+    return {
+      ...h,
+      physBase: hex(h.physBase),
+      fdtPa: hex(h.fdtPa),
+      memMapPa: hex(h.memMapPa),
+      handovers: String(h.handovers),
+    };
   } finally {
     f.close();
   }
