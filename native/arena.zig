@@ -110,7 +110,7 @@ pub const Arena = struct {
     pub fn createFile(gpa: std.mem.Allocator, path: []const u8, size: u64, flags: u32, use_tmpfile: bool) Err!*Arena {
         if (flags & ~Flags.CREATE != 0) return errors.fail(Err.Invalid, "create: unknown flags 0x{x}", .{flags & ~Flags.CREATE});
         if (!header.validSize(size)) {
-            return errors.fail(Err.Invalid, "create: size {d} is not a multiple of {d} in {d}..{d}", .{ size, PAGE_SIZE, 2 * PAGE_SIZE, buddy_mod.MAX_PAGES * PAGE_SIZE });
+            return errors.fail(Err.Invalid, "create: size {d}: must be a multiple of {d} between {d} and {d}", .{ size, PAGE_SIZE, 2 * PAGE_SIZE, buddy_mod.MAX_PAGES * PAGE_SIZE });
         }
         var file = try arena_file.createUnnamed(path, size, flags, use_tmpfile);
         errdefer file.discard();

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { Arena, PAGE_SIZE, PHYS_BASE } from "../lib/kho/arena.ts";
+import { ARENA_HEADER } from "../lib/kho/physical.ts";
 import { failAllocAfter, failSyncAfter } from "../lib/kho/faults.ts";
 import { KhoError } from "../lib/errors.ts";
 import { assertCode } from "../testing/assert_code.ts";
+import { runDeno } from "../testing/child_process.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
 const MiB = 1 << 20;
@@ -67,7 +69,40 @@ Deno.test("bad arguments give typed errors naming the call, the address and what
   assertCode(() => arena.free(other), "EBUSY", /it is preserved \(unpreserve it first\)/);
   assertCode(() => arena.handover(other + 4096n * 8n), "EINVAL");
   assertCode(() => arena.bytes(PHYS_BASE - 1n, 1), "EINVAL", /outside arena/);
-  assertCode(() => Arena.create({ size: 5000 }), "EINVAL");
+  const sizes = /arena size -?\d+: must be a multiple of 4096 between 8192 and 8796093022208/;
+  for (const size of [5000, 4096, -8192, 2 ** 43 + 4096]) {
+    assertCode(() => Arena.create({ size }), "EINVAL", sizes);
+  }
+});
+
+Deno.test("the header's handover count is exact to 2^64-1; a handover past it is EOVERFLOW, nothing changed", async () => {
+  const t = tempArena();
+  try {
+    const max = 2n ** 64n - 1n;
+    {
+      using arena = Arena.create({ path: t.path, size: 64 * PAGE_SIZE });
+      arena.dataView.setBigUint64(ARENA_HEADER.handovers, max - 1n, true);
+      const root = arena.allocPreserve(PAGE_SIZE);
+      arena.handover(root);
+      assert.equal(arena.info().handovers, max);
+      const free = arena.info().freePages;
+      assertCode(
+        () => arena.handover(root),
+        "EOVERFLOW",
+        /handover count is 18446744073709551615, its maximum/,
+      );
+      assert.equal(arena.info().freePages, free);
+      assert.equal(arena.info().handovers, max);
+    }
+    using next = Arena.open(t.path);
+    assert.equal(next.info().handovers, max);
+    assert.notEqual(next.incomingRoot, 0n, "the last good handover stays published");
+    // inspect shows it as it is (the root here is no device tree: it exits 1 after the header).
+    const shown = await runDeno(new URL("../cli.ts", import.meta.url), ["inspect", t.path]);
+    assert.match(shown.stdout, /handovers 18446744073709551615\n/, shown.stderr);
+  } finally {
+    t.cleanup();
+  }
 });
 
 Deno.test("restore and free in a successor say what the block is: handed over, restored, freed already", () => {

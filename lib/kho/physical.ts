@@ -7,6 +7,10 @@
 
 /** Bytes per page of every arena. */
 export const PAGE_SIZE = 4096;
+/** Smallest arena: the header page and one more. */
+export const MIN_ARENA_BYTES = 2 * PAGE_SIZE;
+/** Largest arena: the pages the native allocator indexes (native/buddy.zig `MAX_PAGES`). */
+export const MAX_ARENA_BYTES = 2 ** 31 * PAGE_SIZE;
 /** Physical address of arena file offset 0 (fixed, non-zero). */
 export const PHYS_BASE = 0x1_0000_0000n;
 /** Byte written over unpreserved pages in poison mode. */

@@ -25,22 +25,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 407312,
-    sha256: "a9d5475a90904e89a823f3d32ed16f9cc1430a78d5d72d3312925daa8bd2bd4b",
+    size: 407568,
+    sha256: "f5f0d464e7ab6be553deda32fd0b92d058d62edb5f0f4fe7db8876383f342311",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 365699,
-    sha256: "1df10eb3f5c2f524074a44ad579924ce24ee47411583fab2b16f3fefa46ded78",
+    size: 365970,
+    sha256: "419cd59c46f1480dcf692155e7833a1c430859be4717d47a456323142d819e62",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 432488,
-    sha256: "6df29f560bf7a871dbbd7d479143872e21e9a30d28babf3fdb08e9ffb91d37e0",
+    size: 435496,
+    sha256: "7bc666371a9e49944e22e39ecbb785603d60eebf387ce630f9a86ef2d1002391",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 450944,
-    sha256: "f538a2eabbea73bfbea670d70f0dcb59d70f0c10e094fa47f17450bbdad0e9fd",
+    size: 453648,
+    sha256: "bc8dc6b5f601190ef7e87cb096b24723560822baaebb3d0dbfe70e9c6e6ee8ff",
   },
 };
