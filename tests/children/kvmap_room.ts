@@ -13,6 +13,7 @@
 // (`inUse`: allocated, parked and handed over), the map's pages, and what
 // was handed over when it opened (`handedOverAtOpen`).
 import { LiveUpdate, PreservedMap } from "../../mod.ts";
+import { pagesInUse } from "../../testing/pages.ts";
 
 const VALUE = 1000;
 const [stage, path, ...args] = Deno.args;
@@ -42,8 +43,7 @@ function verify(map: PreservedMap, keys: number): void {
 }
 
 function report(luo: LiveUpdate, map: PreservedMap, handedOverAtOpen: number): void {
-  const info = luo.arena.info();
-  const inUse = info.allocatedPages + info.deferredPages + info.handedOverPages;
+  const inUse = pagesInUse(luo.arena.info());
   console.log(JSON.stringify({ inUse, mapPages: map.stats().pages, handedOverAtOpen }));
 }
 
