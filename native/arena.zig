@@ -14,7 +14,6 @@ const buddy_mod = @import("buddy.zig");
 const Buddy = buddy_mod.Buddy;
 const memmap = @import("memmap.zig");
 const publish = @import("publish.zig");
-const journal = @import("journal.zig");
 const header = @import("header.zig");
 const arena_file = @import("arena_file.zig");
 const bits = @import("bits.zig");
@@ -22,6 +21,7 @@ const loader = @import("loader.zig");
 const sys = @import("sys.zig");
 const records = @import("records.zig");
 const listing = @import("listing.zig");
+const info_mod = @import("info.zig");
 
 pub const PAGE_SIZE: u64 = header.PAGE_SIZE;
 pub const PHYS_BASE: u64 = header.PHYS_BASE;
@@ -29,26 +29,8 @@ pub const Flags = @import("flags.zig").Flags;
 /// Byte pattern written over unpreserved pages in poison mode.
 pub const POISON_BYTE: u8 = 0xa5;
 
-/// Page accounting and header state, as kho_info writes it (lib/kho/info.ts
-/// decodes it field by field and checks its size with kho_info_size).
-pub const Info = extern struct {
-    size: u64,
-    phys_base: u64,
-    page_size: u64,
-    pages: u64,
-    free_pages: u64,
-    allocated_pages: u64,
-    preserved_pages: u64,
-    preserved_blocks: u64,
-    handed_over_pages: u64,
-    handed_over_blocks: u64,
-    allocations: u64,
-    incoming_fdt_pa: u64,
-    handovers: u64,
-    flags: u64,
-    deferred_pages: u64,
-    zeroed_pages: u64,
-};
+/// Page accounting and header state, as kho_info writes it (info.zig).
+pub const Info = info_mod.Info;
 
 /// Flags of kho_alloc and kho_alloc_preserve.
 pub const AllocFlags = struct {
@@ -359,7 +341,7 @@ pub const Arena = struct {
 
     /// The blocks of the map the header publishes now (the predecessor's or our own).
     pub fn publishedMap(self: *Arena) *std.ArrayListUnmanaged(u32) {
-        std.debug.assert(self.source != .none);
+        assert(self.source != .none);
         return if (self.source == .own) &self.own_map else &self.incoming_map;
     }
 
@@ -389,24 +371,6 @@ pub const Arena = struct {
     }
 
     pub fn info(self: *const Arena) Info {
-        const s = self.buddy.stats;
-        return .{
-            .size = self.mem.len,
-            .phys_base = PHYS_BASE,
-            .page_size = PAGE_SIZE,
-            .pages = self.buddy.npages,
-            .free_pages = s.free_pages,
-            .allocated_pages = s.allocated_pages,
-            .preserved_pages = s.preserved_pages,
-            .preserved_blocks = s.preserved_blocks,
-            .handed_over_pages = s.handed_over_pages,
-            .handed_over_blocks = s.handed_over_blocks,
-            .allocations = s.allocations,
-            .incoming_fdt_pa = self.incoming_fdt_pa,
-            .handovers = journal.published(self).handovers,
-            .flags = self.flags,
-            .deferred_pages = s.deferred_pages,
-            .zeroed_pages = self.zeroed_pages,
-        };
+        return info_mod.of(self);
     }
 };

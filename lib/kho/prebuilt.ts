@@ -26,12 +26,12 @@ export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
     size: 407568,
-    sha256: "f5f0d464e7ab6be553deda32fd0b92d058d62edb5f0f4fe7db8876383f342311",
+    sha256: "1aeed8a671f7b87748ee6c1bde5baf37a7c0eb1f0f2867d7f38a5de0785d6c7a",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
     size: 365970,
-    sha256: "419cd59c46f1480dcf692155e7833a1c430859be4717d47a456323142d819e62",
+    sha256: "e2916bc8d84d6d8ecc3e693e8adfe6d82b98cf3932fa39150ecadb3251a8449e",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
