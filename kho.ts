@@ -20,6 +20,7 @@ export {
   type AllocOptions,
   Arena,
   type ArenaInfo,
+  ArenaMemory,
   type ArenaOptions,
   type CreateOptions,
   type OpenOptions,

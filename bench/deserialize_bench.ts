@@ -7,6 +7,7 @@
 // per sample, and repeats the copy to take its minimum.
 import { LiveUpdate } from "../mod.ts";
 import { Arena } from "../kho.ts";
+import { nativeCopy } from "../lib/kho/faults.ts";
 import {
   arenaFor,
   BARE_SESSION,
@@ -31,7 +32,7 @@ function benchCopies(n: number, group: string): void {
   copy.bytes(src, bytes).fill(7);
   copy.bytes(dst, bytes).fill(0);
   Deno.bench({ name: `memcpy ${bytes} B, native [${n}]`, group, baseline: true }, () => {
-    copy.copy(dst, src, bytes);
+    nativeCopy(copy, dst, src, bytes);
   });
   Deno.bench({ name: `memcpy ${bytes} B, Uint8Array.set [${n}]`, group }, () => {
     copy.bytes(dst, bytes).set(copy.bytes(src, bytes));

@@ -1,5 +1,6 @@
 // Native allocator and FFI costs, as ratios to an empty FFI call (baseline).
 import { Arena, PAGE_SIZE } from "../lib/kho/arena.ts";
+import { nativeNoop } from "../lib/kho/faults.ts";
 
 const arena = Arena.create({ size: 256 << 20 });
 addEventListener("unload", () => {
@@ -7,7 +8,7 @@ addEventListener("unload", () => {
 });
 
 Deno.bench({ name: "empty FFI call (kho_noop)", group: "ffi", baseline: true }, () => {
-  arena.noop();
+  nativeNoop(arena);
 });
 
 Deno.bench({ name: "alloc + free, 1 page", group: "ffi" }, () => {

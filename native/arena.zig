@@ -14,13 +14,14 @@ const buddy_mod = @import("buddy.zig");
 const Buddy = buddy_mod.Buddy;
 const memmap = @import("memmap.zig");
 const publish = @import("publish.zig");
-const journal = @import("journal.zig");
 const header = @import("header.zig");
 const arena_file = @import("arena_file.zig");
 const bits = @import("bits.zig");
 const loader = @import("loader.zig");
 const sys = @import("sys.zig");
 const records = @import("records.zig");
+const listing = @import("listing.zig");
+const info_mod = @import("info.zig");
 
 pub const PAGE_SIZE: u64 = header.PAGE_SIZE;
 pub const PHYS_BASE: u64 = header.PHYS_BASE;
@@ -28,26 +29,8 @@ pub const Flags = @import("flags.zig").Flags;
 /// Byte pattern written over unpreserved pages in poison mode.
 pub const POISON_BYTE: u8 = 0xa5;
 
-/// Page accounting and header state, as kho_info writes it (lib/kho/info.ts
-/// decodes it field by field and checks its size with kho_info_size).
-pub const Info = extern struct {
-    size: u64,
-    phys_base: u64,
-    page_size: u64,
-    pages: u64,
-    free_pages: u64,
-    allocated_pages: u64,
-    preserved_pages: u64,
-    preserved_blocks: u64,
-    handed_over_pages: u64,
-    handed_over_blocks: u64,
-    allocations: u64,
-    incoming_fdt_pa: u64,
-    handovers: u64,
-    flags: u64,
-    deferred_pages: u64,
-    zeroed_pages: u64,
-};
+/// Page accounting and header state, as kho_info writes it (info.zig).
+pub const Info = info_mod.Info;
 
 /// Flags of kho_alloc and kho_alloc_preserve.
 pub const AllocFlags = struct {
@@ -80,6 +63,8 @@ pub const Arena = struct {
     /// parks it (deferred): a crash before the image is superseded must find
     /// every listed block intact.
     listed: std.DynamicBitSetUnmanaged = .{},
+    /// Where the published map lists each block, and its tombstones (listing.zig).
+    listing: listing.Listing = .{},
     /// Pages never handed out since the file was created (they read as
     /// zero); empty for an arena opened, not created, by this process.
     fresh: std.DynamicBitSetUnmanaged = .{},
@@ -107,7 +92,7 @@ pub const Arena = struct {
     pub fn createFile(gpa: std.mem.Allocator, path: []const u8, size: u64, flags: u32, use_tmpfile: bool) Err!*Arena {
         if (flags & ~Flags.CREATE != 0) return errors.fail(Err.Invalid, "create: unknown flags 0x{x}", .{flags & ~Flags.CREATE});
         if (!header.validSize(size)) {
-            return errors.fail(Err.Invalid, "create: size {d} is not a multiple of {d} in {d}..{d}", .{ size, PAGE_SIZE, 2 * PAGE_SIZE, buddy_mod.MAX_PAGES * PAGE_SIZE });
+            return errors.fail(Err.Invalid, "create: size {d}: must be a multiple of {d} between {d} and {d}", .{ size, PAGE_SIZE, 2 * PAGE_SIZE, buddy_mod.MAX_PAGES * PAGE_SIZE });
         }
         var file = try arena_file.createUnnamed(path, size, flags, use_tmpfile);
         errdefer file.discard();
@@ -148,6 +133,7 @@ pub const Arena = struct {
 
     /// Frees the in-process state; the mapping and the descriptor stay.
     fn deinitState(self: *Arena) void {
+        self.listing.deinit(self.gpa);
         self.listed.deinit(self.gpa);
         self.fresh.deinit(self.gpa);
         self.records_scratch.deinit(self.gpa);
@@ -172,8 +158,50 @@ pub const Arena = struct {
     pub fn pageOf(self: *const Arena, pa: u64) Err!u32 {
         if (pa < PHYS_BASE or (pa - PHYS_BASE) % PAGE_SIZE != 0) return errors.fail(Err.Invalid, "0x{x} is not a page address", .{pa});
         const page = (pa - PHYS_BASE) / PAGE_SIZE;
-        if (page == 0 or page >= self.buddy.npages) return errors.fail(Err.Invalid, "0x{x} is the header page or outside the arena", .{pa});
+        if (page == 0) return errors.fail(Err.Invalid, "0x{x} is the arena header's page", .{pa});
+        if (page >= self.buddy.npages) return errors.fail(Err.Invalid, "0x{x} is outside the arena (its last page is 0x{x})", .{ pa, paOf(self.buddy.npages - 1) });
         return @intCast(page);
+    }
+
+    /// What the page at `page` is, in words for an error detail.
+    pub fn stateWords(self: *const Arena, page: u32) []const u8 {
+        return switch (self.buddy.state[page]) {
+            .tail => "inside a block, not its first page",
+            .free => "free",
+            .allocated => if (self.buddy.preserved[page]) "a preserved block of this process" else "a block of this process (allocated, or restored already)",
+            .handed_over => "a handed-over block not restored yet",
+            .reserved => "the arena header's page",
+            .deferred => "freed already (parked until this process hands over)",
+        };
+    }
+
+    /// The head page of the block at `pa`, which must be in state `want`:
+    /// Invalid for a page that heads no block, NotFound for a block in
+    /// another state, the detail naming `op`, the address and what it is.
+    pub fn headIn(self: *const Arena, pa: u64, want: buddy_mod.State, comptime op: []const u8) Err!u32 {
+        const page = try self.pageOf(pa);
+        return self.buddy.head(page, want) catch |e| {
+            const wanted = switch (want) {
+                .handed_over => "a handed-over block",
+                .allocated => "an allocated block",
+                else => @tagName(want),
+            };
+            return errors.fail(e, op ++ " 0x{x}: not {s}: it is {s}", .{ pa, wanted, self.stateWords(page) });
+        };
+    }
+
+    /// The head page of a block `free` takes (allocated and not preserved,
+    /// or handed over); each refusal names what the page is.
+    pub fn releasableHead(self: *const Arena, pa: u64) Err!u32 {
+        const page = try self.pageOf(pa);
+        switch (self.buddy.state[page]) {
+            .allocated => if (self.buddy.preserved[page]) {
+                return errors.fail(Err.Busy, "free 0x{x}: it is preserved (unpreserve it first)", .{pa});
+            },
+            .handed_over => {},
+            else => return errors.fail(Err.Invalid, "free 0x{x}: not a block to free: it is {s}", .{ pa, self.stateWords(page) }),
+        }
+        return page;
     }
 
     pub fn paOf(page: u64) u64 {
@@ -220,10 +248,13 @@ pub const Arena = struct {
     /// crash before that image is superseded or discarded leaves it intact.
     pub fn free(self: *Arena, pa: u64) Err!void {
         try self.writable();
-        const page = try self.pageOf(pa);
-        try self.buddy.checkReleasable(page);
-        if (self.buddy.state[page] == .deferred) return errors.fail(Err.Invalid, "free 0x{x}: freed already", .{pa});
-        self.releaseValid(page);
+        self.releaseValid(try self.releasableHead(pa));
+    }
+
+    /// Frees a block now, listed in the published image or not: the caller
+    /// guarantees nothing there references it (see listing.zig).
+    pub fn freeUnreferenced(self: *Arena, pa: u64) Err!void {
+        return listing.freeUnreferenced(self, pa);
     }
 
     /// Frees (or, when listed, defers) a block known to be allocated and
@@ -246,8 +277,8 @@ pub const Arena = struct {
 
     /// The allocated block at `pa`, checked to hold `size` bytes (and not to
     /// be absurdly large for them: at most one power of two more).
-    fn allocatedOfSize(self: *const Arena, pa: u64, size: u64) Err!u32 {
-        const page = try self.buddy.head(try self.pageOf(pa), .allocated);
+    fn allocatedOfSize(self: *const Arena, pa: u64, size: u64, comptime op: []const u8) Err!u32 {
+        const page = try self.headIn(pa, .allocated, op);
         if (size == 0 or size > Buddy.pagesOf(self.buddy.order[page]) * PAGE_SIZE) {
             return errors.fail(Err.Invalid, "0x{x}: {d} bytes do not fit its block of {d} pages", .{ pa, size, Buddy.pagesOf(self.buddy.order[page]) });
         }
@@ -256,25 +287,33 @@ pub const Arena = struct {
 
     pub fn preserve(self: *Arena, pa: u64, size: u64) Err!void {
         try self.writable();
-        try self.buddy.setPreserved(try self.allocatedOfSize(pa, size), true);
+        try self.setPreserved(try self.allocatedOfSize(pa, size, "preserve"), true);
     }
 
     pub fn unpreserve(self: *Arena, pa: u64, size: u64) Err!void {
         try self.writable();
-        try self.buddy.setPreserved(try self.allocatedOfSize(pa, size), false);
+        try self.setPreserved(try self.allocatedOfSize(pa, size, "unpreserve"), false);
+    }
+
+    /// Sets the preserved mark of an allocated block; Exists (NotFound)
+    /// when it is set (clear) already.
+    fn setPreserved(self: *Arena, page: u32, on: bool) Err!void {
+        self.buddy.setPreserved(page, on) catch |e| {
+            return errors.fail(e, "0x{x} is {s} already", .{ paOf(page), if (on) "preserved" else "not preserved" });
+        };
     }
 
     pub fn unpreserveFree(self: *Arena, pa: u64) Err!void {
         try self.writable();
-        const page = try self.buddy.head(try self.pageOf(pa), .allocated);
-        try self.buddy.setPreserved(page, false);
+        const page = try self.headIn(pa, .allocated, "unpreserve_free");
+        try self.setPreserved(page, false);
         self.releaseValid(page);
     }
 
     /// Claims a handed-over block; returns its size in pages.
     pub fn restore(self: *Arena, pa: u64) Err!u64 {
         try self.writable();
-        const page = try self.buddy.head(try self.pageOf(pa), .handed_over);
+        const page = try self.headIn(pa, .handed_over, "restore");
         self.buddy.claim(page);
         return Buddy.pagesOf(self.buddy.order[page]);
     }
@@ -282,8 +321,11 @@ pub const Arena = struct {
     /// Frees a handed-over block, claimed or not (a preserved one is Busy).
     pub fn restoreFree(self: *Arena, pa: u64) Err!void {
         try self.writable();
-        const s = self.buddy.state[try self.pageOf(pa)];
-        if (s != .handed_over and s != .allocated) return errors.fail(Err.NotFound, "0x{x} is not a handed-over block", .{pa});
+        const page = try self.pageOf(pa);
+        const s = self.buddy.state[page];
+        if (s != .handed_over and s != .allocated) {
+            return errors.fail(Err.NotFound, "restore_free 0x{x}: not a handed-over block: it is {s}", .{ pa, self.stateWords(page) });
+        }
         try self.free(pa);
     }
 
@@ -295,6 +337,12 @@ pub const Arena = struct {
     /// Appends an allocated block to the published image (see publish.zig).
     pub fn attach(self: *Arena, pa: u64) Err!void {
         return publish.attach(self, pa);
+    }
+
+    /// The blocks of the map the header publishes now (the predecessor's or our own).
+    pub fn publishedMap(self: *Arena) *std.ArrayListUnmanaged(u32) {
+        assert(self.source != .none);
+        return if (self.source == .own) &self.own_map else &self.incoming_map;
     }
 
     /// Gives up the predecessor's image (see publish.zig).
@@ -323,24 +371,6 @@ pub const Arena = struct {
     }
 
     pub fn info(self: *const Arena) Info {
-        const s = self.buddy.stats;
-        return .{
-            .size = self.mem.len,
-            .phys_base = PHYS_BASE,
-            .page_size = PAGE_SIZE,
-            .pages = self.buddy.npages,
-            .free_pages = s.free_pages,
-            .allocated_pages = s.allocated_pages,
-            .preserved_pages = s.preserved_pages,
-            .preserved_blocks = s.preserved_blocks,
-            .handed_over_pages = s.handed_over_pages,
-            .handed_over_blocks = s.handed_over_blocks,
-            .allocations = s.allocations,
-            .incoming_fdt_pa = self.incoming_fdt_pa,
-            .handovers = journal.published(self).handovers,
-            .flags = self.flags,
-            .deferred_pages = s.deferred_pages,
-            .zeroed_pages = self.zeroed_pages,
-        };
+        return info_mod.of(self);
     }
 };

@@ -1,7 +1,8 @@
 //! The arena file on disk: created so that it appears under its name only
 //! when complete (O_TMPFILE, then linkat), with its blocks reserved; opened
-//! only when it is a regular file that this user owns and nobody else may
-//! access, checked before any call that could block.
+//! only when it is a regular file with one name that this user owns and
+//! nobody else may access, in a directory where nobody else may rename or
+//! replace it, checked before any call that could block.
 
 const std = @import("std");
 const linux = std.os.linux;
@@ -108,7 +109,7 @@ pub const Unnamed = struct {
 pub fn createUnnamed(path: []const u8, size: u64, flags: u32, use_tmpfile: bool) Err!Unnamed {
     std.debug.assert(header.validSize(size));
     var u = Unnamed{ .names = try Names.init(path), .dir = undefined, .mapped = undefined, .hidden = null };
-    u.dir = try sys.openat(linux.AT.FDCWD, &u.names.dir, .{ .PATH = true, .DIRECTORY = true, .CLOEXEC = true }, 0, "open the directory of", path);
+    u.dir = try openDir(&u.names);
     errdefer posix.close(u.dir);
     if (sys.exists(u.dir, &u.names.base)) return errors.fail(Err.Exists, "{s} already exists", .{path});
     const fd = try makeFile(&u, use_tmpfile, path);
@@ -172,15 +173,32 @@ fn hiddenFile(u: *Unnamed, path: []const u8) Err!posix.fd_t {
     return errors.fail(Err.Exists, "create a temporary file for {s}: {d} hidden names taken", .{ path, HIDDEN_TRIES });
 }
 
+/// The directory of `names`, opened O_PATH and checked: a directory that
+/// group or others may write is refused unless it has the sticky bit, for
+/// anyone who may write it could rename or replace the arena file between
+/// two checks (or after them) and have the service resume another state.
+fn openDir(names: *const Names) Err!posix.fd_t {
+    const dir = std.mem.sliceTo(&names.dir, 0);
+    const fd = try sys.openat(linux.AT.FDCWD, &names.dir, .{ .PATH = true, .DIRECTORY = true, .CLOEXEC = true }, 0, "open the directory", dir);
+    errdefer posix.close(fd);
+    const m = (try sys.fstat(fd)).mode;
+    if (m & 0o022 != 0 and m & linux.S.ISVTX == 0) {
+        return errors.fail(Err.AccessDenied, "directory {s} has mode 0{o}: group or others may write it and it has no sticky bit, so they could rename or replace the arena file (chmod go-w or +t)", .{ dir, m & 0o7777 });
+    }
+    return fd;
+}
+
 /// Opens an existing arena file. Writable opens: a regular file (not a
-/// symlink) owned by this user (unless ALLOW_OTHER_OWNER) with no group or
-/// other permission bits, locked before its header is read, its holes
+/// symlink) with one name, owned by this user (unless ALLOW_OTHER_OWNER)
+/// with no group or other permission bits, in a directory others cannot
+/// rename it in (`openDir`), locked before its header is read, its holes
 /// filled (unless SPARSE) so that no write into it can SIGBUS. READ_ONLY
 /// opens: any regular file the caller can read, symlinks followed, no
 /// lock, mapped privately and lazily (MAP_NORESERVE).
 pub fn open(path: []const u8, flags: u32) Err!Mapped {
     const names = try Names.init(path);
     const ro = flags & Flags.READ_ONLY != 0;
+    if (!ro) posix.close(try openDir(&names));
     // Refused before it is opened: opening a FIFO or a device can block or act.
     try checkFile(try sys.statPath(&names.full, !ro, path), flags);
     const o: linux.O = .{ .ACCMODE = if (ro) .RDONLY else .RDWR, .NOFOLLOW = !ro, .NONBLOCK = true, .CLOEXEC = true };
@@ -201,7 +219,7 @@ pub fn open(path: []const u8, flags: u32) Err!Mapped {
 }
 
 /// The checks on the file itself: a regular file, and for writable opens
-/// its owner and permission bits.
+/// its owner, permission bits and number of names.
 fn checkFile(st: linux.Stat, flags: u32) Err!void {
     const m = st.mode;
     const S = linux.S;
@@ -218,5 +236,10 @@ fn checkFile(st: linux.Stat, flags: u32) Err!void {
     }
     if (m & 0o077 != 0) {
         return errors.fail(Err.AccessDenied, "mode 0{o}: group or others have access (an arena file must be 0600)", .{m & 0o777});
+    }
+    // Another name (a hard link elsewhere) lets whoever holds it keep the
+    // file, or reach it, after this service moved or removed it.
+    if (st.nlink != 1) {
+        return errors.fail(Err.AccessDenied, "the file has {d} names (hard links): an arena file must have one (remove the others)", .{st.nlink});
     }
 }

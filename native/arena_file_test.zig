@@ -125,3 +125,37 @@ test "open: the holes of a sparse file are filled, unless SPARSE" {
     (try open(path, 0)).close();
     try testing.expect(@as(u64, @intCast((try sys.statPath(z, true, path)).blocks)) * 512 >= SIZE);
 }
+
+test "a directory others may write without the sticky bit is EACCES naming it; a second name is EACCES" {
+    var t = TestDir{};
+    _ = try t.init("dir-mode");
+    defer t.deinit();
+    var path_buf: [256]u8 = undefined;
+    const path = try std.fmt.bufPrint(&path_buf, "{s}", .{try t.path("a.arena")}); // t.path reuses its buffer
+    (try createNamed(path, 0, true)).close();
+    var names = try Names.init(path);
+    const z = names.full[0..path.len :0];
+    const dir_z = names.dir[0..std.mem.indexOfScalar(u8, &names.dir, 0).? :0];
+    for ([_]linux.mode_t{ 0o777, 0o775, 0o722 }) |mode| {
+        try std.posix.fchmodat(linux.AT.FDCWD, dir_z, mode, 0);
+        try testing.expectError(Err.AccessDenied, open(path, 0));
+        try testing.expect(std.mem.indexOf(u8, errors.detail(), t.dir) != null);
+        var buf: [128]u8 = undefined;
+        const shown = try std.fmt.bufPrint(&buf, "has mode 0{o}: group or others may write it and it has no sticky bit", .{mode});
+        try testing.expect(std.mem.indexOf(u8, errors.detail(), shown) != null);
+        try testing.expectError(Err.AccessDenied, createUnnamed(try t.path("b.arena"), SIZE, 0, true));
+        // Inspection reads; it is not refused.
+        (try open(path, Flags.READ_ONLY)).close();
+    }
+    for ([_]linux.mode_t{ 0o1777, 0o755, 0o700 }) |mode| {
+        try std.posix.fchmodat(linux.AT.FDCWD, dir_z, mode, 0);
+        (try open(path, 0)).close();
+    }
+    // A second name for the file (a hard link).
+    try std.posix.link(z, try t.path("other-name"));
+    try testing.expectError(Err.AccessDenied, open(path, 0));
+    try testing.expectEqualStrings("the file has 2 names (hard links): an arena file must have one (remove the others)", errors.detail());
+    (try open(path, Flags.READ_ONLY)).close();
+    try std.posix.unlink(try t.path("other-name"));
+    (try open(path, 0)).close();
+}

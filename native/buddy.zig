@@ -9,6 +9,9 @@
 const std = @import("std");
 const errors = @import("errors.zig");
 const Err = errors.Err;
+const anon = @import("anon.zig");
+const zeroed = anon.zeroed;
+const unmap = anon.unmap;
 
 /// Largest block: 2^MAX_ORDER pages (4 TiB of 4 KiB pages).
 pub const MAX_ORDER: u5 = 30;
@@ -77,20 +80,6 @@ pub const Buddy = struct {
         const prev = try zeroed(u32, n);
         comptime std.debug.assert(@intFromEnum(State.tail) == 0);
         return .{ .npages = @intCast(n), .state = state, .order = order, .preserved = preserved, .next = next, .prev = prev, .gpa = gpa };
-    }
-
-    /// A zero-filled array in its own anonymous mapping: untouched pages cost nothing.
-    fn zeroed(comptime T: type, n: usize) Err![]T {
-        const bytes = std.mem.alignForward(usize, n * @sizeOf(T), std.heap.page_size_min);
-        const mem = std.posix.mmap(null, bytes, std.posix.PROT.READ | std.posix.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0) catch return Err.NoMemory;
-        return @as([*]T, @ptrCast(@alignCast(mem.ptr)))[0..n];
-    }
-
-    fn unmap(xs: anytype) void {
-        const T = @typeInfo(@TypeOf(xs)).pointer.child;
-        const bytes = std.mem.alignForward(usize, xs.len * @sizeOf(T), std.heap.page_size_min);
-        const p: [*]align(std.heap.page_size_min) u8 = @ptrCast(@alignCast(xs.ptr));
-        std.posix.munmap(p[0..bytes]);
     }
 
     pub fn deinit(self: *Buddy) void {

@@ -52,6 +52,8 @@ pub const Err = error{
     Corrupt,
     /// EDQUOT: the user's disk quota is exhausted.
     Quota,
+    /// EOVERFLOW: a counter is at its maximum (the header's handover count).
+    Overflow,
 };
 
 /// The errno of each error: the one table of the native side.
@@ -79,6 +81,7 @@ pub fn errnoOf(e: Err) E {
         Err.Version => .PROTO,
         Err.Corrupt => .BADMSG,
         Err.Quota => .DQUOT,
+        Err.Overflow => .OVERFLOW,
     };
 }
 

@@ -59,7 +59,7 @@ pub fn validate(h: *const [Hdr.len]u8, file_size: u64) Err!u64 {
     const page_size = std.mem.readInt(u32, h[Hdr.page_size..][0..4], .little);
     if (page_size != PAGE_SIZE) return errors.fail(Err.Corrupt, "header: page size {d}, want {d}", .{ page_size, PAGE_SIZE });
     const size = std.mem.readInt(u64, h[Hdr.size..][0..8], .little);
-    if (size != file_size) return errors.fail(Err.Corrupt, "header: size {d} but the file has {d} bytes (truncated?)", .{ size, file_size });
+    if (size != file_size) return errors.fail(Err.Corrupt, "header: size {d} but the file has {d} bytes (truncated or extended?)", .{ size, file_size });
     const base = std.mem.readInt(u64, h[Hdr.phys_base..][0..8], .little);
     if (base != PHYS_BASE) return errors.fail(Err.Corrupt, "header: phys_base 0x{x}, want 0x{x}", .{ base, PHYS_BASE });
     if (!validSize(size)) return errors.fail(Err.Corrupt, "header: size {d} is not a valid arena size", .{size});
@@ -73,6 +73,7 @@ test "a new header validates; each damaged field is named" {
     var h = initial(size);
     try testing.expectEqual(size, try validate(&h, size));
     try testing.expectError(Err.Corrupt, validate(&h, size + PAGE_SIZE));
+    try testing.expectEqualStrings("header: size 65536 but the file has 69632 bytes (truncated or extended?)", errors.detail());
     h[Hdr.version] = 2;
     try testing.expectError(Err.Version, validate(&h, size));
     h[0] = 'X';

@@ -12,7 +12,7 @@ const Arena = arena_mod.Arena;
 const Buddy = @import("buddy.zig").Buddy;
 
 /// ABI version of this library; lib/kho/symbols.ts declares the same.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 const abi = @import("abi.zig");
 const gpa = abi.gpa;
@@ -139,6 +139,18 @@ export fn kho_free(h: u32, pa: u64) i32 {
     return ret(a.free(pa));
 }
 
+/// Frees the block at `pa` now, even when the published image lists it:
+/// the caller guarantees that nothing in that image references it any
+/// more. Its entry in the published preserved-memory map becomes a
+/// tombstone first (one aligned store), so a crash afterwards finds the
+/// block free. EBUSY for the map's own blocks and the published root;
+/// EIO (SYNC only) when the tombstone was not flushed: the block is then
+/// parked as kho_free would.
+export fn kho_free_unreferenced(h: u32, pa: u64) i32 {
+    const a = enter(h) catch |e| return errors.code(e);
+    return ret(a.freeUnreferenced(pa));
+}
+
 export fn kho_unpreserve_free(h: u32, pa: u64) i32 {
     const a = enter(h) catch |e| return errors.code(e);
     return ret(a.unpreserveFree(pa));
@@ -252,6 +264,8 @@ test {
     _ = @import("arena_file_test.zig");
     _ = @import("arena_test.zig");
     _ = @import("publish_test.zig");
+    _ = @import("listing_test.zig");
+    _ = @import("anon.zig");
     _ = @import("journal_test.zig");
     _ = @import("key_index.zig");
     _ = @import("tags.zig");

@@ -1,6 +1,7 @@
 //! A successor's allocator rebuilt from the published preserved-memory map:
 //! every listed block is held (handed over) until restored, the map's own
-//! blocks are claimed at once, everything else is free. Each map block and
+//! blocks are claimed at once, everything else is free (tombstones, entries
+//! with 0 pages, list nothing: their slots are noted for reuse). Each map block and
 //! each page is visited once: cycles and overlaps are found with bitsets,
 //! not by searching lists.
 
@@ -38,12 +39,14 @@ const MapLoader = struct {
         self.blocks.append(self.arena.gpa, page) catch return Err.NoMemory;
     }
 
-    pub fn onEntry(self: *MapLoader, pa: u64, npages: u64) Err!void {
+    pub fn onEntry(self: *MapLoader, entry_off: u64, pa: u64, npages: u64) Err!void {
         const a = self.arena;
+        // A tombstone: a block removed from the map (listing.zig); its slot is reused first.
+        if (npages == memmap.TOMBSTONE) return a.listing.addVacant(a.gpa, entry_off);
         if (pa < PHYS_BASE or (pa - PHYS_BASE) % PAGE_SIZE != 0) {
             return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} is not a page address", .{pa});
         }
-        if (npages == 0 or !std.math.isPowerOfTwo(npages) or npages > Buddy.pagesOf(buddy_mod.MAX_ORDER)) {
+        if (!std.math.isPowerOfTwo(npages) or npages > Buddy.pagesOf(buddy_mod.MAX_ORDER)) {
             return errors.fail(Err.Corrupt, "preserved-memory map: region 0x{x} has {d} pages, not a power of two", .{ pa, npages });
         }
         const first = (pa - PHYS_BASE) / PAGE_SIZE;

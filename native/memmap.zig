@@ -1,7 +1,9 @@
 //! The preserved-memory map: a chain of 4096-byte blocks, each
 //! `{ u64 next; u64 count; }` then `count` entries `{ u64 pa; u64 npages; }`.
-//! This file only knows the layout and how to walk and fill it; the arena
-//! decides what the entries mean.
+//! An entry whose `npages` is 0 is a tombstone: a block removed from the
+//! published map (listing.zig) whose slot a later entry may take; readers
+//! skip it and ignore its `pa`. This file only knows the layout and how to
+//! walk and fill it; the arena decides what the entries mean.
 
 const std = @import("std");
 const errors = @import("errors.zig");
@@ -42,7 +44,9 @@ pub const Phys = struct {
 };
 
 /// Walks the chain from `first_pa`, calling `ctx.onBlock(off)` for every
-/// block and `ctx.onEntry(pa, npages)` for every entry. At most `max_blocks`
+/// block and `ctx.onEntry(entry_off, pa, npages)` for every entry (tombstones
+/// included: `npages` 0), `entry_off` being the entry's byte offset in the
+/// arena. At most `max_blocks`
 /// blocks are visited; `ctx.onBlock` must reject a block it has seen (cycle).
 pub fn walk(phys: Phys, first_pa: u64, max_blocks: u64, ctx: anytype) Err!void {
     var pa = first_pa;
@@ -60,8 +64,8 @@ pub fn walk(phys: Phys, first_pa: u64, max_blocks: u64, ctx: anytype) Err!void {
         }
         var i: u64 = 0;
         while (i < count) : (i += 1) {
-            const e = off + HEADER_SIZE + i * ENTRY_SIZE;
-            try ctx.onEntry(phys.readU64(e), phys.readU64(e + 8));
+            const e = entryOffset(off, i);
+            try ctx.onEntry(e, phys.readU64(e), phys.readU64(e + 8));
         }
         pa = phys.readU64(off);
     }
@@ -70,10 +74,18 @@ pub fn walk(phys: Phys, first_pa: u64, max_blocks: u64, ctx: anytype) Err!void {
 /// One entry: a preserved region.
 pub const Entry = struct { pa: u64, npages: u64 };
 
+/// The `npages` of a tombstone.
+pub const TOMBSTONE: u64 = 0;
+
+/// Byte offset in the arena of entry `index` of the map block at byte offset `block`.
+pub fn entryOffset(block: u64, index: u64) u64 {
+    std.debug.assert(index < ENTRIES_PER_BLOCK);
+    return block + HEADER_SIZE + index * ENTRY_SIZE;
+}
+
 /// Writes entry `index` of the map block at byte offset `block`.
 pub fn writeEntry(phys: Phys, block: u64, index: u64, e: Entry) void {
-    std.debug.assert(index < ENTRIES_PER_BLOCK);
-    const off = block + HEADER_SIZE + index * ENTRY_SIZE;
+    const off = entryOffset(block, index);
     phys.writeU64(off, e.pa);
     phys.writeU64(off + 8, e.npages);
 }
@@ -128,7 +140,8 @@ const Collect = struct {
         const got = self.seen.getOrPut(off) catch return Err.NoMemory;
         if (got.found_existing) return Err.Corrupt;
     }
-    pub fn onEntry(self: *Collect, pa: u64, npages: u64) Err!void {
+    pub fn onEntry(self: *Collect, off: u64, pa: u64, npages: u64) Err!void {
+        _ = off;
         _ = pa;
         _ = npages;
         self.entries += 1;

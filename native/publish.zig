@@ -36,6 +36,7 @@ pub fn handover(a: *Arena, root_pa: u64) Err!void {
     defer superseded.deinit(a.gpa);
     a.own_map = std.ArrayListUnmanaged(u32).fromOwnedSlice(staged.blocks);
     a.source = if (root_pa == 0) .none else .own;
+    a.listing.forget();
     relist(a);
     for (superseded.items) |page| freeListedNoMore(a, page);
     dropIncoming(a);
@@ -46,6 +47,9 @@ const Staged = struct { blocks: []u32, outcome: journal.Outcome };
 
 /// Everything up to and including the commit; an error undoes all of it.
 fn publishMap(a: *Arena, root_pa: u64) Err!Staged {
+    const count = journal.published(a).handovers;
+    const handovers = std.math.add(u64, count, 1) catch
+        return errors.fail(Err.Overflow, "handover: the arena header's handover count is {d}, its maximum (start a new arena)", .{count});
     // A second handover from this process replaces the first one's map: its
     // blocks stay intact (unpreserved, not freed) until the commit.
     setPreserved(a, a.own_map.items, false);
@@ -56,7 +60,6 @@ fn publishMap(a: *Arena, root_pa: u64) Err!Staged {
     writeMap(a, blocks);
     try a.sync(0, a.mem.len);
     const map_pa = if (nblocks > 0) Arena.paOf(blocks[0]) else 0;
-    const handovers = journal.published(a).handovers + 1;
     const outcome = try journal.commit(a, .{ .fdt_pa = root_pa, .mem_map_pa = map_pa, .handovers = handovers });
     return .{ .blocks = blocks, .outcome = outcome };
 }
@@ -126,9 +129,11 @@ fn notFlushed(comptime what: []const u8) Err {
 /// preserved-memory map, so that if this process dies before its own
 /// handover the next opener finds the block handed over. Crash-safe: the
 /// entry is written first and published by one aligned 8-byte store (the
-/// last map block's count, or the `next` pointer to a new last block that
-/// is already complete and lists itself). The block stays allocated to the
-/// caller; from now on freeing it only defers it (it is listed).
+/// `npages` of a tombstone's slot, taken first; else the last map block's
+/// count, or the `next` pointer to a new last block that is already
+/// complete and lists itself). The block stays allocated to the caller;
+/// from now on `free` only defers it (it is listed), `freeUnreferenced`
+/// unlists and frees it.
 /// NotFound when nothing is published, Exists when the block is listed already.
 pub fn attach(a: *Arena, pa: u64) Err!void {
     try a.writable();
@@ -137,34 +142,60 @@ pub fn attach(a: *Arena, pa: u64) Err!void {
     // Only block heads are ever listed; an unclaimed handed-over block is listed too.
     if (a.listed.isSet(first)) return errors.fail(Err.Exists, "attach 0x{x}: the block is listed in the published image already", .{pa});
     const page = try a.buddy.head(first, .allocated);
-    const map = if (a.source == .own) &a.own_map else &a.incoming_map;
+    const map = a.publishedMap();
     // A published image always has a map: it lists at least its root.
     assert(map.items.len > 0);
     const last: u64 = @as(u64, map.items[map.items.len - 1]) * PAGE_SIZE;
+    // The map lies in the arena, which the process can write: checked, not assumed.
     const count = a.phys().readU64(last + 8);
-    assert(count >= 1 and count <= memmap.ENTRIES_PER_BLOCK);
+    if (count == 0 or count > memmap.ENTRIES_PER_BLOCK) {
+        return errors.fail(Err.Corrupt, "attach 0x{x}: the last preserved-memory map block (0x{x}) has count {d} now, want 1..{d}", .{ pa, Arena.paOf(last / PAGE_SIZE), count, memmap.ENTRIES_PER_BLOCK });
+    }
     const entry = memmap.Entry{ .pa = pa, .npages = Buddy.pagesOf(a.buddy.order[page]) };
-    const outcome = if (count < memmap.ENTRIES_PER_BLOCK)
+    const placed = if (a.listing.vacant.getLastOrNull()) |slot|
+        try reuseSlot(a, slot, entry)
+    else if (count < memmap.ENTRIES_PER_BLOCK)
         try appendEntry(a, last, count, entry)
     else
         try appendBlock(a, map, last, entry);
     a.listed.set(page);
-    if (outcome == .not_flushed) return notFlushed("the attached block");
+    a.listing.noteEntry(page, placed.block);
+    if (placed.outcome == .not_flushed) return notFlushed("the attached block");
+}
+
+/// Where `attach` wrote an entry (the page of its map block), and whether it was flushed.
+const Placed = struct { block: u32, outcome: journal.Outcome };
+
+/// Writes `entry` into the tombstone at byte offset `slot` (the last
+/// vacant one): `pa` first, unpublished while `npages` is still 0, then
+/// published by storing `npages`.
+fn reuseSlot(a: *Arena, slot: u64, entry: memmap.Entry) Err!Placed {
+    const block: u32 = @intCast(slot / PAGE_SIZE);
+    if (a.phys().readU64(slot + 8) != memmap.TOMBSTONE) {
+        return errors.fail(Err.Corrupt, "attach 0x{x}: the removed entry at 0x{x} of the preserved-memory map was overwritten", .{ entry.pa, Arena.paOf(0) + slot });
+    }
+    a.phys().writeU64(slot, entry.pa);
+    try a.sync(slot, memmap.ENTRY_SIZE);
+    @atomicStore(u64, a.wordAt(@intCast(slot + 8)), entry.npages, .seq_cst); // the publishing store
+    _ = a.listing.vacant.pop();
+    a.sync(slot, memmap.ENTRY_SIZE) catch return .{ .block = block, .outcome = .not_flushed };
+    return .{ .block = block, .outcome = .flushed };
 }
 
 /// Writes `entry` after the `count` entries of the map block at `last`,
 /// then publishes it by storing the new count.
-fn appendEntry(a: *Arena, last: u64, count: u64, entry: memmap.Entry) Err!journal.Outcome {
+fn appendEntry(a: *Arena, last: u64, count: u64, entry: memmap.Entry) Err!Placed {
+    const block: u32 = @intCast(last / PAGE_SIZE);
     memmap.writeEntry(a.phys(), last, count, entry);
     try a.sync(last, PAGE_SIZE);
     @atomicStore(u64, a.wordAt(@intCast(last + 8)), count + 1, .seq_cst); // the publishing store
-    a.sync(last, PAGE_SIZE) catch return .not_flushed;
-    return .flushed;
+    a.sync(last, PAGE_SIZE) catch return .{ .block = block, .outcome = .not_flushed };
+    return .{ .block = block, .outcome = .flushed };
 }
 
 /// A new last map block listing itself and `entry`, published by storing
 /// its address in the `next` of the full block at `last`.
-fn appendBlock(a: *Arena, map: *std.ArrayListUnmanaged(u32), last: u64, entry: memmap.Entry) Err!journal.Outcome {
+fn appendBlock(a: *Arena, map: *std.ArrayListUnmanaged(u32), last: u64, entry: memmap.Entry) Err!Placed {
     map.ensureUnusedCapacity(a.gpa, 1) catch return Err.NoMemory;
     const block = try a.allocBlock(0, true);
     errdefer _ = a.freeValid(block);
@@ -177,9 +208,10 @@ fn appendBlock(a: *Arena, map: *std.ArrayListUnmanaged(u32), last: u64, entry: m
     if (a.source == .own) a.buddy.flipPreserved(block);
     map.appendAssumeCapacity(block);
     a.listed.set(block);
+    a.listing.noteEntry(block, block);
     @atomicStore(u64, a.wordAt(@intCast(last)), Arena.paOf(block), .seq_cst); // the publishing store
-    a.sync(last, PAGE_SIZE) catch return .not_flushed;
-    return .flushed;
+    a.sync(last, PAGE_SIZE) catch return .{ .block = block, .outcome = .not_flushed };
+    return .{ .block = block, .outcome = .flushed };
 }
 
 /// Gives up the predecessor's image for good: it is unpublished (the
@@ -196,6 +228,7 @@ pub fn discardIncoming(a: *Arena) Err!void {
     const outcome = try journal.commit(a, .{ .fdt_pa = 0, .mem_map_pa = 0, .handovers = journal.published(a).handovers });
     a.source = .none;
     a.listed.unsetAll();
+    a.listing.forget();
     dropIncoming(a);
     if (outcome == .not_flushed) return notFlushed("the unpublished state");
 }

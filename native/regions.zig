@@ -45,7 +45,9 @@ pub fn apply(a: *Arena, op: Op, regions: []const Extent, failed: *u32) Err!void 
 /// Preserves (unpreserves) each; on a failure undoes those done.
 fn mark(a: *Arena, regions: []const Extent, on: bool, failed: *u32) Err!void {
     for (regions, 0..) |r, k| {
-        const res = if (on) a.preserve(r[0], r[1] * PAGE_SIZE) else a.unpreserve(r[0], r[1] * PAGE_SIZE);
+        // A page count too large for bytes fits no block: the check below refuses it.
+        const bytes = std.math.mul(u64, r[1], PAGE_SIZE) catch std.math.maxInt(u64);
+        const res = if (on) a.preserve(r[0], bytes) else a.unpreserve(r[0], bytes);
         res catch |e| {
             failed.* = @intCast(k);
             // Those done are the blocks marked by this call: flipping back cannot fail.
@@ -76,20 +78,14 @@ fn checkAll(a: *Arena, regions: []const Extent, failed: *u32, comptime valid: fn
 }
 
 fn claimable(a: *Arena, r: Extent) Err!u32 {
-    const first = try a.pageOf(r[0]);
-    const page = a.buddy.head(first, .handed_over) catch |e| {
-        return errors.fail(e, "0x{x} is not a handed-over block (it is {s})", .{ r[0], @tagName(a.buddy.state[first]) });
-    };
+    const page = try a.headIn(r[0], .handed_over, "claim");
     const pages = Buddy.pagesOf(a.buddy.order[page]);
     if (pages < r[1]) return errors.fail(Err.Invalid, "0x{x}: a handed-over block of {d} pages, {d} wanted", .{ r[0], pages, r[1] });
     return page;
 }
 
 fn releasable(a: *Arena, r: Extent) Err!u32 {
-    const page = try a.pageOf(r[0]);
-    try a.buddy.checkReleasable(page);
-    if (a.buddy.state[page] == .deferred) return errors.fail(Err.Invalid, "free 0x{x}: freed already", .{r[0]});
-    return page;
+    return a.releasableHead(r[0]);
 }
 
 /// Claims each handed-over block, all checked first.

@@ -3,6 +3,7 @@ import { BLOCK_HEADER, BlockChain, chainLayout } from "../lib/format/block.ts";
 import { FILE_CHAIN } from "../lib/format/file_ser.ts";
 import { SESSION_CHAIN } from "../lib/format/session_ser.ts";
 import { Arena, PAGE_SIZE } from "../lib/kho/arena.ts";
+import { failAllocAfter } from "../lib/kho/faults.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
@@ -50,7 +51,7 @@ Deno.test("block chain: a failed allocation leaves the chain as it was", () => {
   using a = Arena.create({ size: 1 << 20 });
   const chain = BlockChain.outgoing(a, LAYOUT, 100);
   chain.reserve(127);
-  a.failAllocAfter(2);
+  failAllocAfter(a, 2);
   const free = a.info().freePages;
   assertCode(() => chain.reserve(127 * 4), "ENOMEM");
   assert.equal(chain.blocks.length, 1);

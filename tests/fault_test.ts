@@ -4,6 +4,7 @@
 // clean (typed error, zero leaked pages) and a retry without the fault
 // must succeed and hand over every byte.
 import assert from "node:assert/strict";
+import { failAllocAfter } from "../lib/kho/faults.ts";
 import {
   type FileHandler,
   LiveUpdate,
@@ -80,7 +81,7 @@ function allocationFaults(memfdFormat: "memfd-v1" | "memfd-v2", minPoints: numbe
     try {
       const luo = LiveUpdate.create({ path: t1.path, size: 16 << 20, memfdFormat });
       const files: MemFile[] = [];
-      luo.arena.failAllocAfter(n);
+      failAllocAfter(luo.arena, n);
       try {
         for (const step of steps(luo, files)) step();
       } catch (e) {
@@ -103,13 +104,13 @@ function allocationFaults(memfdFormat: "memfd-v1" | "memfd-v2", minPoints: numbe
     try {
       const luo = LiveUpdate.create({ path: t2.path, size: 16 << 20, memfdFormat });
       const files: MemFile[] = [];
-      luo.arena.failAllocAfter(n);
+      failAllocAfter(luo.arena, n);
       for (const step of steps(luo, files)) {
         try {
           step();
         } catch (e) {
           assert.ok(isENOMEM(e), `N=${n}: ${e}`);
-          luo.arena.failAllocAfter(0);
+          failAllocAfter(luo.arena, 0);
           step();
         }
       }

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { type FileHandler, LiveUpdate, LuoError, MemFile, Value } from "../mod.ts";
 import { assertCode } from "../testing/assert_code.ts";
+import { pagesInUse } from "../testing/pages.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
 interface Box {
@@ -23,11 +24,6 @@ function hooked(hook: (op: string) => void): FileHandler<Box> {
     canFinish: () => (hook("canFinish"), true),
     finish: () => hook("finish"),
   };
-}
-
-function pagesInUse(luo: LiveUpdate): number {
-  const i = luo.arena.info();
-  return i.allocatedPages + i.handedOverPages + i.deferredPages;
 }
 
 Deno.test("re-entrancy: every call into the live update from a handler op is EBUSY", () => {
@@ -107,7 +103,7 @@ Deno.test("re-entrancy: retrieve and finish called from inside retrieve are EBUS
 Deno.test("a handler whose preserve returns no u64 bigint: typed EINVAL, undone, nothing leaks", () => {
   for (const wrong of [5, "5", -1n, 1n << 64n, undefined, null]) {
     using luo = LiveUpdate.create({ size: 1 << 20 });
-    const base = pagesInUse(luo);
+    const base = pagesInUse(luo.arena.info());
     let unpreserved = 0;
     luo.registerHandler<Box>({
       compatible: "wrong-v1",
@@ -131,7 +127,11 @@ Deno.test("a handler whose preserve returns no u64 bigint: typed EINVAL, undone,
     );
     assert.equal(unpreserved, 1);
     assert.equal(s.fileCount, 0);
-    assert.equal(pagesInUse(luo), base + 2, "only the session block (2 pages) is in use");
+    assert.equal(
+      pagesInUse(luo.arena.info()),
+      base + 2,
+      "only the session block (2 pages) is in use",
+    );
     // The next preserve and the handover still work.
     s.preserve(MemFile.from(luo.arena, new Uint8Array([7])), 1n);
     s.close();

@@ -1,6 +1,7 @@
 // Issue 14: the LUO rules of the kernel (kernel/liveupdate/luo_file.c,
 // luo_session.c, luo_core.c) that the first version bent.
 import assert from "node:assert/strict";
+import { failSyncAfter } from "../lib/kho/faults.ts";
 import {
   type FileHandler,
   type IncomingFile,
@@ -232,7 +233,7 @@ Deno.test("sync: a handover whose flush fails after the commit point is not roll
   try {
     const luo = LiveUpdate.create({ path: t.path, size: 1 << 20, sync: true });
     luo.createSession("s").preserve(MemFile.from(luo.arena, new Uint8Array([4, 2])), 1n);
-    luo.arena.failSyncAfter(3); // the first msync after the header's commit
+    failSyncAfter(luo.arena, 3); // the first msync after the header's commit
     const e = assertCode(() => luo.handover(), "EIO", /published all the same/);
     assert.ok(e instanceof UnflushedHandoverError);
     assert.equal(luo.arena.closed, true, "handed over: the arena is released");

@@ -4,6 +4,7 @@
 // opens (inspection) accept any regular file the caller can read.
 import assert from "node:assert/strict";
 import { Arena } from "../lib/kho/arena.ts";
+import { LiveUpdate } from "../mod.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { childArgs, runChild, works } from "../testing/arena_file_child.ts";
 import { tempArena } from "../testing/temp_arena.ts";
@@ -70,6 +71,49 @@ Deno.test("open: group or other permission bits are EACCES naming the mode; read
     assertCode(() => Arena.open(t.path), "EACCES", /mode 0644: group or others have access/);
     Arena.open(t.path, { readOnly: true }).close();
     Deno.chmodSync(t.path, 0o600);
+    Arena.open(t.path).close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("open and create: a directory others may write without the sticky bit is EACCES naming it and its mode", () => {
+  const t = tempArena();
+  try {
+    makeArena(t.path);
+    for (const mode of [0o777, 0o770, 0o702]) {
+      Deno.chmodSync(t.dir, mode);
+      const words =
+        `directory ${t.dir} has mode 0${mode.toString(8)}: group or others may write it ` +
+        "and it has no sticky bit, so they could rename or replace the arena file";
+      assertCode(() => Arena.open(t.path), "EACCES", new RegExp(words));
+      assertCode(() => LiveUpdate.start(t.path, { size: 1 << 20 }), "EACCES", /no sticky bit/);
+      assertCode(
+        () => Arena.create({ path: `${t.dir}/new.arena`, size: 1 << 20 }),
+        "EACCES",
+        /no sticky bit/,
+      );
+      Arena.open(t.path, { readOnly: true }).close(); // inspection still reads it
+    }
+    for (const mode of [0o1777, 0o755, 0o700]) {
+      Deno.chmodSync(t.dir, mode);
+      Arena.open(t.path).close();
+    }
+    assert.deepEqual([...Deno.readDirSync(t.dir)].map((e) => e.name), ["test.arena"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("open: an arena file with a second name (a hard link) is EACCES; inspection reads it", () => {
+  const t = tempArena();
+  try {
+    makeArena(t.path);
+    Deno.linkSync(t.path, `${t.dir}/second-name`);
+    assertCode(() => Arena.open(t.path), "EACCES", /the file has 2 names \(hard links\)/);
+    assertCode(() => Arena.open(`${t.dir}/second-name`), "EACCES", /2 names/);
+    Arena.open(t.path, { readOnly: true }).close();
+    Deno.removeSync(`${t.dir}/second-name`);
     Arena.open(t.path).close();
   } finally {
     t.cleanup();

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { Arena, PAGE_SIZE, PHYS_BASE } from "../lib/kho/arena.ts";
+import { ARENA_HEADER } from "../lib/kho/physical.ts";
+import { failAllocAfter, failSyncAfter } from "../lib/kho/faults.ts";
 import { KhoError } from "../lib/errors.ts";
 import { assertCode } from "../testing/assert_code.ts";
+import { runDeno } from "../testing/child_process.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
 const MiB = 1 << 20;
@@ -36,26 +39,94 @@ Deno.test("exhaustion gives ENOMEM and the arena stays usable", () => {
   arena.alloc(32 * PAGE_SIZE);
 });
 
-Deno.test("bad arguments give typed errors naming the call", () => {
+Deno.test("bad arguments give typed errors naming the call, the address and what it is", () => {
   using arena = Arena.create({ size: 64 * PAGE_SIZE });
   const pa = arena.alloc(2 * PAGE_SIZE);
-  assertCode(() => arena.free(pa + 1n), "EINVAL", /free 0x/);
-  assertCode(() => arena.free(pa + BigInt(PAGE_SIZE)), "EINVAL");
-  assertCode(() => arena.free(PHYS_BASE), "EINVAL"); // the header page
-  assertCode(() => arena.free(PHYS_BASE + 1000n * BigInt(PAGE_SIZE)), "EINVAL");
+  assertCode(() => arena.free(pa + 1n), "EINVAL", /free 0x.*not a page address/);
+  assertCode(
+    () => arena.free(pa + BigInt(PAGE_SIZE)),
+    "EINVAL",
+    /inside a block, not its first page/,
+  );
+  assertCode(() => arena.free(PHYS_BASE), "EINVAL", /the arena header's page/);
+  assertCode(
+    () => arena.free(PHYS_BASE + 1000n * BigInt(PAGE_SIZE)),
+    "EINVAL",
+    /outside the arena \(its last page is 0x/,
+  );
   assertCode(() => arena.alloc(0), "EINVAL");
-  assertCode(() => arena.preserve(pa, 3 * PAGE_SIZE), "EINVAL");
+  assertCode(() => arena.preserve(pa, 3 * PAGE_SIZE), "EINVAL", /do not fit its block of 2 pages/);
   arena.free(pa);
-  assertCode(() => arena.free(pa), "EINVAL"); // double free
-  assertCode(() => arena.restore(pa), "EINVAL"); // free block, not handed over
+  assertCode(() => arena.free(pa), "EINVAL", /free 0x.*: not a block to free: it is free/); // double free
+  assertCode(() => arena.restore(pa), "EINVAL", /restore 0x.*not a handed-over block: it is free/);
+  assertCode(() => arena.restoreFree(pa), "ENOENT", /restore_free 0x.*it is free/);
+  assertCode(() => arena.unpreserveFree(pa), "EINVAL", /unpreserve_free 0x.*it is free/);
   const other = arena.alloc(PAGE_SIZE);
-  assertCode(() => arena.restore(other), "ENOENT", /restore/); // allocated, not handed over
+  assertCode(() => arena.restore(other), "ENOENT", /restore 0x.*it is a block of this process/);
+  assertCode(() => arena.unpreserve(other, PAGE_SIZE), "ENOENT", /is not preserved already/);
   arena.preserve(other, PAGE_SIZE);
-  assertCode(() => arena.preserve(other, PAGE_SIZE), "EEXIST");
-  assertCode(() => arena.free(other), "EBUSY");
+  assertCode(() => arena.preserve(other, PAGE_SIZE), "EEXIST", /is preserved already/);
+  assertCode(() => arena.free(other), "EBUSY", /it is preserved \(unpreserve it first\)/);
   assertCode(() => arena.handover(other + 4096n * 8n), "EINVAL");
   assertCode(() => arena.bytes(PHYS_BASE - 1n, 1), "EINVAL", /outside arena/);
-  assertCode(() => Arena.create({ size: 5000 }), "EINVAL");
+  const sizes = /arena size -?\d+: must be a multiple of 4096 between 8192 and 8796093022208/;
+  for (const size of [5000, 4096, -8192, 2 ** 43 + 4096]) {
+    assertCode(() => Arena.create({ size }), "EINVAL", sizes);
+  }
+});
+
+Deno.test("the header's handover count is exact to 2^64-1; a handover past it is EOVERFLOW, nothing changed", async () => {
+  const t = tempArena();
+  try {
+    const max = 2n ** 64n - 1n;
+    {
+      using arena = Arena.create({ path: t.path, size: 64 * PAGE_SIZE });
+      arena.dataView.setBigUint64(ARENA_HEADER.handovers, max - 1n, true);
+      const root = arena.allocPreserve(PAGE_SIZE);
+      arena.handover(root);
+      assert.equal(arena.info().handovers, max);
+      const free = arena.info().freePages;
+      assertCode(
+        () => arena.handover(root),
+        "EOVERFLOW",
+        /handover count is 18446744073709551615, its maximum/,
+      );
+      assert.equal(arena.info().freePages, free);
+      assert.equal(arena.info().handovers, max);
+    }
+    using next = Arena.open(t.path);
+    assert.equal(next.info().handovers, max);
+    assert.notEqual(next.incomingRoot, 0n, "the last good handover stays published");
+    // inspect shows it as it is (the root here is no device tree: it exits 1 after the header).
+    const shown = await runDeno(new URL("../cli.ts", import.meta.url), ["inspect", t.path]);
+    assert.match(shown.stdout, /handovers 18446744073709551615\n/, shown.stderr);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("restore and free in a successor say what the block is: handed over, restored, freed already", () => {
+  const t = tempArena();
+  try {
+    let kept: bigint;
+    {
+      using first = Arena.create({ path: t.path, size: 64 * PAGE_SIZE });
+      kept = first.allocPreserve(PAGE_SIZE);
+      first.handover(kept);
+    }
+    using next = Arena.open(t.path);
+    next.restore(kept);
+    assertCode(() => next.restore(kept), "ENOENT", /restore 0x.*restored already/);
+    next.free(kept); // parked: the image is still published
+    assertCode(
+      () => next.free(kept),
+      "EINVAL",
+      /freed already \(parked until this process hands over\)/,
+    );
+    assertCode(() => next.restore(kept), "ENOENT", /restore 0x.*freed already/);
+  } finally {
+    t.cleanup();
+  }
 });
 
 Deno.test("arena files are created with mode 0600; an existing path is EEXIST", () => {
@@ -164,7 +235,7 @@ Deno.test("a read-only open never changes the file", () => {
 
 Deno.test("fault injection fails exactly the chosen allocation", () => {
   using arena = Arena.create({ size: 16 * PAGE_SIZE });
-  arena.failAllocAfter(2);
+  failAllocAfter(arena, 2);
   arena.alloc(1);
   assertCode(() => arena.alloc(1), "ENOMEM");
   arena.alloc(1);
@@ -226,18 +297,18 @@ Deno.test("sync: a failed msync before the commit point changes nothing; after i
   try {
     using arena = Arena.create({ path: t.path, size: 16 * PAGE_SIZE, sync: true });
     const root = arena.allocPreserve(PAGE_SIZE);
-    arena.failSyncAfter(1);
+    failSyncAfter(arena, 1);
     assertCode(
       () => arena.handover(root),
       "EIO",
       /handover of root 0x.* failed by fault injection/,
     );
-    assert.equal(arena.info().handovers, 0);
-    arena.failSyncAfter(3);
+    assert.equal(arena.info().handovers, 0n);
+    failSyncAfter(arena, 3);
     assertCode(() => arena.handover(root), "EIO", /published all the same/);
-    assert.equal(arena.info().handovers, 1);
+    assert.equal(arena.info().handovers, 1n);
     arena.handover(root);
-    assert.equal(arena.info().handovers, 2);
+    assert.equal(arena.info().handovers, 2n);
   } finally {
     t.cleanup();
   }

@@ -66,7 +66,9 @@ async function campaign(grow: boolean): Promise<void> {
       const path = `${t.dir}/kill-${k}.arena`;
       Deno.copyFileSync(base, path);
       const { out, begin, done } = await killMutate(path, rng);
-      if (!grow) assert.ok(!out.includes("allocated"), `kill ${k}: the mutations allocated`);
+      if (!grow) {
+        assert.ok(!out.includes("allocated by"), `kill ${k}: ${out.match(/allocated by .*/)}`);
+      }
       if (out.includes("done")) seen.finished++;
       else if (begin === done) seen.midOp++;
       const r = JSON.parse(

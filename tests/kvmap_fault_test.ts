@@ -5,6 +5,7 @@
 // fault is off.
 import assert from "node:assert/strict";
 import { Arena } from "../kho.ts";
+import { failAllocAfter } from "../lib/kho/faults.ts";
 import { LiveUpdateError, PreservedMap } from "../mod.ts";
 import { apply, differs, type Model, opAt } from "../testing/kvmap_model.ts";
 
@@ -39,7 +40,7 @@ Deno.test("kvmap fault injection: allocation N fails, for every N; nothing chang
     using arena = Arena.create({ size: 32 << 20 });
     const map = PreservedMap.create(arena);
     const model: Model = new Map();
-    arena.failAllocAfter(n);
+    failAllocAfter(arena, n);
     let failed = false;
     for (let i = 0; i < 3000; i++) {
       try {
@@ -49,7 +50,7 @@ Deno.test("kvmap fault injection: allocation N fails, for every N; nothing chang
         failed = true;
         assert.equal(differs(map, model), null, `N=${n} op ${i}`);
         assert.equal(arena.info().allocatedPages, map.stats().pages, `N=${n} op ${i}: leak`);
-        arena.failAllocAfter(0);
+        failAllocAfter(arena, 0);
         step(map, model, i);
       }
     }

@@ -86,9 +86,58 @@ Deno.test("kvmap: overwrites and deletes are reclaimed step by step; compact() r
     map.compact();
     const s = map.stats();
     assert.equal(s.keys, 1000);
-    assert.ok(s.deadBytes <= 2 * (64 << 10), `${s.deadBytes} dead bytes left after compact()`);
+    assert.equal(s.deadBytes, 0, "compact() reclaims every dead byte");
     for (let i = 1; i < 2000; i += 2) assert.deepEqual(map.get(`k${i}`), valueOf(2, i + 39, 200));
     assert.equal(map.get("k0"), undefined);
+  });
+});
+
+Deno.test("kvmap: compact() reclaims the dead bytes of the head segment too; churn in one segment is reclaimed", () => {
+  withArena(16 << 20, (arena) => {
+    const map = PreservedMap.create(arena);
+    for (let i = 0; i < 32; i++) map.set(`k${i}`, valueOf(4, i, 84));
+    for (let i = 0; i < 16; i++) map.set(`k${i}`, valueOf(5, i, 84)); // a third of the head is dead
+    const head = map.stats();
+    assert.ok(head.deadBytes > 0);
+    assert.equal(head.segments, 1);
+    assert.ok(map.compact() >= head.deadBytes, "the head's bytes, live ones moved, are freed");
+    const after = map.stats();
+    assert.equal(after.deadBytes, 0);
+    assert.equal(after.segments, 1, "the sealed head was dropped once compacted");
+    assert.equal(after.pages, head.pages, "the new head is as large as the old one");
+    assert.equal(map.compact(), 0, "nothing left to reclaim: no new head");
+    for (let i = 0; i < 32; i++) assert.deepEqual(map.get(`k${i}`), valueOf(i < 16 ? 5 : 4, i, 84));
+    // Overwrites of a few keys, with no explicit compact: the dead bytes stay bounded by a head
+    // segment's size (the head is sealed, then compacted, when it fills up).
+    let most = 0;
+    for (let round = 0; round < 20_000; round++) {
+      map.set(`k${round % 32}`, valueOf(6, round, 84));
+      most = Math.max(most, map.stats().deadBytes);
+    }
+    assert.ok(most < 2 * (64 << 10), `dead bytes reached ${most}`);
+  });
+});
+
+Deno.test("kvmap: compact() when no new head fits is ENOMEM and changes nothing", () => {
+  withArena(16 << 20, (arena) => {
+    const map = PreservedMap.create(arena);
+    for (let i = 0; i < 32; i++) map.set(`k${i}`, valueOf(4, i, 84));
+    map.set("k0", valueOf(5, 0, 84));
+    const before = map.stats();
+    const hog: bigint[] = [];
+    for (;;) {
+      try {
+        hog.push(arena.alloc(4096));
+      } catch {
+        break;
+      }
+    }
+    assertCode(() => map.compact(), "ENOMEM", /./);
+    assert.deepEqual(map.stats(), before);
+    for (let i = 0; i < 32; i++) assert.deepEqual(map.get(`k${i}`), valueOf(i ? 4 : 5, i, 84));
+    for (const pa of hog) arena.free(pa);
+    assert.ok(map.compact() >= before.deadBytes);
+    assert.equal(map.stats().deadBytes, 0);
   });
 });
 

@@ -7,15 +7,11 @@ import { inspectArena } from "../tools.ts";
 import { MEMFD_V2_SER } from "../lib/format/memfd_v2_ser.ts";
 import { PHYS_BASE } from "../kho.ts";
 import { assertCode } from "../testing/assert_code.ts";
+import { pagesInUse } from "../testing/pages.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-function inUse(luo: LiveUpdate): number {
-  const i = luo.arena.info();
-  return i.allocatedPages + i.handedOverPages + i.deferredPages;
-}
 
 Deno.test("memfd-v2: 100 small files cost 4 descriptor pages, not 200 pages of metadata", () => {
   const t = tempArena();
@@ -99,7 +95,7 @@ Deno.test("memfd-v2: a shared descriptor page is freed exactly when its last des
     assert.equal(dec.decode(kept.read()), "a0");
     kept.close();
     next.discardIncoming();
-    assert.equal(inUse(next), 0);
+    assert.equal(pagesInUse(next.arena.info()), 0);
   } finally {
     t.cleanup();
   }
@@ -121,7 +117,7 @@ Deno.test("memfd-v2: unknown seal bits in an image are refused with EPROTO namin
     s.finish();
     next.releaseUnclaimed();
     next.discardIncoming();
-    assert.equal(inUse(next), 0, "nothing leaked");
+    assert.equal(pagesInUse(next.arena.info()), 0, "nothing leaked");
   } finally {
     t.cleanup();
   }

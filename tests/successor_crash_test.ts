@@ -62,7 +62,7 @@ Deno.test("successor crash: after discardIncoming a restart finds nothing handed
     luo.close(); // as a crash would: no handover
     using next = LiveUpdate.open(t.path);
     assert.equal(next.hasIncoming, false);
-    assert.equal(next.arena.info().handovers, 1, "the handover count is kept");
+    assert.equal(next.arena.info().handovers, 1n, "the handover count is kept");
   } finally {
     t.cleanup();
   }

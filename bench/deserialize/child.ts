@@ -22,6 +22,7 @@
 import { parseArgs } from "node:util";
 import { LiveUpdate, LuoError } from "../../mod.ts";
 import { Arena } from "../../kho.ts";
+import { nativeCopy } from "../../lib/kho/faults.ts";
 import { MAX_BENCH_FILES } from "../../testing/bench_sizes.ts";
 import { type Command, printResult, requiredInt, requiredString, runChild } from "../child_args.ts";
 import {
@@ -143,7 +144,7 @@ function memcpy(args: string[]): number {
     nativeNs = Math.min(
       nativeNs,
       timeNs(() => {
-        for (let k = 0; k < reps; k++) arena.copy(dst, src, bytes);
+        for (let k = 0; k < reps; k++) nativeCopy(arena, dst, src, bytes);
       }) / reps,
     );
     setNs = Math.min(

@@ -7,25 +7,17 @@
  * page 0: char magic[8] "KHOARENA"; u32 version; u32 page_size; u64 size;
  *         u64 phys_base; u64 fdt_pa; u64 mem_map_pa; u64 handovers;
  * map:    4096-byte blocks { u64 next; u64 count; } + { u64 pa; u64 npages; } x 255
+ *         (npages 0: a removed entry, a tombstone, that lists nothing)
  * ```
  *
  * @module
  */
 
+import { ARENA_HEADER } from "../kho/physical.ts";
 import { type ChainLayout, chainLayout } from "./block.ts";
 
-/** Arena header field offsets. */
-export const ARENA_HEADER = {
-  magic: 0,
-  version: 8,
-  pageSize: 12,
-  size: 16,
-  physBase: 24,
-  fdtPa: 32,
-  memMapPa: 40,
-  handovers: 48,
-  length: 56,
-} as const;
+/** Arena header field offsets (defined beside the arena, in lib/kho/physical.ts). */
+export { ARENA_HEADER };
 
 /** The preserved-memory map's blocks: 4096 bytes, 255 regions `{ u64 pa; u64 npages; }` each. */
 export const MEM_MAP_CHAIN: ChainLayout = chainLayout("preserved-memory map", 4096, 16);
@@ -40,7 +32,8 @@ export interface ArenaHeader {
   physBase: bigint;
   fdtPa: bigint;
   memMapPa: bigint;
-  handovers: number;
+  /** Handovers the arena has seen (exact: a u64). */
+  handovers: bigint;
 }
 
 /** Decodes the header from the first bytes of an arena file (short input reads as zeros). */
@@ -57,6 +50,6 @@ export function readArenaHeader(bytes: Uint8Array): ArenaHeader {
     physBase: dv.getBigUint64(H.physBase, true),
     fdtPa: dv.getBigUint64(H.fdtPa, true),
     memMapPa: dv.getBigUint64(H.memMapPa, true),
-    handovers: Number(dv.getBigUint64(H.handovers, true)),
+    handovers: dv.getBigUint64(H.handovers, true),
   };
 }

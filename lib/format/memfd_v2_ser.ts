@@ -75,6 +75,12 @@ export const SEALS = {
 /** Every seal bit this build knows. */
 export const KNOWN_SEALS = 0x1f;
 
+/** Seal bits as names ("shrink,grow"), or "none". */
+export function sealNames(seals: number): string {
+  const names = Object.entries(SEALS).filter(([, bit]) => seals & bit).map(([n]) => n);
+  return names.length ? names.join(",") : "none";
+}
+
 /** A memfd-v2 descriptor as written and read. */
 export interface MemfdV2Descriptor {
   size: number;
@@ -190,7 +196,7 @@ export function readMemfdV2(arena: Arena, pa: bigint): MemfdV2Descriptor {
   if (pos > BigInt(Number.MAX_SAFE_INTEGER)) bad(`position ${pos} is too large`, MEMFD_V2_SER.pos);
   if (seals & ~KNOWN_SEALS) {
     throw new CorruptImageError(
-      `memfd-v2 descriptor: unknown seal bits 0x${(seals & ~KNOWN_SEALS).toString(16)}`,
+      `memfd-v2 descriptor: unknown seal bits 0x${((seals & ~KNOWN_SEALS) >>> 0).toString(16)}`,
       pa + BigInt(MEMFD_V2_SER.seals),
       "EPROTO",
     );

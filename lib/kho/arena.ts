@@ -1,16 +1,16 @@
 /**
  * Typed wrapper of the native arena ("physical memory"): physical addresses
- * as `bigint`, zero-copy views over regions, native error codes as
- * {@link KhoError}s, cleanup with `using`.
- *
- * This is the only module that touches raw pointers.
+ * as `bigint`, native error codes as {@link KhoError}s, cleanup with
+ * `using`; the zero-copy views over its memory are {@link ArenaMemory}'s
+ * (arena_memory.ts). With that module, the only one that touches raw
+ * pointers.
  *
  * @module
  */
 
 import { KhoError, UnflushedHandoverError } from "../errors.ts";
+import { ArenaMemory, checkAddress } from "./arena_memory.ts";
 import { claimBlock } from "./claim.ts";
-import { withPermission } from "./permission.ts";
 import type { Native } from "./symbols.ts";
 import { type ArenaInfo, decodeInfo, INFO_BYTES } from "./info.ts";
 import { checkNative } from "./native_error.ts";
@@ -24,9 +24,10 @@ import {
   optionsOf,
 } from "./options.ts";
 import { checkInteger } from "./check_integer.ts";
-import { ArenaBuffers, keepTemporary, removeAtExit } from "./collector.ts";
+import { keepTemporary, removeAtExit } from "./collector.ts";
 import { nativeCall, type NativeCaller, type NativeHandle } from "./native_call.ts";
 import {
+  ARENA_HEADER,
   hex,
   PAGE_SIZE,
   PHYS_BASE,
@@ -39,15 +40,9 @@ import { createHandle, type OpenedHandle, openHandle } from "./open_handle.ts";
 import { allocExtents, DEFAULT_MAX_EXTENTS, populateRegions } from "./regions.ts";
 import { listRegions } from "./region_list.ts";
 
-/** {@link PHYS_BASE} as a double (exact). */
-const PHYS_BASE_NUMBER = Number(PHYS_BASE);
-
 export type { AllocOptions, ArenaInfo, ArenaOptions, CreateOptions, OpenOptions };
 export type { Region, RegionKind };
-export { checkInteger, PAGE_SIZE, PHYS_BASE, POISON_BYTE };
-
-/** Offset of the header's `fdt_pa` (SPEC: the arena file layout). */
-const ARENA_FDT_PA = 32;
+export { ArenaMemory, checkInteger, PAGE_SIZE, PHYS_BASE, POISON_BYTE };
 
 /**
  * An open arena. Create one with {@link Arena.create} (fresh) or
@@ -65,47 +60,24 @@ const ARENA_FDT_PA = 32;
  * Deno.removeSync(arena.path);
  * ```
  */
-export class Arena implements NativeCaller {
-  /** Path of the arena file. */
-  readonly path: string;
-  /** Size of the arena in bytes. */
-  readonly size: number;
+export class Arena extends ArenaMemory implements NativeCaller {
   #native: Native;
   #handle: number;
-  #buffer: ArrayBuffer;
-  #bytes: Uint8Array;
-  #dataView: DataView;
-  #words: Int32Array;
   #out = new BigUint64Array(2);
   #info = new BigUint64Array(INFO_BYTES / 8);
   #infoBytes = new Uint8Array(this.#info.buffer);
   #outBytes = new Uint8Array(this.#out.buffer);
-  #closed = false;
   /** A temporary arena's file, removed when closed without a handover (null: keep the file). */
   #remove: string | null;
-  #base: Deno.PointerObject;
-  #buffers = new ArenaBuffers();
   #nativeHandle: NativeHandle;
 
-  private constructor(native: Native, handle: number, path: string, temporary: boolean) {
-    this.#native = native;
-    this.#handle = handle;
-    this.#nativeHandle = Object.freeze({ native, handle });
-    this.path = path;
-    this.#remove = temporary ? path : null;
-    this.size = this.info().size;
-    const base = native.kho_base(handle);
-    if (base === null) throw new KhoError("EBADF", `arena ${path}: no mapping`);
-    this.#base = base;
-    this.#buffer = withPermission(
-      `mapping arena ${path} into JavaScript (a path-scoped --allow-ffi=PATH is not enough)`,
-      () => Deno.UnsafePointerView.getArrayBuffer(base, this.size),
-    );
-    this.#buffers.track(this.#buffer);
-    this.#bytes = new Uint8Array(this.#buffer);
-    this.#dataView = new DataView(this.#buffer);
-    this.#words = new Int32Array(this.#buffer);
-    if (temporary) removeAtExit(path);
+  private constructor(o: OpenedHandle, size: number, base: Deno.PointerObject) {
+    super(o.path, size, base);
+    this.#native = o.native;
+    this.#handle = o.handle;
+    this.#nativeHandle = Object.freeze({ native: o.native, handle: o.handle });
+    this.#remove = o.temporary ? o.path : null;
+    if (o.temporary) removeAtExit(o.path);
   }
 
   /**
@@ -130,17 +102,16 @@ export class Arena implements NativeCaller {
   /** The arena of a handle just created or opened (closed again, and a created file removed, on failure). */
   static #wrap(o: OpenedHandle): Arena {
     try {
-      return new Arena(o.native, o.handle, o.path, o.temporary);
+      const info = new BigUint64Array(INFO_BYTES / 8);
+      checkNative(o.native, o.native.kho_info(o.handle, info), () => `info of ${o.path}`);
+      const base = o.native.kho_base(o.handle);
+      if (base === null) throw new KhoError("EBADF", `arena ${o.path}: no mapping`);
+      return new Arena(o, decodeInfo(info).size, base);
     } catch (e) {
       o.native.kho_close(o.handle);
       if (o.created) removeIfPresent(o.path);
       throw e;
     }
-  }
-
-  /** Whether {@link close} was called. */
-  get closed(): boolean {
-    return this.#closed;
   }
 
   /**
@@ -155,9 +126,8 @@ export class Arena implements NativeCaller {
    * ever points at unmapped memory.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const revocable = this.#buffers.revokeAll();
+    if (this.closed) return;
+    const revocable = this.revokeAll();
     if (this.#remove) {
       removeIfPresent(this.#remove);
       keepTemporary(this.#remove);
@@ -166,38 +136,9 @@ export class Arena implements NativeCaller {
     this.#check(this.#native.kho_close(this.#handle), () => `close arena ${this.path}`);
   }
 
-  /**
-   * A zero-copy view of [pa, pa+len) on a buffer of its own, revoked (made
-   * empty) by `revoke` or when the arena closes: what a memory file hands out,
-   * so that closing the file empties its views before its pages are reused.
-   */
-  ownView(pa: bigint, len: number): { view: Uint8Array; ref: WeakRef<ArrayBuffer> } {
-    this.#live();
-    const off = this.offsetOf(pa, len);
-    const buffer = len === 0
-      ? new ArrayBuffer(0)
-      : Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.offset(this.#base, off)!, len);
-    return { view: new Uint8Array(buffer), ref: this.#buffers.track(buffer) };
-  }
-
-  /** Empties a view from {@link ownView}; false when its buffer was transferred away by its user. */
-  revoke(ref: WeakRef<ArrayBuffer>): boolean {
-    return this.#buffers.revoke(ref);
-  }
-
   /** Same as {@link close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
-  }
-
-  #live(): void {
-    if (this.#closed) throw new KhoError("EBADF", `arena ${this.path} is closed`);
-    if (this.#buffer.detached) {
-      throw new KhoError(
-        "EBADF",
-        `arena ${this.path}: its memory was transferred away (an ArrayBuffer transfer of one of its views)`,
-      );
-    }
   }
 
   #check(rc: number, what: () => string): void {
@@ -206,13 +147,13 @@ export class Arena implements NativeCaller {
 
   /** @internal The native library and handle, for the modules of lib/kho (see native_call.ts). */
   [nativeCall](): NativeHandle {
-    this.#live();
+    this.live();
     return this.#nativeHandle;
   }
 
   /** One native call on this live arena; `what` names it in the error. */
   #call(what: () => string, call: (native: Native, handle: number) => number): void {
-    this.#live();
+    this.live();
     this.#check(call(this.#native, this.#handle), what);
   }
 
@@ -242,10 +183,55 @@ export class Arena implements NativeCaller {
     return { pa: this.#out[0], pages: Number(this.#out[1]) };
   }
 
-  /** Frees a block from {@link alloc} that is not preserved. */
+  /**
+   * Frees a block from {@link alloc} that is not preserved, or a handed-over
+   * one. A block listed in the published image (handed over, or attached)
+   * is only parked until this process hands over, so that a crash before
+   * then finds it intact; see {@link freeUnreferenced}.
+   */
   free(pa: bigint): void {
     checkAddress(pa);
     this.#call(() => `free ${hex(pa)}`, (nt, h) => nt.kho_free(h, pa));
+  }
+
+  /**
+   * Frees a block now, even when the published image lists it, for a
+   * block that nothing in that image references any more (the caller's
+   * guarantee: e.g. a structure of the image, updated in place, stopped
+   * naming it and that update is committed). Its entry in the published
+   * preserved-memory map is removed first by one aligned store, so a crash
+   * at any point leaves it either listed and intact or unlisted and free;
+   * the slot is reused by the next {@link attach}. The space a successor
+   * that rewrites its state in place needs then stays bounded by what it
+   * holds, not by what it ever wrote. `EBUSY` for the map's own blocks and
+   * the published root, and otherwise the errors of {@link free}. Never use
+   * it for a block the image still references (a retrieved file's pages):
+   * a restarted successor would find them gone.
+   *
+   * @example
+   * ```ts
+   * import { Arena, PAGE_SIZE } from "@luo/live-update/kho";
+   * const path = Deno.makeTempFileSync();
+   * Deno.removeSync(path);
+   * const first = Arena.create({ path, size: 1 << 20 });
+   * const root = first.allocPreserve(PAGE_SIZE); // the image's root names a table
+   * first.handover(root);
+   * first.close();
+   * using next = Arena.open(path);
+   * next.restore(root);
+   * const table = next.alloc(PAGE_SIZE);
+   * next.attach(table); // a crash from here on finds it handed over
+   * // ... the root stops naming the table (committed) ...
+   * next.freeUnreferenced(table); // free now, not when `next` hands over
+   * Deno.removeSync(path);
+   * ```
+   */
+  freeUnreferenced(pa: bigint): void {
+    checkAddress(pa);
+    this.#call(
+      () => `free_unreferenced ${hex(pa)}`,
+      (nt, h) => nt.kho_free_unreferenced(h, pa),
+    );
   }
 
   /** Allocates a block and marks it preserved: it survives the handover. */
@@ -349,7 +335,7 @@ export class Arena implements NativeCaller {
 
   /** The root the arena header publishes now (the header's `fdt_pa`). */
   #publishedRoot(): bigint {
-    return this.dataView.getBigUint64(ARENA_FDT_PA, true);
+    return this.dataView.getBigUint64(ARENA_HEADER.fdtPa, true);
   }
 
   /**
@@ -357,8 +343,9 @@ export class Arena implements NativeCaller {
    * (the predecessor's, or this process's own last handover), crash-safely:
    * if this process dies before its own handover, the next opener finds the
    * block handed over, with whatever it held. The block stays allocated;
-   * freeing it later only parks it until the image is superseded. `ENOENT`
-   * when nothing is published, `EEXIST` when the block is listed already.
+   * {@link free} later only parks it until the image is superseded,
+   * {@link freeUnreferenced} frees it at once. `ENOENT` when nothing is
+   * published, `EEXIST` when the block is listed already.
    */
   attach(pa: bigint): void {
     checkAddress(pa);
@@ -375,30 +362,6 @@ export class Arena implements NativeCaller {
       () => `discard incoming image of ${this.path}`,
       (nt, h) => nt.kho_discard_incoming(h),
     );
-  }
-
-  /** Native memcpy of `len` bytes inside the arena (a benchmark baseline). */
-  copy(dst: bigint, src: bigint, len: number): void {
-    checkAddress(dst);
-    checkAddress(src);
-    const n = BigInt(checkInteger("copy length", len, 0, this.size));
-    this.#call(() => `copy ${len} bytes`, (nt, h) => nt.kho_copy(h, dst, src, n));
-  }
-
-  /** Fault injection: the `n`th allocation from now fails with `ENOMEM` (0 disables). */
-  failAllocAfter(n: number): void {
-    const k = BigInt(checkInteger("fault injection count", n));
-    this.#call(() => "fail_alloc_after", (nt, h) => nt.kho_fail_alloc_after(h, k));
-  }
-
-  /**
-   * Fault injection: with `sync`, the `n`th msync from now fails with `EIO`
-   * (0 disables). A failure before a handover's commit point fails it with
-   * nothing changed; one after it fails it with the image published.
-   */
-  failSyncAfter(n: number): void {
-    const k = BigInt(checkInteger("fault injection count", n));
-    this.#call(() => "fail_sync_after", (nt, h) => nt.kho_fail_sync_after(h, k));
   }
 
   /** Page accounting and header state. */
@@ -418,80 +381,5 @@ export class Arena implements NativeCaller {
   /** Lists blocks of a kind, in address order. */
   regions(kind: RegionKind): Generator<Region> {
     return listRegions(this, this.size, kind);
-  }
-
-  /** Byte offset in the arena of [pa, pa+len), validated (`EINVAL` naming what is wrong). */
-  offsetOf(pa: bigint, len: number): number {
-    // In doubles without a BigInt: exact for every address inside an arena
-    // (below 2^53); any other lands outside.
-    const off = typeof pa === "bigint" ? Number(pa) - PHYS_BASE_NUMBER : NaN;
-    if (!(off >= 0 && len >= 0 && off + len <= this.size) || !Number.isInteger(len)) {
-      checkAddress(pa);
-      checkInteger("length", len);
-      throw new KhoError(
-        "EINVAL",
-        `physical range ${hex(pa)}+${len} is outside arena ${this.path}`,
-      );
-    }
-    return off;
-  }
-
-  /** True when [pa, pa+len) lies inside the arena. */
-  contains(pa: bigint, len = 1): boolean {
-    const off = typeof pa === "bigint" ? Number(pa) - PHYS_BASE_NUMBER : NaN;
-    if (Number.isNaN(off) || !Number.isInteger(len)) {
-      checkAddress(pa);
-      checkInteger("length", len);
-    }
-    return off >= 0 && len >= 0 && off + len <= this.size;
-  }
-
-  /** Zero-copy bytes of [pa, pa+len). */
-  bytes(pa: bigint, len: number): Uint8Array {
-    this.#live();
-    const off = this.offsetOf(pa, len);
-    return this.#bytes.subarray(off, off + len);
-  }
-
-  /** Zero-copy `DataView` of [pa, pa+len). */
-  view(pa: bigint, len: number): DataView {
-    this.#live();
-    return new DataView(this.#buffer, this.offsetOf(pa, len), len);
-  }
-
-  /** The whole arena as bytes (offset 0 = {@link PHYS_BASE}). */
-  get memory(): Uint8Array {
-    this.#live();
-    return this.#bytes;
-  }
-
-  /** The whole arena as a `DataView` (offset 0 = {@link PHYS_BASE}). */
-  get dataView(): DataView {
-    this.#live();
-    return this.#dataView;
-  }
-
-  /** The whole arena as 32-bit words (index = byte offset / 4; host byte order, little-endian). */
-  get words(): Int32Array {
-    this.#live();
-    return this.#words;
-  }
-
-  /** The native library's empty call (FFI overhead baseline for benchmarks). */
-  noop(): void {
-    this.#native.kho_noop();
-  }
-}
-
-/** Throws `EINVAL` unless `pa` is a bigint in the u64 range (a physical address). */
-function checkAddress(pa: unknown): void {
-  if (typeof pa !== "bigint") {
-    throw new KhoError(
-      "EINVAL",
-      `physical address ${String(pa)} must be a bigint, got ${typeof pa}`,
-    );
-  }
-  if (pa < 0n || pa > 0xffff_ffff_ffff_ffffn) {
-    throw new KhoError("EINVAL", `physical address ${pa}n is outside the u64 range`);
   }
 }

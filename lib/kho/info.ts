@@ -35,8 +35,8 @@ export interface ArenaInfo {
   allocations: number;
   /** Root FDT the predecessor published (0n: nothing handed over). */
   incomingRoot: bigint;
-  /** Handovers this arena file has seen. */
-  handovers: number;
+  /** Handovers this arena file has seen (exact: the header's u64). */
+  handovers: bigint;
   /**
    * Pages freed while they are listed in the published image (the
    * predecessor's, or this process's own last handover): parked, not
@@ -67,7 +67,7 @@ const INFO_FIELDS = [
   "deferredPages",
   "zeroedPages",
 ] as const;
-const AS_BIGINT = new Set<string>(["physBase", "incomingRoot"]);
+const AS_BIGINT = new Set<string>(["physBase", "incomingRoot", "handovers"]);
 
 /** Bytes of the native struct this module decodes. */
 export const INFO_BYTES = INFO_FIELDS.length * 8;

@@ -11,7 +11,7 @@ import { checkInteger } from "./check_integer.ts";
 import { loadNative } from "./library.ts";
 import { checkNative } from "./native_error.ts";
 import { createFlags, type CreateOptions, openFlags, type OpenOptions } from "./options.ts";
-import { PAGE_SIZE } from "./physical.ts";
+import { MAX_ARENA_BYTES, MIN_ARENA_BYTES, PAGE_SIZE } from "./physical.ts";
 import type { Native } from "./symbols.ts";
 import { temporaryArenaPath } from "./temporary.ts";
 
@@ -49,10 +49,13 @@ export function createHandle(options: CreateOptions): OpenedHandle {
   const size = checkInteger(
     "arena size",
     options.size === undefined ? 64 * 1024 * 1024 : options.size,
-    2 * PAGE_SIZE,
+    Number.MIN_SAFE_INTEGER,
   );
-  if (size % PAGE_SIZE !== 0) {
-    throw new KhoError("EINVAL", `arena size ${size} is not a multiple of ${PAGE_SIZE}`);
+  if (size < MIN_ARENA_BYTES || size > MAX_ARENA_BYTES || size % PAGE_SIZE !== 0) {
+    throw new KhoError(
+      "EINVAL",
+      `arena size ${size}: must be a multiple of ${PAGE_SIZE} between ${MIN_ARENA_BYTES} and ${MAX_ARENA_BYTES}`,
+    );
   }
   const path = options.path ?? temporaryArenaPath();
   const flags = createFlags(options);

@@ -59,22 +59,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 389504,
-    sha256: "be60a80192eaf38181c162ac17e75c2124917cf0a6806e0ba7cbf4832951b54d",
+    size: 407568,
+    sha256: "1aeed8a671f7b87748ee6c1bde5baf37a7c0eb1f0f2867d7f38a5de0785d6c7a",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 356233,
-    sha256: "b9825765bd68ad536c42fb75f05531909859471ea204c1e826e187332a04f47c",
+    size: 365970,
+    sha256: "e2916bc8d84d6d8ecc3e693e8adfe6d82b98cf3932fa39150ecadb3251a8449e",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 429896,
-    sha256: "141330e59647dba53ffb98733e47f89ad59262d05b097be746930e2acf81e48f",
+    size: 435496,
+    sha256: "7bc666371a9e49944e22e39ecbb785603d60eebf387ce630f9a86ef2d1002391",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 441120,
-    sha256: "39d8758542b5caa7771a6328987bdca02f4a8260fcc9a33b303b57194bfbb808",
+    size: 453648,
+    sha256: "bc8dc6b5f601190ef7e87cb096b24723560822baaebb3d0dbfe70e9c6e6ee8ff",
   },
 };

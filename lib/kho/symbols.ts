@@ -6,7 +6,7 @@
  */
 
 /** ABI version these declarations describe (native `kho_abi_version`). */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** The native library's symbols. */
 export const symbols = {
@@ -24,6 +24,7 @@ export const symbols = {
   kho_free: { parameters: ["u32", "u64"], result: "i32" },
   kho_alloc_preserve: { parameters: ["u32", "u64", "u32", "buffer"], result: "i32" },
   kho_unpreserve_free: { parameters: ["u32", "u64"], result: "i32" },
+  kho_free_unreferenced: { parameters: ["u32", "u64"], result: "i32" },
   kho_preserve: { parameters: ["u32", "u64", "u64"], result: "i32" },
   kho_unpreserve: { parameters: ["u32", "u64", "u64"], result: "i32" },
   kho_restore: { parameters: ["u32", "u64", "buffer"], result: "i32" },

@@ -713,7 +713,7 @@ export class LiveUpdate {
    * count + 1, so that the number never goes backwards.
    */
   #nextNumber(): bigint {
-    let last = BigInt(this.arena.info().handovers);
+    let last = this.arena.info().handovers;
     if (this.hasIncoming && !this.#incoming.failed) {
       try {
         last = this.incomingNumber;

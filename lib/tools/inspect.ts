@@ -48,8 +48,8 @@ export interface HeaderReport {
   fdtPa: string;
   /** Physical address of the first preserved-memory map block. */
   memMapPa: string;
-  /** Handovers this arena has seen. */
-  handovers: number;
+  /** Handovers this arena has seen, in decimal (exact: the header's u64). */
+  handovers: string;
 }
 
 /**
@@ -236,7 +236,13 @@ const hex = (v: bigint) => "0x" + v.toString(16);
 /** The header page as mapped (page 0 of the arena): no second open of the file. */
 function headerReport(arena: Arena): HeaderReport {
   const h = readArenaHeader(arena.memory.subarray(0, ARENA_HEADER.length));
-  return { ...h, physBase: hex(h.physBase), fdtPa: hex(h.fdtPa), memMapPa: hex(h.memMapPa) };
+  return {
+    ...h,
+    physBase: hex(h.physBase),
+    fdtPa: hex(h.fdtPa),
+    memMapPa: hex(h.memMapPa),
+    handovers: String(h.handovers),
+  };
 }
 
 /** Opens read-only; a damaged preserved-memory map is reported and the rest read with `discard`. */

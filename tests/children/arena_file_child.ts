@@ -12,7 +12,7 @@ const [command, path, ...rest] = Deno.args;
 function outcome(fn: () => Arena): string {
   try {
     const arena = fn();
-    const result = { ok: true, handovers: arena.info().handovers };
+    const result = { ok: true, handovers: String(arena.info().handovers) };
     arena.close();
     return JSON.stringify(result);
   } catch (e) {

@@ -36,7 +36,7 @@ if (stage === "write") {
   };
   using arena = Arena.open(path, { poison: true });
   const info = arena.info();
-  if (info.handovers !== 1) fail(`handovers ${info.handovers}, want 1`);
+  if (info.handovers !== 1n) fail(`handovers ${info.handovers}, want 1`);
   if (info.incomingRoot !== BigInt(regions[0].pa)) fail(`root ${info.incomingRoot}`);
   if (info.handedOverBlocks !== regions.length) {
     fail(`${info.handedOverBlocks} handed-over blocks, want ${regions.length}`);

@@ -7,8 +7,9 @@
 //   mutate PATH OPS         retrieve the map, then operations 0..OPS-1 (seed 2),
 //                           writing "begin i" / "done i" to a progress page
 //                           (its address is printed first, then "ready"); exits
-//                           without handing over. Prints "allocated" if an
-//                           operation allocated (GROW=0 runs must not).
+//                           without handing over. Prints "allocated by op i"
+//                           as soon as a set or delete allocated (GROW=0 runs
+//                           must not; compact() may: it seals the head).
 //   check PATH OPS BEGIN DONE  a restarted successor: the map must read as
 //                           after operations 0..BEGIN-1, or 0..BEGIN; as after
 //                           0..BEGIN when DONE > BEGIN. Then 300 more
@@ -44,16 +45,19 @@ if (stage === "gen1") {
   const map = retrieve(luo);
   const progressPa = luo.arena.alloc(4096, { zero: true });
   const progress = new Int32Array(luo.arena.memory.buffer, Number(progressPa - PHYS_BASE), 2);
-  const allocations = luo.arena.info().allocations;
   const scratch: Model = new Map();
   console.log(`progress 0x${progressPa.toString(16)}\nready`);
   const ops = Number(a1);
   for (let i = 0; i < ops; i++) {
+    const o = op(2, i);
+    const allocations = luo.arena.info().allocations;
     progress[0] = i;
-    apply(map, scratch, op(2, i));
+    apply(map, scratch, o);
     progress[1] = i + 1;
+    if (o.op !== "compact" && luo.arena.info().allocations !== allocations) {
+      console.log(`allocated by op ${i} (${o.op})`);
+    }
   }
-  if (luo.arena.info().allocations !== allocations) console.log("allocated");
   console.log("done");
   luo.close();
 } else if (stage === "check") {

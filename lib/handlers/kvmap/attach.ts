@@ -4,7 +4,11 @@
  * restarted successor reads until this process hands over. Before a new
  * block becomes reachable from the map's header, it is attached to that
  * image (`Arena.attach`, crash-safe), so that a successor killed after the
- * switch finds the block handed over with the rest of the map.
+ * switch finds the block handed over with the rest of the map. A block
+ * the map stops naming (a dropped segment, a replaced index) is freed with
+ * `Arena.freeUnreferenced` once the commit that drops it is made: it leaves
+ * the published image at once, so a successor's room does not grow with
+ * the bytes it writes.
  *
  * @module
  */

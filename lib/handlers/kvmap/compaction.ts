@@ -72,7 +72,7 @@ export class Compactor {
   all(): number {
     let freed = 0;
     for (let round = 0; round < 2 * DIR.entries; round++) {
-      if (this.core.state.victimSeg === NONE && !this.pick()) return freed;
+      if (this.core.state.victimSeg === NONE && !this.pick(true)) return freed;
       freed += this.scan(Infinity);
     }
     return freed;

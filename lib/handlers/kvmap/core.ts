@@ -277,13 +277,17 @@ export class MapCore {
     try {
       if (this.adopted) attachToImage(this.arena, region.pa);
     } catch (e) {
-      this.arena.free(region.pa);
+      this.arena.freeUnreferenced(region.pa);
       throw e;
     }
     this.replaceIndex(region, log2, (s) => (s.indexUsed = s.count));
   }
 
-  /** Commits a state naming the new index `region` (edited by `edit`), then frees the old one. */
+  /**
+   * Commits a state naming the new index `region` (edited by `edit`), then
+   * frees the old one at once: nothing names it any more, so it is
+   * unlisted from the published image too (`Arena.freeUnreferenced`).
+   */
   private replaceIndex(region: Region, log2: number, edit: (s: KvState) => void): void {
     const old = this.index;
     const s = this.journal.begin();
@@ -293,7 +297,7 @@ export class MapCore {
     this.index = new SlotIndex(s.indexPfn, log2);
     this.commit();
     this.layout++;
-    this.arena.free(old.pa);
+    this.arena.freeUnreferenced(old.pa);
   }
 
   /** Removes every key: a new empty index and log (allocated first: nothing changes on failure). */
@@ -315,11 +319,11 @@ export class MapCore {
       });
     } catch (e) {
       this.index = old;
-      this.arena.free(region.pa);
+      this.arena.freeUnreferenced(region.pa);
       throw e;
     }
     this.layout++;
-    this.arena.free(old.pa);
+    this.arena.freeUnreferenced(old.pa);
   }
 
   /** Grows the index for `keys` keys and the head segment for `bytes` more bytes, if needed. */
@@ -331,7 +335,7 @@ export class MapCore {
     if (bytes > 0) this.ensureRoom(bytes);
   }
 
-  /** Reclaims every dead byte of the sealed segments; returns the bytes freed. */
+  /** Reclaims every dead byte (a head with dead bytes sealed first); returns the bytes freed. */
   compact(): number {
     return this.compaction().all();
   }

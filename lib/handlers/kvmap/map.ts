@@ -445,9 +445,11 @@ export class PreservedMap<V = Uint8Array> implements Iterable<[MapKey, V]> {
   }
 
   /**
-   * Reclaims the dead bytes of every sealed segment now (mutations do it a
-   * bounded step at a time); returns the bytes freed. The head segment's
-   * dead bytes stay until it fills up and is sealed: at most one segment.
+   * Reclaims every dead byte now (mutations do it a bounded step at a
+   * time); returns the bytes freed. A head segment with dead bytes is
+   * sealed first, which takes a new segment (as large as the old head when
+   * memory allows; `ENOMEM` when there is no room for one at all: the map
+   * is unchanged).
    *
    * @example
    * ```ts

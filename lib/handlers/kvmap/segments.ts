@@ -211,7 +211,7 @@ export class Segments {
       writeSegmentHeader(this.arena.words, wordOf(region.pa), seg, seq);
       if (this.adopted) attachToImage(this.arena, region.pa);
     } catch (e) {
-      this.arena.free(region.pa);
+      this.arena.freeUnreferenced(region.pa);
       throw e;
     }
     return { pfn: pfnOf(region.pa), order: Math.log2(region.pages), seq, end: 0, dead: 0 };
@@ -285,7 +285,12 @@ export class Segments {
     journal.state.dirHalf = half;
   }
 
-  /** Frees segment `seg`'s block and forgets it (after a commit that no longer names it). */
+  /**
+   * Frees segment `seg`'s block and forgets it, after a commit that no
+   * longer names it: at once, unlisted from the published image if it was
+   * listed there (a segment of the predecessor's, or one attached since), so
+   * that the room a successor needs stays bounded by what the map holds.
+   */
   private drop(seg: number): void {
     const d = this.info[seg];
     this.info[seg] = null;
@@ -293,7 +298,7 @@ export class Segments {
     this.bytes[seg] = 0;
     this.end[seg] = 0;
     this.dead[seg] = 0;
-    if (d) this.arena.free(PHYS_BASE + BigInt(d.pfn * PAGE_SIZE));
+    if (d) this.arena.freeUnreferenced(PHYS_BASE + BigInt(d.pfn * PAGE_SIZE));
   }
 
   /**

@@ -7,8 +7,11 @@
  *   allocating a preserved page when every page is full and freeing a page
  *   when its last descriptor goes;
  * - incoming ({@link DescriptorPages}): claims a page when the first of its
- *   descriptors is read, checks every slot is read once, and frees the page
- *   exactly when its last descriptor was consumed.
+ *   descriptors is read (its header checked first: a page that is no
+ *   descriptor page is left as it was, and every file naming it gets its
+ *   damage), checks every slot is read once (a second file naming a slot
+ *   is told which file took it), and frees the page exactly when its last
+ *   descriptor was consumed.
  *
  * @module
  */
@@ -24,6 +27,8 @@ import {
 } from "../../format/memfd_v2_ser.ts";
 import { type Arena, PAGE_SIZE } from "../../kho/arena.ts";
 import type { FlbOps } from "../../luo/flb.ts";
+import type { IncomingFile } from "../../luo/handler.ts";
+import type { MemFile } from "./mem_file.ts";
 
 const FULL = (2 ** MEMFD_V2_PAGE.slotCount - 1) >>> 0;
 
@@ -95,10 +100,15 @@ export class DescriptorSlab {
   }
 }
 
+/** A handed-over file as the memfd-v2 handler sees it. */
+type Taker = IncomingFile<MemFile>;
+
 /** Incoming descriptor pages: claimed on first use, freed after their last descriptor. */
 export class DescriptorPages {
   #arena: Arena;
   #left = new Map<bigint, number>(); // page -> bitmap of slots not consumed yet
+  #damaged = new Map<bigint, CorruptImageError>(); // page -> why it is no usable descriptor page
+  #takers: Taker[] = []; // files that took a slot, in order (searched on a conflict only)
 
   /** No page claimed yet. */
   constructor(arena: Arena) {
@@ -106,27 +116,59 @@ export class DescriptorPages {
   }
 
   /**
-   * Takes the descriptor at `pa` (once): claims its page on first use and
-   * checks the slot is live and not taken before. Call {@link consume}
+   * Takes the descriptor `file.data` (once): claims its page on first use
+   * and checks the slot is live and not taken before. Call {@link consume}
    * after reading it.
    */
-  take(pa: bigint): void {
+  take(file: Taker): void {
+    const pa = file.data;
     const at = slotOf(pa);
     if (!at) throw new CorruptImageError("memfd-v2: descriptor address is not a slot", pa);
-    let left = this.#left.get(at.page);
-    if (left === undefined) {
-      this.#arena.claim(at.page, PAGE_SIZE, "memfd-v2 descriptor page");
-      try {
-        left = readPageHeader(this.#arena, at.page);
-      } catch (e) {
-        this.#arena.free(at.page);
-        throw e;
-      }
-      this.#left.set(at.page, left);
-    }
+    const left = this.#left.get(at.page) ?? this.#claimPage(at.page);
     if (!(left & (1 << at.slot))) {
-      throw new CorruptImageError("memfd-v2: descriptor slot is not live or read twice", pa);
+      const other = this.#takers.find((f) => f.data === pa);
+      throw new CorruptImageError(
+        other
+          ? `memfd-v2: descriptor slot taken already by ${nameOf(other)}, which names it too`
+          : "memfd-v2: descriptor slot is not live",
+        pa,
+      );
     }
+    this.#takers.push(file);
+  }
+
+  /**
+   * Claims a descriptor page on its first use; returns its slots in use.
+   * Its header is checked before it is claimed, so that a page that is no
+   * descriptor page (another file's data, a free page) stays as it was;
+   * whatever is wrong with it is the error of every file that names it.
+   */
+  #claimPage(page: bigint): number {
+    const damage = this.#damaged.get(page);
+    if (damage !== undefined) throw copyOf(damage);
+    try {
+      const left = readPageHeader(this.#arena, page);
+      this.#arena.claim(page, PAGE_SIZE, "memfd-v2 descriptor page");
+      this.#left.set(page, left);
+      return left;
+    } catch (e) {
+      // A copy: the one thrown gets the file's name put in front.
+      if (e instanceof CorruptImageError) this.#damaged.set(page, copyOf(e));
+      throw e;
+    }
+  }
+
+  /**
+   * The file retrieved before whose extents hold `pa`, as "session S token
+   * T" (undefined when none: a region another kind of file holds, or none).
+   * For a claim that failed: two files name the same pages.
+   */
+  holderOf(pa: bigint): string | undefined {
+    const holds = (f: Taker) =>
+      f.status === "retrieved" && f.obj !== undefined &&
+      f.obj.extents.some((e) => pa >= e.pa && pa < e.pa + BigInt(e.pages * PAGE_SIZE));
+    const other = this.#takers.find(holds);
+    return other && nameOf(other);
   }
 
   /** The descriptor at `pa` was read: frees its page after the last one. */
@@ -145,7 +187,24 @@ export class DescriptorPages {
   releaseAll(): void {
     for (const page of this.#left.keys()) this.#arena.free(page);
     this.#left.clear();
+    this.#takers = [];
   }
+}
+
+/** A new error saying what `e` says, where it says it (for another file). */
+function copyOf(e: CorruptImageError): CorruptImageError {
+  const at = ` (at ${typeof e.where === "bigint" ? "0x" + e.where.toString(16) : e.where})`;
+  const text = e.message.slice(e.code.length + 2);
+  return new CorruptImageError(
+    text.endsWith(at) ? text.slice(0, -at.length) : text,
+    e.where,
+    e.code,
+  );
+}
+
+/** A file as error messages name it. */
+function nameOf(f: Taker): string {
+  return `the file of session ${JSON.stringify(f.session)} token ${f.token}`;
 }
 
 /** Compatible string of the FLB holding the descriptor pages. */

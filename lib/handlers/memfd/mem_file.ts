@@ -16,6 +16,19 @@ import { freeRegions } from "../../kho/regions.ts";
 /** Most extents one growth of a file takes (ENOMEM past it: the free memory is too scattered). */
 export const GROW_EXTENTS = 1024;
 
+/**
+ * `size` as a file size: `EINVAL` unless a non-negative integer, `EFBIG`
+ * when the arena could never hold it (as Linux's `ftruncate` past the
+ * largest file).
+ */
+function fileSize(what: string, size: unknown, arena: Arena): number {
+  const n = checkInteger(what, size);
+  if (n > arena.size) {
+    throw new LuoError("EFBIG", `${what} ${n}: larger than the arena (${arena.size} bytes)`);
+  }
+  return n;
+}
+
 /** @internal Marks a file preserved or not: only the memfd handlers call it. */
 export const setPreserved: unique symbol = Symbol("setPreserved");
 
@@ -82,7 +95,8 @@ export class MemFile {
   }
 
   /**
-   * An empty file, or one of `size` zero bytes (`EINVAL` for a size that is not an integer).
+   * An empty file, or one of `size` zero bytes (`EINVAL` for a size that is
+   * not a non-negative integer, `EFBIG` for one larger than the arena).
    *
    * @example
    * ```ts
@@ -94,7 +108,7 @@ export class MemFile {
    * ```
    */
   static create(arena: Arena, size = 0): MemFile {
-    checkInteger("memfd size", size, 0, checkArena("memfd create", arena).size);
+    fileSize("memfd size", size, checkArena("memfd create", arena));
     const f = new MemFile(arena);
     f.resize(size);
     return f;
@@ -157,9 +171,13 @@ export class MemFile {
 
   /**
    * Adds seals (as Linux's `F_ADD_SEALS`): `SEALS.shrink` and `SEALS.grow`
-   * fix the size, `SEALS.write`/`SEALS.futureWrite` forbid writes (and
+   * fix the size, `SEALS.write`/`SEALS.futureWrite` forbid writes (and new
    * zero-copy views: use {@link read}), `SEALS.seal` forbids more seals.
-   * `EINVAL` for unknown bits, `EPERM` once sealed.
+   * `EINVAL` for unknown bits, `EPERM` once sealed. As Linux refuses
+   * `F_SEAL_WRITE` while a writable shared mapping exists, `SEALS.write` is
+   * `EBUSY` while a view from {@link bytes} can still write: call
+   * {@link dropViews} first. (`SEALS.futureWrite` leaves existing views
+   * writable, as Linux leaves existing mappings.)
    *
    * @example
    * ```ts
@@ -180,7 +198,47 @@ export class MemFile {
     this.#live();
     checkInteger("memfd seals", seals, 0, KNOWN_SEALS);
     if (this.#seals & SEALS.seal) throw new LuoError("EPERM", "memfd is sealed against new seals");
+    // Views collected since cannot write; one transferred away still can.
+    const writable = this.#views.filter((v) => v.ref.deref() !== undefined).length;
+    if (seals & SEALS.write && !(this.#seals & SEALS.write) && writable > 0) {
+      throw new LuoError(
+        "EBUSY",
+        `memfd write seal: ${writable} view(s) from bytes() can still write into the file ` +
+          "(as Linux refuses F_SEAL_WRITE while a writable mapping exists): dropViews() first",
+      );
+    }
     this.#seals |= seals;
+  }
+
+  /**
+   * Empties every view {@link bytes} handed out (length 0, as {@link close}
+   * does), so that none can write into the file any more; the file stays
+   * open and {@link bytes} gives new views (unless sealed against writes).
+   * `EBUSY` when a view's buffer was transferred away (`postMessage`,
+   * `structuredClone`): its memory cannot be taken back.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * import { MemFile, SEALS } from "@luo/live-update";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const f = MemFile.from(arena, new TextEncoder().encode("config"));
+   * const view = f.bytes();
+   * f.dropViews(); // view.length is 0 from now on
+   * f.addSeals(SEALS.write); // nothing can write into the file any more
+   * console.log(view.length, new TextDecoder().decode(f.read()));
+   * ```
+   */
+  dropViews(): void {
+    this.#live();
+    const kept = this.#views.filter((v) => !this.arena.revoke(v.ref));
+    this.#views = kept;
+    if (kept.length > 0) {
+      throw new LuoError(
+        "EBUSY",
+        `memfd: ${kept.length} view(s) from bytes() were transferred away and cannot be emptied`,
+      );
+    }
   }
 
   #sealed(what: string, bits: number): void {
@@ -306,7 +364,7 @@ export class MemFile {
   }
 
   /**
-   * Changes the size; new bytes are zero. `EPERM` while preserved.
+   * Changes the size; new bytes are zero. `EPERM` while preserved, `EFBIG` past the arena's size.
    *
    * @example
    * ```ts
@@ -321,7 +379,7 @@ export class MemFile {
    */
   resize(size: number): void {
     this.#live();
-    checkInteger("memfd size", size, 0, this.arena.size);
+    fileSize("memfd size", size, this.arena);
     if (size === this.#size) return;
     this.#sealed(
       size < this.#size ? "shrink" : "grow",
@@ -375,6 +433,13 @@ export class MemFile {
     const pos = at === undefined ? this.#pos : checkInteger("memfd write offset", at);
     this.#sealed("write", SEALS.write | SEALS.futureWrite);
     const end = pos + data.length;
+    if (end > this.arena.size) {
+      throw new LuoError(
+        "EFBIG",
+        `memfd write of ${data.length} bytes at offset ${pos}: it would end at ${end}, ` +
+          `past the largest file the arena holds (${this.arena.size} bytes)`,
+      );
+    }
     if (end > this.#size) this.resize(end);
     this.#forEachChunk(
       pos,

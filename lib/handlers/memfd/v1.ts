@@ -7,7 +7,8 @@
  * @module
  */
 
-import { KhoError } from "../../errors.ts";
+import { KhoError, LuoError } from "../../errors.ts";
+import { sealNames } from "../../format/memfd_v2_ser.ts";
 import { BlockChain } from "../../format/block.ts";
 import {
   EXTENT_CHAIN,
@@ -54,6 +55,19 @@ function parse(ctx: HandlerContext, data: bigint, claim: boolean) {
   }
 }
 
+/**
+ * memfd-v1 has no field for seals: a sealed file handed over in it would
+ * come back unsealed and writable. `EPROTO`, saying what to use instead.
+ */
+function refuseSeals(f: MemFile): void {
+  if (f.seals === 0) return;
+  throw new LuoError(
+    "EPROTO",
+    `memfd-v1 cannot carry the file's seals (${sealNames(f.seals)}): it would come back ` +
+      'unsealed; hand it over as memfd-v2 (memfdFormat: "memfd-v2", the default)',
+  );
+}
+
 function preservedOf(file: { private: unknown }): Preserved {
   const st = file.private as Preserved | undefined;
   if (!st) throw new KhoError("EINVAL", "memfd is not preserved by this handler");
@@ -79,6 +93,7 @@ export const memfdV1Handler: FileHandler<MemFile> = {
   preserve(ctx, file) {
     const { arena } = ctx;
     const f = file.obj;
+    refuseSeals(f);
     const desc = arena.allocPreserve(MEMFD_DESCRIPTOR_BYTES, { zero: true });
     const chain = BlockChain.outgoing(arena, EXTENT_CHAIN, ctx.maxBlocks);
     try {
@@ -104,6 +119,7 @@ export const memfdV1Handler: FileHandler<MemFile> = {
   freeze({ arena }, file) {
     const st = preservedOf(file);
     const f = file.obj;
+    refuseSeals(f); // sealed since it was preserved
     writeExtents(st.chain, f.extents);
     writeMemfdDescriptor(arena, st.desc, {
       size: f.size,

@@ -16,12 +16,17 @@ import {
   type MemfdV2Descriptor,
   readMemfdV2,
   readPageHeader,
-  SEALS,
+  sealNames,
   slotOf,
   writeMemfdV2,
 } from "../../format/memfd_v2_ser.ts";
 import { PAGE_SIZE, type Region } from "../../kho/arena.ts";
-import type { FileDescription, FileHandler, HandlerContext } from "../../luo/handler.ts";
+import type {
+  FileDescription,
+  FileHandler,
+  HandlerContext,
+  IncomingFile,
+} from "../../luo/handler.ts";
 import { type DescriptorPages, type DescriptorSlab, MEMFD_V2_PAGES } from "./descriptor_pages.ts";
 import { MemFile, setPreserved } from "./mem_file.ts";
 import { claimExtents, preserveExtents, unpreserveExtents } from "./extents.ts";
@@ -64,16 +69,11 @@ function checkCapacity(d: MemfdV2Descriptor, extents: readonly Region[], at: big
   }
 }
 
-/** Seal bits as names ("grow,shrink"), or "none". */
-function sealNames(seals: number): string {
-  const names = Object.entries(SEALS).filter(([, bit]) => seals & bit).map(([n]) => n);
-  return names.length ? names.join(",") : "none";
-}
-
 /** Reads, claims and consumes a handed-over file. */
-function take(ctx: HandlerContext, data: bigint): MemFile {
+function take(ctx: HandlerContext, file: IncomingFile<MemFile>): MemFile {
+  const data = file.data;
   const pages = ctx.flbIncoming(MEMFD_V2_PAGES) as DescriptorPages;
-  pages.take(data);
+  pages.take(file);
   let d: MemfdV2Descriptor;
   let extents: readonly Region[];
   try {
@@ -83,7 +83,20 @@ function take(ctx: HandlerContext, data: bigint): MemFile {
   } finally {
     pages.consume(data);
   }
-  claimExtents(ctx.arena, extents);
+  try {
+    claimExtents(ctx.arena, extents);
+  } catch (e) {
+    // Pages another file retrieved already: name it (the image is damaged; which of the two is undecidable).
+    const at = e instanceof CorruptImageError && typeof e.where === "bigint" ? e.where : -1n;
+    const holder = pages.holderOf(at);
+    if (!holder) throw e;
+    throw new CorruptImageError(
+      `memfd extent 0x${
+        at.toString(16)
+      }: retrieved already with ${holder}, which names the same pages`,
+      at,
+    );
+  }
   return MemFile.adopt(ctx.arena, d.size, d.pos, [...extents], d.seals);
 }
 
@@ -160,12 +173,12 @@ export const memfdHandler: FileHandler<MemFile> = {
     });
   },
   retrieve(ctx, file) {
-    return take(ctx, file.data);
+    return take(ctx, file);
   },
   finish(ctx, file) {
     // Retrieved: the user owns the file now. Failed: the retrieve released
     // what it had claimed; the rest is freed with the unclaimed regions.
-    if (file.status === "none") take(ctx, file.data).close();
+    if (file.status === "none") take(ctx, file).close();
   },
   describe(ctx, data): FileDescription {
     const at = slotOf(data);
