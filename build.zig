@@ -37,7 +37,14 @@ pub fn build(b: *std.Build) void {
     const lib = library(b, target, optimize, strip);
     b.installArtifact(lib);
 
-    const tests = b.addTest(.{ .root_module = lib.root_module });
+    // The tests have their own root (native/tests.zig), so that the library's
+    // sources import no test file and build without them (the package
+    // leaves the tests out).
+    const tests = b.addTest(.{ .root_module = b.createModule(.{
+        .root_source_file = b.path("native/tests.zig"),
+        .target = target,
+        .optimize = optimize,
+    }) });
     const run_tests = b.addRunArtifact(tests);
     b.step("test", "Run the native unit tests").dependOn(&run_tests.step);
 

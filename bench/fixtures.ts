@@ -13,6 +13,8 @@ import { SESSION_CHAIN } from "../lib/format/session_ser.ts";
 import { Arena, PAGE_SIZE } from "../kho.ts";
 import { type Bare, bareHandler } from "../testing/bare_handler.ts";
 import { testArenaDir } from "../testing/temp_arena.ts";
+
+export { removeIfPresent } from "../lib/kho/temporary.ts";
 import { fileCounts, sessionCounts } from "../testing/bench_sizes.ts";
 
 export { type Bare, bareHandler } from "../testing/bare_handler.ts";
@@ -83,15 +85,6 @@ export function loadNativeLibraryNow(): number {
   const t0 = performance.now();
   Arena.create({ size: 2 * PAGE_SIZE }).close();
   return (performance.now() - t0) * 1e6;
-}
-
-/** Removes the file at `path` unless it is gone already. */
-export function removeIfPresent(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
 }
 
 /** Key counts of the map benchmarks. */

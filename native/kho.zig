@@ -253,37 +253,3 @@ export fn kho_next_region(h: u32, from_pa: u64, kind: u32, out: ?*[2]u64) i32 {
     o.* = .{ Arena.paOf(page), Buddy.pagesOf(a.buddy.order[page]) };
     return 0;
 }
-
-test {
-    _ = @import("errors.zig");
-    _ = @import("bits.zig");
-    _ = @import("header.zig");
-    _ = @import("memmap.zig");
-    _ = @import("handles.zig");
-    _ = @import("buddy_test.zig");
-    _ = @import("arena_file_test.zig");
-    _ = @import("arena_test.zig");
-    _ = @import("publish_test.zig");
-    _ = @import("listing_test.zig");
-    _ = @import("anon.zig");
-    _ = @import("journal_test.zig");
-    _ = @import("key_index.zig");
-    _ = @import("tags.zig");
-    _ = @import("records_test.zig");
-    _ = @import("records_keys_test.zig");
-    _ = @import("extents_test.zig");
-}
-
-test "handles are validated, and the detail is the failed call's" {
-    try std.testing.expectEqual(@as(i32, -9), kho_close(0));
-    try std.testing.expectEqual(@as(i32, -9), kho_close(12345));
-    try std.testing.expect(std.mem.indexOf(u8, errors.detail(), "0x3039 is not an open arena") != null);
-    try std.testing.expectEqual(@as(?[*]u8, null), kho_base(1));
-    var out: u32 = 0;
-    try std.testing.expectEqual(@as(i32, -22), kho_open(null, 0, 0, &out));
-    try std.testing.expectEqualStrings("the path is null", errors.detail());
-    const missing = "/nonexistent/dir/x.arena";
-    try std.testing.expectEqual(@as(i32, -2), kho_open(missing, missing.len, 0, &out));
-    try std.testing.expectEqual(@as(i32, -22), kho_open(missing, missing.len, 1 << 20, &out));
-    try std.testing.expectEqualStrings("open: unknown flags 0x100000", errors.detail());
-}
