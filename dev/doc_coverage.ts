@@ -58,19 +58,6 @@ export const PENDING_EXAMPLES: readonly string[] = [
   "Arena.regions",
   "Arena.allocExtents",
   "Arena.populate",
-  // lib/kho/info.ts
-  "ArenaInfo",
-  // lib/kho/options.ts
-  "ArenaOptions",
-  "CreateOptions",
-  "OpenOptions",
-  "AllocOptions",
-  // lib/kho/physical.ts
-  "Region",
-  "PAGE_SIZE",
-  "PHYS_BASE",
-  "POISON_BYTE",
-  "RegionKind",
 ];
 
 /** Members every `Error` has: documented by the platform, not here. */
