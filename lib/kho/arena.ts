@@ -84,6 +84,22 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * Creates a new arena file (mode 0600) and maps it. Without a `path`, a
    * temporary file in /dev/shm (or the temp dir) that is removed again when
    * the arena is closed without a handover.
+   *
+   * @example
+   * ```ts
+   * import { Arena, KhoError } from "@luo/live-update/kho";
+   * using scratch = Arena.create({ size: 1 << 20 }); // temporary: removed at close
+   * console.log(scratch.info().freePages); // 255: page 0 is the header
+   * const dir = Deno.makeTempDirSync();
+   * const arena = Arena.create({ path: `${dir}/service.arena`, size: 1 << 20 });
+   * try {
+   *   Arena.create({ path: arena.path, size: 1 << 20 });
+   * } catch (e) {
+   *   console.log(e instanceof KhoError && e.code); // "EEXIST"
+   * }
+   * arena.close(); // a file with a path stays
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   static create(options?: CreateOptions): Arena {
     return Arena.#wrap(createHandle(optionsOf("create arena", options)));
@@ -93,6 +109,29 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * Opens an existing arena. A live holder makes this fail with `EBUSY`; a
    * damaged preserved-memory map with `EBADMSG` (open with `discard` to start
    * empty instead).
+   *
+   * @example
+   * ```ts
+   * import { Arena, KhoError } from "@luo/live-update/kho";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * {
+   *   using old = Arena.create({ path, size: 1 << 20 });
+   *   const root = old.allocPreserve(4096);
+   *   old.bytes(root, 2).set([4, 2]);
+   *   old.handover(root);
+   * } // closed: the successor may open it now
+   * const next = Arena.open(path);
+   * next.restore(next.incomingRoot);
+   * console.log(next.bytes(next.incomingRoot, 2)); // Uint8Array(2) [ 4, 2 ]
+   * try {
+   *   Arena.open(path);
+   * } catch (e) {
+   *   console.log(e instanceof KhoError && e.code); // "EBUSY": held by a live arena
+   * }
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   static open(path: string, options?: OpenOptions): Arena {
     checkPath("open arena: the path", path);
@@ -124,6 +163,22 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * arena is then kept mapped and locked until the process exits (a
    * successor can open it only after that), so that no reachable buffer
    * ever points at unmapped memory.
+   *
+   * @example
+   * ```ts
+   * import { Arena, KhoError } from "@luo/live-update/kho";
+   * const arena = Arena.create({ size: 1 << 20 });
+   * const pa = arena.alloc(4096);
+   * const view = arena.bytes(pa, 16);
+   * arena.close(); // the temporary file is removed
+   * arena.close(); // idempotent
+   * console.log(view.length); // 0
+   * try {
+   *   arena.bytes(pa, 16);
+   * } catch (e) {
+   *   console.log(e instanceof KhoError && e.code); // "EBADF"
+   * }
+   * ```
    */
   close(): void {
     if (this.closed) return;
@@ -166,7 +221,20 @@ export class Arena extends ArenaMemory implements NativeCaller {
     return BigInt(n);
   }
 
-  /** Allocates a block of at least `size` bytes (contents undefined unless `zero`). */
+  /**
+   * Allocates a block of at least `size` bytes (contents undefined unless
+   * `zero`); returns its physical address. It does not survive a handover
+   * unless preserved.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const pa = arena.alloc(100, { zero: true }); // one page, zero-filled
+   * console.log(arena.bytes(pa, 100).every((b) => b === 0)); // true
+   * arena.free(pa);
+   * ```
+   */
   alloc(size: number, options: AllocOptions = {}): bigint {
     return this.allocRegion(size, options).pa;
   }
@@ -175,6 +243,15 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * Allocates a block of at least `size` bytes (the allocator rounds up to a
    * power of two pages); returns it with its size in pages. Its contents are
    * undefined unless `zero` (then the whole block reads as zero).
+   *
+   * @example
+   * ```ts
+   * import { Arena, PAGE_SIZE } from "@luo/live-update/kho";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const { pa, pages } = arena.allocRegion(5000); // rounded up to 2 pages
+   * const block = arena.bytes(pa, pages * PAGE_SIZE); // all of it is usable
+   * console.log(pages, block.length); // 2 8192
+   * ```
    */
   allocRegion(size: number, options: AllocOptions = {}): Region {
     const n = this.#size("alloc", size);
@@ -188,6 +265,21 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * one. A block listed in the published image (handed over, or attached)
    * is only parked until this process hands over, so that a crash before
    * then finds it intact; see {@link freeUnreferenced}.
+   *
+   * @example
+   * ```ts
+   * import { Arena, KhoError } from "@luo/live-update/kho";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const before = arena.info().freePages;
+   * const pa = arena.alloc(3 * 4096); // a block of 4 pages
+   * arena.free(pa);
+   * console.log(arena.info().freePages === before); // true
+   * try {
+   *   arena.free(pa);
+   * } catch (e) {
+   *   console.log(e instanceof KhoError && e.code); // "EINVAL": it is free
+   * }
+   * ```
    */
   free(pa: bigint): void {
     checkAddress(pa);
@@ -234,7 +326,26 @@ export class Arena extends ArenaMemory implements NativeCaller {
     );
   }
 
-  /** Allocates a block and marks it preserved: it survives the handover. */
+  /**
+   * Allocates a block and marks it preserved: it survives the handover.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * {
+   *   using old = Arena.create({ path, size: 1 << 20 });
+   *   const kept = old.allocPreserve(4096);
+   *   old.alloc(4096); // scratch: not handed over
+   *   old.handover(kept);
+   * }
+   * const next = Arena.open(path);
+   * console.log([...next.regions("handed-over")].length); // 1
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   allocPreserve(size: number, options: AllocOptions = {}): bigint {
     const n = this.#size("alloc_preserve", size);
     const flags = allocFlags(options);
@@ -245,27 +356,84 @@ export class Arena extends ArenaMemory implements NativeCaller {
     return this.#out[0];
   }
 
-  /** Unpreserves and frees a block. */
+  /**
+   * Unpreserves and frees a block.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const pa = arena.allocPreserve(4096);
+   * arena.unpreserveFree(pa); // the state it held is no longer needed
+   * const { preservedPages, allocatedPages } = arena.info();
+   * console.log(preservedPages, allocatedPages); // 0 0
+   * ```
+   */
   unpreserveFree(pa: bigint): void {
     checkAddress(pa);
     this.#call(() => `unpreserve_free ${hex(pa)}`, (nt, h) => nt.kho_unpreserve_free(h, pa));
   }
 
-  /** Marks an allocated block of `size` bytes preserved. */
+  /**
+   * Marks an allocated block of `size` bytes preserved.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const pa = arena.alloc(8192); // filled first, preserved once complete
+   * arena.bytes(pa, 3).set([1, 2, 3]);
+   * arena.preserve(pa, 8192);
+   * console.log([...arena.regions("preserved")]); // [ { pa: 4294975488n, pages: 2 } ]
+   * ```
+   */
   preserve(pa: bigint, size: number): void {
     checkAddress(pa);
     const n = this.#size("preserve", size);
     this.#call(() => `preserve ${hex(pa)}`, (nt, h) => nt.kho_preserve(h, pa, n));
   }
 
-  /** Clears the preserved mark of a block. */
+  /**
+   * Clears the preserved mark of a block; it stays allocated.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const pa = arena.allocPreserve(4096);
+   * arena.unpreserve(pa, 4096); // kept in use, no longer handed over
+   * const { preservedPages, allocatedPages } = arena.info();
+   * console.log(preservedPages, allocatedPages); // 0 1
+   * ```
+   */
   unpreserve(pa: bigint, size: number): void {
     checkAddress(pa);
     const n = this.#size("unpreserve", size);
     this.#call(() => `unpreserve ${hex(pa)}`, (nt, h) => nt.kho_unpreserve(h, pa, n));
   }
 
-  /** Claims a block the predecessor handed over; returns its size in pages. */
+  /**
+   * Claims a block the predecessor handed over; returns its size in pages.
+   * It is then this process's, allocated and not preserved.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * {
+   *   using old = Arena.create({ path, size: 1 << 20 });
+   *   const root = old.allocPreserve(3 * 4096);
+   *   old.view(root, 4).setUint32(0, 8080, true);
+   *   old.handover(root);
+   * }
+   * const next = Arena.open(path);
+   * const root = next.incomingRoot;
+   * console.log(next.restore(root), next.view(root, 4).getUint32(0, true)); // 4 8080
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   restore(pa: bigint): number {
     checkAddress(pa);
     this.#call(() => `restore ${hex(pa)}`, (nt, h) => nt.kho_restore(h, pa, this.#outBytes));
@@ -277,6 +445,14 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * in address order: the size rounded up to a page in free pages, not one
    * power-of-two block of up to twice the size. `ENOMEM`, with nothing
    * allocated, when they do not suffice (see lib/kho/regions.ts).
+   *
+   * @example
+   * ```ts
+   * import { Arena, PAGE_SIZE } from "@luo/live-update/kho";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const extents = arena.allocExtents(3 * PAGE_SIZE); // not a 4-page block
+   * console.log(extents.reduce((n, r) => n + r.pages, 0), arena.info().allocatedPages); // 3 3
+   * ```
    */
   allocExtents(size: number, options: AllocOptions & { maxExtents?: number } = {}): Region[] {
     const n = checkInteger("alloc_extents size", size, 1, this.size);
@@ -287,6 +463,16 @@ export class Arena extends ArenaMemory implements NativeCaller {
   /**
    * Maps whole regions in bulk: their first use takes no page fault per page
    * (`MADV_POPULATE_READ`/`_WRITE`; where missing, one touch per page).
+   *
+   * @example
+   * ```ts
+   * import { Arena, PAGE_SIZE } from "@luo/live-update/kho";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const extents = arena.allocExtents(64 * PAGE_SIZE);
+   * arena.populate(extents, { write: true }); // before a burst of writes
+   * for (const { pa, pages } of extents) arena.bytes(pa, pages * PAGE_SIZE).fill(1);
+   * console.log(arena.info().allocatedPages); // 64
+   * ```
    */
   populate(regions: readonly Region[], options: { write?: boolean } = {}): void {
     populateRegions(this, regions, options.write === true);
@@ -297,13 +483,53 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * `what` names it in the `CorruptImageError` thrown when the block was
    * not handed over or is smaller (then nothing stays claimed). Returns its
    * size in pages.
+   *
+   * @example
+   * ```ts
+   * import { CorruptImageError } from "@luo/live-update";
+   * import { Arena } from "@luo/live-update/kho";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * {
+   *   using old = Arena.create({ path, size: 1 << 20 });
+   *   old.handover(old.allocPreserve(4096));
+   * }
+   * const next = Arena.open(path);
+   * try {
+   *   next.claim(next.incomingRoot, 8192, "root table"); // its header says 8 KiB
+   * } catch (e) {
+   *   console.log(e instanceof CorruptImageError && e.code); // "EBADMSG": 8192 bytes do not fit
+   * }
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   claim(pa: bigint, minBytes: number, what: string): number {
     checkAddress(pa);
     return claimBlock(this, pa, minBytes, what);
   }
 
-  /** Frees a handed-over block, restored or not. */
+  /**
+   * Frees a handed-over block, restored or not.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * let cache: bigint;
+   * {
+   *   using old = Arena.create({ path, size: 1 << 20 });
+   *   cache = old.allocPreserve(4096);
+   *   old.handover(old.allocPreserve(4096));
+   * }
+   * const next = Arena.open(path);
+   * next.restoreFree(cache); // this version does not read the old cache
+   * console.log([...next.regions("handed-over")].length); // 1: the root
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   restoreFree(pa: bigint): void {
     checkAddress(pa);
     this.#call(() => `restore_free ${hex(pa)}`, (nt, h) => nt.kho_restore_free(h, pa));
@@ -313,6 +539,22 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * Writes the preserved-memory map and publishes `rootPa` (a preserved
    * block, or `0n` for nothing) in the header. Handed-over blocks nobody
    * restored are freed.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * const old = Arena.create({ path, size: 1 << 20 });
+   * const root = old.allocPreserve(4096);
+   * old.bytes(root, 5).set(new TextEncoder().encode("state"));
+   * old.handover(root);
+   * old.close(); // normally: the process exits
+   * const next = Arena.open(path);
+   * console.log(next.incomingRoot === root, next.info().handovers); // true 1n
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   handover(rootPa: bigint): void {
     checkAddress(rootPa);
@@ -346,6 +588,28 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * {@link free} later only parks it until the image is superseded,
    * {@link freeUnreferenced} frees it at once. `ENOENT` when nothing is
    * published, `EEXIST` when the block is listed already.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * {
+   *   using old = Arena.create({ path, size: 1 << 20 });
+   *   old.handover(old.allocPreserve(4096));
+   * }
+   * let log: bigint;
+   * {
+   *   using next = Arena.open(path);
+   *   next.restore(next.incomingRoot);
+   *   log = next.alloc(4096);
+   *   next.attach(log);
+   * } // closed without a handover, as a crash would
+   * const next = Arena.open(path);
+   * console.log([...next.regions("handed-over")].some((r) => r.pa === log)); // true
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   attach(pa: bigint): void {
     checkAddress(pa);
@@ -356,6 +620,22 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * Gives up the predecessor's image for good: unpublishes it (the handover
    * count is kept) and frees its unclaimed blocks, its map and every
    * deferred free. `ENOENT` when no incoming image is published.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * {
+   *   using old = Arena.create({ path, size: 1 << 20 });
+   *   old.handover(old.allocPreserve(64 * 1024));
+   * }
+   * const next = Arena.open(path);
+   * next.discardIncoming(); // e.g. an image of a version it cannot read
+   * console.log(next.incomingRoot, next.info().freePages); // 0n 255
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
   discardIncoming(): void {
     this.#call(
@@ -364,7 +644,18 @@ export class Arena extends ArenaMemory implements NativeCaller {
     );
   }
 
-  /** Page accounting and header state. */
+  /**
+   * Page accounting and header state.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * arena.allocPreserve(8192);
+   * const { freePages, preservedBlocks, handovers } = arena.info();
+   * console.log(freePages, preservedBlocks, handovers); // 253 1 0n
+   * ```
+   */
   info(): ArenaInfo {
     this.#check(
       this.#native.kho_info(this.#handle, this.#infoBytes),
@@ -373,12 +664,55 @@ export class Arena extends ArenaMemory implements NativeCaller {
     return decodeInfo(this.#info);
   }
 
-  /** Root FDT published by the predecessor (`0n` when nothing was handed over). */
+  /**
+   * Root FDT published by the predecessor (`0n` when nothing was handed over).
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * {
+   *   using first = Arena.create({ path, size: 1 << 20 });
+   *   console.log(first.incomingRoot); // 0n: a first start
+   *   const root = first.allocPreserve(4096);
+   *   first.view(root, 4).setUint32(0, 1, true); // runs so far
+   *   first.handover(root);
+   * }
+   * const next = Arena.open(path);
+   * const root = next.incomingRoot; // where the predecessor's state starts
+   * next.claim(root, 4, "run counter");
+   * console.log(next.view(root, 4).getUint32(0, true)); // 1
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   get incomingRoot(): bigint {
     return this.info().incomingRoot;
   }
 
-  /** Lists blocks of a kind, in address order. */
+  /**
+   * Lists blocks of a kind, in address order.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * const dir = Deno.makeTempDirSync();
+   * const path = `${dir}/service.arena`;
+   * {
+   *   using old = Arena.create({ path, size: 1 << 20 });
+   *   old.allocPreserve(8192);
+   *   old.handover(old.allocPreserve(4096));
+   * }
+   * const next = Arena.open(path);
+   * const incoming = [...next.regions("handed-over")];
+   * console.log(incoming); // [ { pa: 4294971392n, pages: 1 }, { pa: 4294975488n, pages: 2 } ]
+   * for (const { pa } of incoming) next.restore(pa);
+   * console.log([...next.regions("handed-over")].length); // 0
+   * next.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
   regions(kind: RegionKind): Generator<Region> {
     return listRegions(this, this.size, kind);
   }

@@ -9,7 +9,19 @@
 import { KhoError } from "../errors.ts";
 import type { Native } from "./symbols.ts";
 
-/** Page accounting and header state of an open arena. */
+/**
+ * Page accounting and header state of an open arena.
+ *
+ * @example
+ * ```ts
+ * import { Arena, type ArenaInfo } from "@luo/live-update/kho";
+ * const percentUsed = (i: ArenaInfo) => Math.round(100 * (1 - i.freePages / i.pages));
+ * using arena = Arena.create({ size: 1 << 20 });
+ * arena.allocPreserve(64 * 1024);
+ * const info = arena.info();
+ * console.log(info.pages, info.preservedPages, percentUsed(info)); // 256 16 7
+ * ```
+ */
 export interface ArenaInfo {
   /** Arena size in bytes. */
   size: number;

@@ -7,7 +7,26 @@
 
 import { KhoError, typeOf } from "../errors.ts";
 
-/** Options common to creating and opening an arena. */
+/**
+ * Options common to creating and opening an arena.
+ *
+ * @example
+ * ```ts
+ * import { Arena, type ArenaOptions } from "@luo/live-update/kho";
+ * const dir = Deno.makeTempDirSync();
+ * const path = `${dir}/service.arena`;
+ * // The same for every generation: poison what is not handed over, keep the file sparse.
+ * const options: ArenaOptions = { poison: true, reserve: false };
+ * {
+ *   using old = Arena.create({ ...options, path, size: 1 << 20 });
+ *   old.handover(old.allocPreserve(4096));
+ * }
+ * const next = Arena.open(path, options);
+ * console.log(next.info().handedOverBlocks); // 1
+ * next.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
 export interface ArenaOptions {
   /** Path of the native library (else `$LUO_NATIVE_LIB`, else the local build). */
   library?: string;
@@ -30,7 +49,21 @@ export interface ArenaOptions {
   reserve?: boolean;
 }
 
-/** Options of creating an arena. */
+/**
+ * Options of creating an arena.
+ *
+ * @example
+ * ```ts
+ * import { Arena, type CreateOptions } from "@luo/live-update/kho";
+ * const dir = Deno.makeTempDirSync();
+ * // 1 GiB, sparse: created at once, disk used only by the pages written.
+ * const options: CreateOptions = { path: `${dir}/big.arena`, size: 1 << 30, reserve: false };
+ * const arena = Arena.create(options);
+ * console.log(Deno.statSync(arena.path).blocks! * 512 < 1 << 20); // true
+ * arena.close(); // a file with a path stays
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
 export interface CreateOptions extends ArenaOptions {
   /** Arena size in bytes, a multiple of 4096. Default 64 MiB. */
   size?: number;
@@ -41,7 +74,29 @@ export interface CreateOptions extends ArenaOptions {
   path?: string;
 }
 
-/** Options of opening an arena. */
+/**
+ * Options of opening an arena.
+ *
+ * @example
+ * ```ts
+ * import { Arena, type OpenOptions } from "@luo/live-update/kho";
+ * const dir = Deno.makeTempDirSync();
+ * const path = `${dir}/service.arena`;
+ * {
+ *   using old = Arena.create({ path, size: 1 << 20 });
+ *   old.handover(old.allocPreserve(4096));
+ * }
+ * const look: OpenOptions = { readOnly: true }; // no lock, the file is never written
+ * const inspector = Arena.open(path, look);
+ * console.log(inspector.incomingRoot !== 0n, inspector.info().handovers); // true 1n
+ * // Start empty instead of taking the predecessor's image over.
+ * const fresh = Arena.open(path, { discard: true });
+ * console.log(fresh.info().handedOverBlocks, fresh.incomingRoot); // 0 0n
+ * fresh.close();
+ * inspector.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
 export interface OpenOptions extends ArenaOptions {
   /**
    * Map privately and never write the file; no lock is taken; any regular
@@ -58,7 +113,19 @@ export interface OpenOptions extends ArenaOptions {
   allowOtherOwner?: boolean;
 }
 
-/** Options of an allocation. */
+/**
+ * Options of an allocation.
+ *
+ * @example
+ * ```ts
+ * import { Arena, type AllocOptions, PAGE_SIZE } from "@luo/live-update/kho";
+ * using arena = Arena.create({ size: 1 << 20, poison: true });
+ * arena.free(arena.alloc(PAGE_SIZE)); // freed: its page now reads 0xa5
+ * const zeroed: AllocOptions = { zero: true };
+ * const pa = arena.alloc(PAGE_SIZE, zeroed); // the same page, zero-filled
+ * console.log(arena.bytes(pa, 2), arena.info().zeroedPages); // Uint8Array(2) [ 0, 0 ] 1
+ * ```
+ */
 export interface AllocOptions {
   /**
    * The whole block reads as zero (otherwise its contents are whatever the
