@@ -1,6 +1,8 @@
 // The cache server as a successor, given a handed-over manifest it cannot
-// fully use: a newer format (it starts empty, with a clear warning) and an
-// unknown entry (it warns, skips it, and keeps the rest).
+// fully use: a newer format (it stops with the reason and leaves the image
+// published for a build that reads it: no empty start that would hand an
+// empty map over later) and an unknown entry (it warns, skips it, and
+// keeps the rest).
 import assert from "node:assert/strict";
 import { LiveUpdate, MemFile, PreservedMap, preserveManifest } from "../mod.ts";
 import { freePort } from "../examples/cache-server/scenario.ts";
@@ -8,12 +10,24 @@ import { tempArena } from "../testing/temp_arena.ts";
 
 const SERVER = new URL("../examples/cache-server/server.ts", import.meta.url).pathname;
 
-/** Starts server.ts as a successor of the arena, says "go", returns its stats and stderr. */
-async function successor(
-  path: string,
-): Promise<{ stats: Record<string, unknown>; stderr: string; value?: string }> {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
+/** A successor that stopped before it was ready: its exit code and what it printed. */
+interface Refusal {
+  code: number;
+  stdout: string;
+}
+
+/** Starts server.ts as a successor of the arena and says "go"; returns how it failed. */
+async function refusingSuccessor(path: string): Promise<Refusal> {
+  const child = successorProcess(path).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("go\n"));
+  await w.close();
+  const out = await child.output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+}
+
+function successorProcess(path: string, port = freePort()): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
@@ -32,7 +46,15 @@ async function successor(
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-  }).spawn();
+  });
+}
+
+/** Starts server.ts as a successor of the arena, says "go", returns its stats and stderr. */
+async function successor(
+  path: string,
+): Promise<{ stats: Record<string, unknown>; stderr: string; value?: string }> {
+  const port = freePort();
+  const child = successorProcess(path, port).spawn();
   const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   const until = async (word: string) => {
@@ -66,7 +88,7 @@ async function successor(
   };
 }
 
-Deno.test("cache server: a newer manifest format makes the successor start empty, with a warning", async () => {
+Deno.test("cache server: a newer manifest format stops the successor; the image stays published", async () => {
   const t = tempArena();
   try {
     const luo = LiveUpdate.create({ path: t.path, size: 64 << 20 });
@@ -74,13 +96,17 @@ Deno.test("cache server: a newer manifest format makes the successor start empty
     const doc = { format: 99, service: "cache-server", generation: 1, entries: {} };
     s.preserve(MemFile.from(luo.arena, new TextEncoder().encode(JSON.stringify(doc))), 0n);
     luo.handover();
-    const r = await successor(t.path);
-    assert.equal(r.stats.keys, 0);
-    assert.equal(r.stats.generation, 2);
+    const r = await refusingSuccessor(t.path);
+    assert.equal(r.code, 1);
     assert.match(
-      r.stderr,
-      /cannot use the handed-over state \(EPROTO: .*manifest format 99 is newer than this build reads \(1\)\); starting empty/,
+      r.stdout,
+      /"event":"error".*EPROTO: .*manifest format 99 is newer than this build reads \(1\)/,
     );
+    // Nothing was finished or handed over: a build that reads format 99 still finds it.
+    using next = LiveUpdate.open(t.path);
+    assert.equal(next.incomingNumber, 1n);
+    const file = next.retrieveSession("cache-server").retrieve(0n, MemFile);
+    assert.equal(JSON.parse(new TextDecoder().decode(file.read())).format, 99);
   } finally {
     t.cleanup();
   }

@@ -52,3 +52,60 @@ Deno.test("layers: raw pointers (Deno.UnsafePointer*) only in lib/kho/", () => {
   );
   assert.deepEqual(wrong, []);
 });
+
+/** The local import graph of `entry` as `deno info --json` gives it: code and type edges. */
+async function importGraph(entry: string): Promise<Map<string, string[]>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", new URL(`../${entry}`, import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  type Dep = { code?: { specifier?: string }; type?: { specifier?: string } };
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: { specifier: string; dependencies?: Dep[] }[];
+  };
+  const graph = new Map<string, string[]>();
+  for (const m of info.modules) {
+    if (!m.specifier.startsWith("file:")) continue;
+    const deps = (m.dependencies ?? []).flatMap((d) => [d.code?.specifier, d.type?.specifier]);
+    graph.set(m.specifier, [...new Set(deps.filter((s) => s?.startsWith("file:")))] as string[]);
+  }
+  return graph;
+}
+
+/** One cycle of `graph` as the list of its modules, or undefined (depth-first, colours). */
+function findCycle(graph: Map<string, string[]>): string[] | undefined {
+  const state = new Map<string, "open" | "done">();
+  const path: string[] = [];
+  const visit = (v: string): string[] | undefined => {
+    state.set(v, "open");
+    path.push(v);
+    for (const w of graph.get(v) ?? []) {
+      if (state.get(w) === "open") return path.slice(path.indexOf(w));
+      if (state.get(w) === undefined) {
+        const c = visit(w);
+        if (c) return c;
+      }
+    }
+    path.pop();
+    state.set(v, "done");
+    return undefined;
+  };
+  for (const v of graph.keys()) {
+    if (state.get(v) !== undefined) continue;
+    const c = visit(v);
+    if (c) return c;
+  }
+  return undefined;
+}
+
+Deno.test("layers: no import cycle from any entry point, type imports included (deno info)", async () => {
+  const root = new URL("../", import.meta.url).href;
+  for (const entry of ["mod.ts", "tools.ts", "kho.ts", "cli.ts"]) {
+    const graph = await importGraph(entry);
+    assert.ok(graph.size > 10, `${entry}: only ${graph.size} modules`);
+    const cycle = findCycle(graph)?.map((s) => s.replace(root, ""));
+    assert.equal(cycle, undefined, `${entry}: ${cycle?.join(" -> ")}`);
+  }
+});

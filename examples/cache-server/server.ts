@@ -263,6 +263,21 @@ function handOverState(next: string): void {
   }
 }
 
+/**
+ * The handed-over store: retrieved, its session finished, anything else
+ * handed over released. A state that cannot be used is an error (the
+ * server stops, the image stays for `luo inspect`), never an empty start.
+ */
+function resume(luo: LiveUpdate): PreservedMap {
+  incomingNumber = luo.incomingNumber;
+  const session = luo.retrieveSession(SESSION);
+  const r = restoreState(session);
+  session.finish();
+  for (const s of r.skipped) log(`warning: skipped unknown manifest entry ${s}`);
+  luo.releaseUnclaimed();
+  return r.map;
+}
+
 let servers: Deno.HttpServer[] = [];
 async function stop(): Promise<void> {
   await Promise.all(servers.map((s) => s.shutdown()));
@@ -285,20 +300,9 @@ try {
     if (go.value !== "go") throw new Error("the predecessor did not hand over");
     const t = performance.now();
     if (mode === "luo") {
-      luo = LiveUpdate.open(opt.arena);
-      incomingNumber = luo.incomingNumber;
-      try {
-        const session = luo.retrieveSession(SESSION);
-        const r = restoreState(session);
-        session.finish();
-        store = r.map;
-        for (const s of r.skipped) log(`warning: skipped unknown manifest entry ${s}`);
-      } catch (e) {
-        log(`warning: cannot use the handed-over state (${(e as Error).message}); starting empty`);
-        luo.releaseUnclaimed();
-        store = PreservedMap.create(luo.arena);
-      }
-      luo.releaseUnclaimed();
+      luo = LiveUpdate.start(opt.arena, { size: arenaSize });
+      if (!luo.resumed) throw new Error(`${opt.arena}: the predecessor handed nothing over`);
+      store = resume(luo);
     } else {
       luo = LiveUpdate.create({ path: opt.arena, size: arenaSize });
       store = readSnapshot(luo.arena, `${opt.arena}.snapshot`);
@@ -306,8 +310,12 @@ try {
     }
     restoreMs = performance.now() - t;
   } else {
-    luo = LiveUpdate.create({ path: opt.arena, size: arenaSize });
-    store = PreservedMap.create(luo.arena);
+    // A first start creates the arena; a restart after a crash finds the
+    // state handed over last (kept published until our own handover) and
+    // resumes it. Any other error (the arena held by a live server, no
+    // permission, a damaged image) stops here, the file untouched.
+    luo = LiveUpdate.start(opt.arena, { size: arenaSize });
+    store = luo.resumed ? resume(luo) : PreservedMap.create(luo.arena);
   }
   resolveReady();
   emit({

@@ -9,7 +9,7 @@
 
 import type { TagTable } from "../kho/records.ts";
 import { readCString } from "./c_string.ts";
-import { compatibleField, FILE_SER } from "./file_ser.ts";
+import { COMPATIBLE_LEN, compatibleField } from "./compatible.ts";
 
 /** Most distinct compatible strings one image may hold (ids are u16). */
 export const MAX_COMPATS = 65535;
@@ -28,7 +28,7 @@ export class CompatTable {
    * (inspection).
    */
   constructor(known: readonly string[] | "any") {
-    const field = FILE_SER.compatibleLen;
+    const field = COMPATIBLE_LEN;
     if (known === "any") {
       this.names = [];
       this.#tags = { bytes: new Uint8Array(OPEN_ROOM * field), count: 0, open: true };
@@ -47,7 +47,7 @@ export class CompatTable {
 
   /** Decodes the strings the reader added to an open table. */
   sync(): void {
-    const field = FILE_SER.compatibleLen;
+    const field = COMPATIBLE_LEN;
     for (let id = this.names.length; id < this.#tags.count; id++) {
       // The reader checked it: NUL-terminated, non-empty, UTF-8.
       this.names.push(readCString(this.#tags.bytes, id * field, field)!);
@@ -56,7 +56,7 @@ export class CompatTable {
 
   /** Makes an open table 16 times roomier (up to MAX_COMPATS); false when it cannot grow. */
   grow(): boolean {
-    const field = FILE_SER.compatibleLen;
+    const field = COMPATIBLE_LEN;
     const room = this.#tags.bytes.length / field;
     if (!this.#tags.open || room >= MAX_COMPATS) return false;
     const bytes = new Uint8Array(Math.min(room * 16, MAX_COMPATS) * field);

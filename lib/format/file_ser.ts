@@ -16,7 +16,7 @@
  * @module
  */
 
-import { CorruptImageError, LuoError } from "../errors.ts";
+import { CorruptImageError } from "../errors.ts";
 import { type Arena, PAGE_SIZE, PHYS_BASE } from "../kho/arena.ts";
 import { freeRegions } from "../kho/regions.ts";
 import {
@@ -28,14 +28,15 @@ import {
 } from "../kho/records.ts";
 import { TokenIndex, tokenOf, TokenSequence } from "./token_index.ts";
 import { BLOCK_HEADER, type ChainBlock, type ChainLayout, chainLayout } from "./block.ts";
-import { checkCString, readCString } from "./c_string.ts";
+import { readCString } from "./c_string.ts";
+import { COMPATIBLE_LEN } from "./compatible.ts";
 import type { CompatTable } from "./compat_table.ts";
 
 /** `luo_file_ser` field offsets and sizes. */
 export const FILE_SER = {
   size: 64,
   compatible: 0,
-  compatibleLen: 48,
+  compatibleLen: COMPATIBLE_LEN,
   data: 48,
   token: 56,
 } as const;
@@ -43,22 +44,7 @@ export const FILE_SER = {
 /** File blocks: 8192 bytes, 127 files each. */
 export const FILE_CHAIN: ChainLayout = chainLayout("file", 8192, FILE_SER.size);
 
-/** Longest compatible string in bytes (its NUL must fit in the 48-byte field). */
-export const MAX_COMPAT_BYTES = FILE_SER.compatibleLen - 1;
-
-/**
- * The 48-byte compatible field of `compatible`: a well-formed string of
- * 1..47 UTF-8 bytes without NUL (`EINVAL` otherwise).
- */
-export function compatibleField(compatible: unknown): Uint8Array {
-  const r = checkCString(compatible, FILE_SER.compatibleLen);
-  if ("why" in r) {
-    throw new LuoError("EINVAL", `handler compatible ${JSON.stringify(compatible)} ${r.why}`);
-  }
-  const field = new Uint8Array(FILE_SER.compatibleLen);
-  field.set(r.bytes);
-  return field;
-}
+export { compatibleField, MAX_COMPAT_BYTES } from "./compatible.ts";
 
 /**
  * Writes one `luo_file_ser` at byte offset `off`; `field` is the 48-byte

@@ -18,9 +18,16 @@ import { CorruptImageError } from "../errors.ts";
 import type { BlockChain, ChainLayout } from "./block.ts";
 import { chainLayout } from "./block.ts";
 import { readCString } from "./c_string.ts";
+import { COMPATIBLE_LEN } from "./compatible.ts";
 
 /** `luo_flb_ser` field offsets and sizes. */
-export const FLB_SER = { size: 64, compatible: 0, compatibleLen: 48, data: 48, count: 56 } as const;
+export const FLB_SER = {
+  size: 64,
+  compatible: 0,
+  compatibleLen: COMPATIBLE_LEN,
+  data: 48,
+  count: 56,
+} as const;
 
 /** FLB blocks: 8192 bytes, 127 entries each. */
 export const FLB_CHAIN: ChainLayout = chainLayout("flb", 8192, FLB_SER.size);

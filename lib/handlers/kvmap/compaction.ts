@@ -12,21 +12,46 @@
 import { CorruptImageError } from "../../errors.ts";
 import { REF, SEGMENT } from "../../format/kvmap_log_ser.ts";
 import { DIR } from "../../format/kvmap_ser.ts";
-import { NONE } from "../../format/kvmap_state_ser.ts";
-import type { MapCore } from "./core.ts";
-import { MIN_SEGMENT_BYTES } from "./segments.ts";
+import { type KvState, NONE } from "../../format/kvmap_state_ser.ts";
+import type { Journal } from "./journal.ts";
+import { MIN_SEGMENT_BYTES, type Segments } from "./segments.ts";
+import type { SlotIndex } from "./slot_index.ts";
 
 /** Bytes of the victim looked at per mutation: this many times the mutation's own record. */
 const BUDGET_FACTOR = 4;
 /** ... and at least this many. */
 const MIN_BUDGET = 4096;
 
+/** What compaction uses of a map's core (`MapCore` in core.ts, which owns a compactor). */
+export interface CompactedMap {
+  /** The committed state. */
+  readonly state: KvState;
+  /** The record log. */
+  readonly segments: Segments;
+  /** The index. */
+  readonly index: SlotIndex;
+  /** The commit journal. */
+  readonly journal: Journal;
+  /** The arena's bytes and words. */
+  readonly mem: Uint8Array;
+  /** The arena's words. */
+  readonly words: Int32Array;
+  /** Word offset of the header page. */
+  readonly headerWord: number;
+  /** Seals the head segment (a new one takes its place). */
+  sealHead(): void;
+  /** Makes room for `bytes` more at the head. */
+  ensureRoom(bytes: number): void;
+  /** Commits the pending state. */
+  commit(): void;
+}
+
 /** The compaction of one map. */
 export class Compactor {
-  private core: MapCore;
+  private core: CompactedMap;
 
   /** Compacts `core`'s log. */
-  constructor(core: MapCore) {
+  constructor(core: CompactedMap) {
     this.core = core;
   }
 
