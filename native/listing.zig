@@ -111,7 +111,7 @@ fn unlist(a: *Arena, page: u32) Err!journal.Outcome {
     }
     const entry = try entryOf(a, where, pa);
     l.vacant.ensureUnusedCapacity(a.gpa, 1) catch return Err.NoMemory;
-    @atomicStore(u64, a.wordAt(@intCast(entry + 8)), memmap.TOMBSTONE, .seq_cst); // the unlisting store
+    @atomicStore(u64, a.wordAt(@intCast(entry + memmap.ENTRY_NPAGES)), memmap.TOMBSTONE, .seq_cst); // the unlisting store
     l.vacant.appendAssumeCapacity(entry);
     l.where[page] = 0;
     a.listed.unset(page);
@@ -129,14 +129,14 @@ fn entryOf(a: *const Arena, block: u32, pa: u64) Err!u64 {
     var i: u64 = 0;
     while (i < count) : (i += 1) {
         const e = memmap.entryOffset(off, i);
-        if (a.phys().readU64(e) == pa and a.phys().readU64(e + 8) != memmap.TOMBSTONE) return e;
+        if (a.phys().readU64(e + memmap.ENTRY_PA) == pa and a.phys().readU64(e + memmap.ENTRY_NPAGES) != memmap.TOMBSTONE) return e;
     }
     return errors.fail(Err.Corrupt, "preserved-memory map: its block at 0x{x} no longer lists 0x{x}", .{ Arena.paOf(block), pa });
 }
 
 /// The entry count of the published map block at page `block`, checked.
 fn countOf(a: *const Arena, block: u32) Err!u64 {
-    const count = a.phys().readU64(@as(u64, block) * PAGE_SIZE + 8);
+    const count = a.phys().readU64(@as(u64, block) * PAGE_SIZE + memmap.BLOCK_COUNT);
     if (count == 0 or count > memmap.ENTRIES_PER_BLOCK) {
         return errors.fail(Err.Corrupt, "preserved-memory map: its block at 0x{x} has count {d} now, want 1..{d}", .{ Arena.paOf(block), count, memmap.ENTRIES_PER_BLOCK });
     }
@@ -156,7 +156,7 @@ fn build(a: *Arena) Err!void {
         var i: u64 = 0;
         while (i < count) : (i += 1) {
             const e = memmap.entryOffset(off, i);
-            if (a.phys().readU64(e + 8) == memmap.TOMBSTONE) continue;
+            if (a.phys().readU64(e + memmap.ENTRY_NPAGES) == memmap.TOMBSTONE) continue;
             const pa = a.phys().readU64(e);
             const page = a.pageOf(pa) catch
                 return errors.fail(Err.Corrupt, "preserved-memory map: its block at 0x{x} lists 0x{x} now, not a page of the arena", .{ Arena.paOf(block), pa });

@@ -12,6 +12,12 @@ const Err = errors.Err;
 pub const PAGE_SIZE: u64 = 4096;
 pub const HEADER_SIZE: u64 = 16;
 pub const ENTRY_SIZE: u64 = 16;
+/// Offsets in a block's header: the next block's address, the entry count.
+pub const BLOCK_NEXT: u64 = 0;
+pub const BLOCK_COUNT: u64 = 8;
+/// Offsets in an entry: the region's address, its page count.
+pub const ENTRY_PA: u64 = 0;
+pub const ENTRY_NPAGES: u64 = 8;
 /// (4096 - 16) / 16
 pub const ENTRIES_PER_BLOCK: u64 = (PAGE_SIZE - HEADER_SIZE) / ENTRY_SIZE;
 
@@ -58,16 +64,16 @@ pub fn walk(phys: Phys, first_pa: u64, max_blocks: u64, ctx: anytype) Err!void {
         }
         const off = try phys.offset(pa, PAGE_SIZE);
         try ctx.onBlock(off);
-        const count = phys.readU64(off + 8);
+        const count = phys.readU64(off + BLOCK_COUNT);
         if (count == 0 or count > ENTRIES_PER_BLOCK) {
             return errors.fail(Err.Corrupt, "preserved-memory map: block {d} at 0x{x} has count {d}, want 1..{d}", .{ blocks, pa, count, ENTRIES_PER_BLOCK });
         }
         var i: u64 = 0;
         while (i < count) : (i += 1) {
             const e = entryOffset(off, i);
-            try ctx.onEntry(e, phys.readU64(e), phys.readU64(e + 8));
+            try ctx.onEntry(e, phys.readU64(e + ENTRY_PA), phys.readU64(e + ENTRY_NPAGES));
         }
-        pa = phys.readU64(off);
+        pa = phys.readU64(off + BLOCK_NEXT);
     }
 }
 
@@ -86,8 +92,8 @@ pub fn entryOffset(block: u64, index: u64) u64 {
 /// Writes entry `index` of the map block at byte offset `block`.
 pub fn writeEntry(phys: Phys, block: u64, index: u64, e: Entry) void {
     const off = entryOffset(block, index);
-    phys.writeU64(off, e.pa);
-    phys.writeU64(off + 8, e.npages);
+    phys.writeU64(off + ENTRY_PA, e.pa);
+    phys.writeU64(off + ENTRY_NPAGES, e.npages);
 }
 
 /// Fills block pages with entries, in order. `blocks` holds the page
@@ -105,7 +111,7 @@ pub const Writer = struct {
         if (self.count == 0) @memset(self.phys.mem[@intCast(off)..][0..PAGE_SIZE], 0);
         writeEntry(self.phys, off, self.count, .{ .pa = pa, .npages = npages });
         self.count += 1;
-        self.phys.writeU64(off + 8, self.count);
+        self.phys.writeU64(off + BLOCK_COUNT, self.count);
         if (self.count == ENTRIES_PER_BLOCK) {
             self.block += 1;
             self.count = 0;
@@ -117,7 +123,7 @@ pub const Writer = struct {
         std.debug.assert(self.block + @intFromBool(self.count > 0) == self.blocks.len);
         for (self.blocks, 0..) |page, i| {
             const next = if (i + 1 < self.blocks.len) self.phys.base + @as(u64, self.blocks[i + 1]) * PAGE_SIZE else 0;
-            self.phys.writeU64(@as(u64, page) * PAGE_SIZE, next);
+            self.phys.writeU64(@as(u64, page) * PAGE_SIZE + BLOCK_NEXT, next);
         }
     }
 };
@@ -178,7 +184,7 @@ test "write then walk returns every entry; a cycle is caught" {
     c.seen.clearRetainingCapacity();
     try testing.expectError(Err.Corrupt, walk(phys, phys.base + PAGE_SIZE, 16, &c));
     // A zero count is corrupt, and so is an address outside the arena.
-    phys.writeU64(PAGE_SIZE + 8, 0);
+    phys.writeU64(PAGE_SIZE + BLOCK_COUNT, 0);
     c.seen.clearRetainingCapacity();
     try testing.expectError(Err.Corrupt, walk(phys, phys.base + PAGE_SIZE, 16, &c));
     c.seen.clearRetainingCapacity();

@@ -60,12 +60,12 @@ export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
     size: 407568,
-    sha256: "1aeed8a671f7b87748ee6c1bde5baf37a7c0eb1f0f2867d7f38a5de0785d6c7a",
+    sha256: "8665f95f331433188f40be447479d69a8f1f4ca08e02b4cb03d1342132675cc8",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
     size: 365970,
-    sha256: "e2916bc8d84d6d8ecc3e693e8adfe6d82b98cf3932fa39150ecadb3251a8449e",
+    sha256: "431b8295d273b28ee9fdb104192bc024533825232e35d9cb8c82d59c0f929c10",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
