@@ -15,6 +15,12 @@ import { freeRegions } from "../../kho/regions.ts";
 
 /** Most extents one growth of a file takes (ENOMEM past it: the free memory is too scattered). */
 export const GROW_EXTENTS = 1024;
+/**
+ * A growth asks for at least capacity ÷ GROW_DIVISOR more: appends take a
+ * bounded number of growths per doubling (about 3), and the slack past
+ * the size is at most a quarter of it.
+ */
+const GROW_DIVISOR = 4;
 
 /**
  * `size` as a file size: `EINVAL` unless a non-negative integer, `EFBIG`
@@ -31,6 +37,8 @@ function fileSize(what: string, size: unknown, arena: Arena): number {
 
 /** @internal Marks a file preserved or not: only the memfd handlers call it. */
 export const setPreserved: unique symbol = Symbol("setPreserved");
+/** @internal Frees growth slack before a preserve: only the memfd handlers call it. */
+export const trimSlack: unique symbol = Symbol("trimSlack");
 
 /**
  * A memory file whose bytes live in arena pages. Preserve it in a session
@@ -39,9 +47,14 @@ export const setPreserved: unique symbol = Symbol("setPreserved");
  * Its pages are a list of extents taken from the arena's free blocks,
  * largest first (`Arena.allocExtents`), so a file of S bytes fits an arena
  * with S bytes free, rounded up to 4 KiB pages: growing it asks for at
- * least as much again as it has (appends stay linear) and, when that does
- * not fit, for exactly what is missing, in at most {@link GROW_EXTENTS}
- * extents per growth. Its handover metadata is 128 bytes (memfd-v2: a
+ * least a quarter more than it has (appends stay linear) and, when that
+ * does not fit, for exactly what is missing, in at most
+ * {@link GROW_EXTENTS} extents per growth. Extents wholly past the size
+ * are freed when it shrinks and when it is preserved (unless a view from
+ * {@link bytes} reaches them then), so that a file grown by appends hands
+ * over at most a quarter more than its size, and usually less; the
+ * extent holding the last byte stays whole (a file shrunk from 40 MiB to
+ * 1 byte keeps its first extent: create a new file to give it back). Its handover metadata is 128 bytes (memfd-v2: a
  * slot of a shared descriptor page), plus one 4 KiB extent block per 255
  * extents past the 5 held inline; a live update of one file of S bytes
  * needs an arena of S rounded up to 4 KiB plus 48 KiB.
@@ -50,9 +63,10 @@ export const setPreserved: unique symbol = Symbol("setPreserved");
  * arena is closed or handed over; after that they are empty (length 0), so
  * that none can write into pages another file gets next. (A view's buffer
  * transferred away with `postMessage` or `structuredClone` cannot be
- * emptied: the file's pages are then never reused in this process.) A view
- * taken before a shrink keeps its length: bytes past the new size belong to
- * the file still, and are zeroed if it grows again.
+ * emptied: the file's pages are then never reused in this process.) A
+ * shrink that frees pages empties the views that reach into them first (take
+ * a new one); a view it does not reach keeps its length, and bytes past the
+ * new size are zeroed if the file grows again.
  *
  * @example
  * ```ts
@@ -315,6 +329,36 @@ export class MemFile {
   }
 
   /** @internal */
+  [trimSlack](): void {
+    this.#trimTo(this.#size, false);
+  }
+
+  /**
+   * Frees the extents wholly past `size` bytes, last first. Views from
+   * {@link bytes} that reach into them are emptied first when `revoke`
+   * (else the extents stay); one that cannot be emptied (transferred away)
+   * keeps every extent.
+   */
+  #trimTo(size: number, revoke: boolean): void {
+    let keep = this.#extents.length;
+    let start = this.#capacity();
+    while (keep > 0) {
+      const pages = this.#extents[keep - 1].pages;
+      if (start - pages * PAGE_SIZE < size) break; // that extent holds bytes of the file
+      start -= pages * PAGE_SIZE;
+      keep--;
+    }
+    if (keep === this.#extents.length) return;
+    // Views map the file from offset 0: one longer than `start` reaches a freed extent.
+    const reaching = this.#views.filter((v) => v.view.length > start);
+    if (reaching.length > 0 && !revoke) return;
+    if (reaching.some((v) => !this.arena.revoke(v.ref))) return;
+    this.#views = this.#views.filter((v) => v.view.length > 0);
+    freeRegions(this.arena, this.#extents.slice(keep));
+    this.#extents.length = keep;
+  }
+
+  /** @internal */
   [setPreserved](on: boolean): void {
     this.#preserved = on;
   }
@@ -346,8 +390,8 @@ export class MemFile {
   }
 
   /**
-   * Adds extents so that `size` bytes fit: at least doubling the capacity,
-   * or, when that does not fit, exactly what is missing.
+   * Adds extents so that `size` bytes fit: at least a quarter of the
+   * capacity more, or, when that does not fit, exactly what is missing.
    */
   #grow(size: number): void {
     const have = this.#capacity();
@@ -355,9 +399,12 @@ export class MemFile {
     const options = { maxExtents: GROW_EXTENTS };
     let added: Region[];
     try {
-      added = this.arena.allocExtents(Math.max(size - have, have), options);
+      const more = Math.ceil(have / GROW_DIVISOR / PAGE_SIZE) * PAGE_SIZE;
+      added = this.arena.allocExtents(Math.max(size - have, more), options);
     } catch (e) {
-      if (!(e instanceof KhoError) || e.code !== "ENOMEM" || size - have >= have) throw e;
+      if (!(e instanceof KhoError) || e.code !== "ENOMEM" || size - have >= have / GROW_DIVISOR) {
+        throw e;
+      }
       added = this.arena.allocExtents(size - have, options);
     }
     this.#extents.push(...added);
@@ -391,6 +438,7 @@ export class MemFile {
         `memfd of ${this.#size} bytes is preserved: its size cannot change`,
       );
     }
+    if (size < this.#size) this.#trimTo(size, true);
     this.#grow(size);
     if (size > this.#size) this.#forEachChunk(this.#size, size - this.#size, (b) => b.fill(0));
     this.#size = size;

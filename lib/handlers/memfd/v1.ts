@@ -26,7 +26,7 @@ import type {
   IncomingFile,
 } from "../../luo/handler.ts";
 import { claimExtents, preserveExtents, unpreserveExtents } from "./extents.ts";
-import { MemFile, setPreserved } from "./mem_file.ts";
+import { MemFile, setPreserved, trimSlack } from "./mem_file.ts";
 
 /** What the handler keeps per preserved file: the descriptor page and the extent chain. */
 interface Preserved {
@@ -94,6 +94,7 @@ export const memfdV1Handler: FileHandler<MemFile> = {
     const { arena } = ctx;
     const f = file.obj;
     refuseSeals(f);
+    f[trimSlack]();
     const desc = arena.allocPreserve(MEMFD_DESCRIPTOR_BYTES, { zero: true });
     const chain = BlockChain.outgoing(arena, EXTENT_CHAIN, ctx.maxBlocks);
     try {

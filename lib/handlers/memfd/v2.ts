@@ -28,7 +28,7 @@ import type {
   IncomingFile,
 } from "../../luo/handler.ts";
 import { type DescriptorPages, type DescriptorSlab, MEMFD_V2_PAGES } from "./descriptor_pages.ts";
-import { MemFile, setPreserved } from "./mem_file.ts";
+import { MemFile, setPreserved, trimSlack } from "./mem_file.ts";
 import { claimExtents, preserveExtents, unpreserveExtents } from "./extents.ts";
 
 /** What the handler keeps per preserved file: its slot and, past 5 extents, an extent chain. */
@@ -121,6 +121,7 @@ export const memfdHandler: FileHandler<MemFile> = {
   preserve(ctx, file) {
     const { arena } = ctx;
     const f = file.obj;
+    f[trimSlack]();
     const slab = ctx.flbOutgoing(MEMFD_V2_PAGES) as DescriptorSlab;
     const slot = slab.alloc();
     let chain: BlockChain | null = null;

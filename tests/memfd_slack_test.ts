@@ -1,0 +1,97 @@
+// What a memory file holds beyond its size: a shrink gives back the
+// extents wholly past the new size (emptying the views that reach them),
+// and a file grown by appends hands over at most a quarter more than its
+// size (growth slack trimmed at preserve), checked in a fresh successor.
+import assert from "node:assert/strict";
+import { LiveUpdate, MemFile } from "../mod.ts";
+import { tempArena } from "../testing/temp_arena.ts";
+
+const PAGE = 4096;
+const pagesOf = (f: MemFile) => f.extents.reduce((n, e) => n + e.pages, 0);
+
+Deno.test("memfd shrink frees the extents wholly past the new size; resize(0) frees them all", () => {
+  using luo = LiveUpdate.create({ size: 64 << 20 });
+  const free0 = luo.arena.info().freePages;
+  using f = MemFile.create(luo.arena, 40 << 20); // a 32 MiB extent and an 8 MiB one
+  const [head, tail] = f.extents.map((e) => e.pages);
+  assert.deepEqual([head + tail, f.extents.length], [10240, 2]);
+  f.resize(1); // the second extent holds nothing now
+  assert.deepEqual(f.extents.map((e) => e.pages), [head]);
+  assert.equal(luo.arena.info().freePages, free0 - head);
+  f.resize(0);
+  assert.equal(f.extents.length, 0);
+  assert.equal(luo.arena.info().freePages, free0, "resize(0) gives every page back");
+  using g = MemFile.create(luo.arena, 40 << 20); // fits again
+  assert.equal(g.size, 40 << 20);
+});
+
+Deno.test("memfd shrink empties the views that reach a freed extent, and only those", () => {
+  using luo = LiveUpdate.create({ size: 4 << 20 });
+  using first = MemFile.create(luo.arena, PAGE); // takes page 1: the next file's extents follow each other
+  using f = MemFile.from(luo.arena, new Uint8Array(3 * PAGE).fill(1));
+  assert.deepEqual(f.extents.map((e) => e.pages), [2, 1]);
+  assert.equal(f.extents[1].pa, f.extents[0].pa + BigInt(2 * PAGE), "contiguous (one view)");
+  const whole = f.bytes();
+  f.resize(2 * PAGE); // the 1-page extent holds nothing now
+  assert.equal(whole.length, 0, "it reached the freed extent");
+  assert.deepEqual(f.extents.map((e) => e.pages), [2]);
+  const part = f.bytes();
+  f.resize(PAGE + 1); // inside the extent left: nothing freed
+  assert.equal(part.length, 2 * PAGE, "nothing freed under it: it stays");
+  f.resize(2 * PAGE);
+  assert.deepEqual([...f.read(PAGE - 2, 4)], [1, 1, 1, 0], "bytes past the shrink are zero");
+  assert.equal(first.size, PAGE);
+});
+
+Deno.test("memfd grown by appends hands over at most a quarter more than its size (fresh successor)", async () => {
+  const t = tempArena();
+  try {
+    const size = 41_943_080; // 10,241 pages
+    const luo = LiveUpdate.create({ path: t.path, size: 128 << 20 });
+    const s = luo.createSession("appends");
+    for (const [token, chunk] of [[1n, PAGE], [2n, 65_536], [3n, 1 << 20]] as const) {
+      const f = MemFile.create(luo.arena);
+      const buf = new Uint8Array(chunk).fill(Number(token));
+      for (let at = 0; at < size; at += chunk) f.write(buf.subarray(0, Math.min(chunk, size - at)));
+      s.preserve(f, token);
+    }
+    luo.handover();
+    luo.close();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `
+        import { LiveUpdate, MemFile } from ${
+          JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+        };
+        using luo = LiveUpdate.open(${JSON.stringify(t.path)});
+        const s = luo.retrieveSession("appends");
+        const out = [];
+        for (const token of [1n, 2n, 3n]) {
+          const f = s.retrieve(token, MemFile);
+          const bytes = f.read();
+          out.push({ size: f.size, pages: f.extents.reduce((n, e) => n + e.pages, 0),
+            right: bytes.every((b) => b === Number(token)) });
+        }
+        s.finish();
+        console.log(JSON.stringify(out));`,
+      ],
+      stdout: "piped",
+    });
+    const out = await child.output();
+    assert.ok(out.success);
+    const files = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+      size: number;
+      pages: number;
+      right: boolean;
+    }[];
+    const need = Math.ceil(size / PAGE);
+    for (const f of files) {
+      assert.equal(f.size, size);
+      assert.ok(f.right, "every byte as written");
+      assert.ok(f.pages >= need && f.pages <= need * 1.25, `${f.pages} pages for ${need}`);
+    }
+  } finally {
+    t.cleanup();
+  }
+});
