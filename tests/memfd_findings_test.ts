@@ -215,6 +215,31 @@ Deno.test("memfd-v2 damage: two files naming one slot, or one data page: the sec
   }
 });
 
+Deno.test("memfd-v2 damage: a data extent naming another page of descriptors: those files name the file that took it", () => {
+  const t = tempArena();
+  try {
+    const slots = handOver(t.path, 40); // descriptor pages: slots 0..31, then 32..39
+    const page = slots[33] & ~BigInt(PAGE_SIZE - 1);
+    damage(t.path, (dv, off) => dv.setBigUint64(off(slots[0]) + MEMFD_V2_SER.inline, page, true));
+    const r = retrieveAll(t.path, 40);
+    // Undetectable for file 0 without a list of the descriptor pages: it reads that page.
+    assert.notEqual(r.got[0], "file 0");
+    for (let i = 32; i < 40; i++) {
+      assert.match(
+        r.got[i],
+        new RegExp(
+          `token ${i}: retrieve failed: memfd-v2 descriptor page: retrieved already as data of ` +
+            `the file of session "s" token 0, which names it too`,
+        ),
+      );
+    }
+    assert.equal(r.got.slice(1, 32).filter((m, i) => m === `file ${i + 1}`).length, 31);
+    assert.equal(r.leaked, 0);
+  } finally {
+    t.cleanup();
+  }
+});
+
 Deno.test("memfd-v2 damage: an unknown seal bit 31 is named as 0x80000000", () => {
   const t = tempArena();
   try {

@@ -148,13 +148,31 @@ export class DescriptorPages {
     if (damage !== undefined) throw copyOf(damage);
     try {
       const left = readPageHeader(this.#arena, page);
-      this.#arena.claim(page, PAGE_SIZE, "memfd-v2 descriptor page");
+      this.#claimFree(page);
       this.#left.set(page, left);
       return left;
     } catch (e) {
       // A copy: the one thrown gets the file's name put in front.
       if (e instanceof CorruptImageError) this.#damaged.set(page, copyOf(e));
       throw e;
+    }
+  }
+
+  /**
+   * Claims `page`; when a file retrieved before took it as its data (its
+   * descriptor, or this page's, is damaged: which one cannot be told), the
+   * error names that file.
+   */
+  #claimFree(page: bigint): void {
+    try {
+      this.#arena.claim(page, PAGE_SIZE, "memfd-v2 descriptor page");
+    } catch (e) {
+      const holder = this.holderOf(page);
+      if (holder === undefined) throw e;
+      throw new CorruptImageError(
+        `memfd-v2 descriptor page: retrieved already as data of ${holder}, which names it too`,
+        page,
+      );
     }
   }
 
