@@ -373,3 +373,24 @@ Deno.test("generations: A -> B -> C carries a memfd forward and counts liveupdat
     t.cleanup();
   }
 });
+
+Deno.test("releaseUnclaimed counts every handed-over block it released, the discarded sessions' included", () => {
+  const t = tempArena();
+  try {
+    const old = LiveUpdate.create({ path: t.path, size: 4 << 20 });
+    old.createSession("a").preserve(MemFile.from(old.arena, new Uint8Array(3 * 4096)), 1n);
+    old.createSession("b").preserve(MemFile.from(old.arena, new Uint8Array(100)), 1n);
+    old.handover();
+    old.close();
+    using luo = LiveUpdate.open(t.path);
+    const before = luo.arena.info();
+    assert.ok(before.handedOverPages >= 4 + 1);
+    const r = luo.releaseUnclaimed();
+    assert.deepEqual(r.sessions, ["a", "b"]);
+    assert.equal(luo.arena.info().handedOverPages, 0);
+    assert.equal(r.pages, before.handedOverPages);
+    assert.equal(r.regions, before.handedOverBlocks);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -7,7 +7,6 @@ import { LiveUpdate, MemFile } from "../mod.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
 const PAGE = 4096;
-const pagesOf = (f: MemFile) => f.extents.reduce((n, e) => n + e.pages, 0);
 
 Deno.test("memfd shrink frees the extents wholly past the new size; resize(0) frees them all", () => {
   using luo = LiveUpdate.create({ size: 64 << 20 });

@@ -505,6 +505,7 @@ export class LiveUpdate {
   releaseUnclaimed(): ReleaseSummary {
     this.#live("releaseUnclaimed");
     const summary: ReleaseSummary = { sessions: [], regions: 0, pages: 0, errors: [] };
+    const before = this.arena.info();
     if (!this.#incoming.failed && this.#incoming.load()) {
       for (const name of this.unclaimedSessions()) {
         try {
@@ -516,11 +517,10 @@ export class LiveUpdate {
         summary.sessions.push(name);
       }
     }
-    for (const r of [...this.arena.regions("handed-over")]) {
-      this.arena.restoreFree(r.pa);
-      summary.regions++;
-      summary.pages += r.pages;
-    }
+    for (const r of [...this.arena.regions("handed-over")]) this.arena.restoreFree(r.pa);
+    const after = this.arena.info();
+    summary.regions = before.handedOverBlocks - after.handedOverBlocks;
+    summary.pages = before.handedOverPages - after.handedOverPages;
     return summary;
   }
 

@@ -85,9 +85,12 @@ export interface StartOptions
 export interface ReleaseSummary {
   /** Incoming sessions discarded because nobody retrieved them. */
   sessions: string[];
-  /** Handed-over regions freed that no session referenced any more. */
+  /**
+   * Handed-over blocks released: those of the discarded sessions and those
+   * nothing referenced (freed, or parked until this process hands over).
+   */
   regions: number;
-  /** Pages of those regions. */
+  /** Pages of those blocks. */
   pages: number;
   /** Errors met while discarding (damaged file data); the pages were freed anyway. */
   errors: LiveUpdateError[];
