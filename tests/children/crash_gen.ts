@@ -1,31 +1,41 @@
 // Child of tests/crash_test.ts.
-//   gen1 PATH    first generation: sessions s0..s9 x 200 memfds, hand over
-//   gen2 PATH    successor: verify and finish gen1 but its last session (left
-//                unretrieved, so gen1 stays the published state until the
-//                handover commits), write gen2, hand over (prints
-//                "handover-start" right before the handover, "done" after)
-//   check PATH   open as the next successor; print which complete generation
-//                is there ({"state":"gen1"|"gen2"|"none"}) or exit 1 on a half state
+//   gen1 PATH       first generation: sessions s0..s9 x 200 memfds, hand over
+//   gen2 PATH MODE  successor: verify gen1 byte for byte and finish its
+//                   sessions, write gen2, hand over (prints "handover-start"
+//                   right before the handover, "done" after). MODE
+//                   "keep-last" leaves the last session unretrieved;
+//                   "finish-all" retrieves and finishes every session, prints
+//                   "finished" and waits for a line on stdin before writing
+//                   gen2 (the test kills it there, or lets it go on)
+//   check PATH      open as the next successor; print which complete generation
+//                   is there ({"state":"gen1"|"gen2"|"none"}, every file
+//                   compared byte for byte) or exit 1 on a half state
 import { LiveUpdate, MemFile } from "../../mod.ts";
 
-const [stage, path] = Deno.args;
+const [stage, path, mode] = Deno.args;
 const SESSIONS = 10;
 const FILES = 200;
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 const data = (gen: number, i: number, j: number) =>
-  `gen${gen}-${i}-${j}-${"x".repeat((i * 7 + j) % 300)}`;
+  enc.encode(`gen${gen}-${i}-${j}-${"x".repeat((i * 7 + j) % 300)}`);
 
 function write(luo: LiveUpdate, gen: number): void {
   for (let i = 0; i < SESSIONS; i++) {
     const s = luo.createSession(`s${i}`);
     for (let j = 0; j < FILES; j++) {
-      s.preserve(MemFile.from(luo.arena, enc.encode(data(gen, i, j))), BigInt(j));
+      s.preserve(MemFile.from(luo.arena, data(gen, i, j)), BigInt(j));
     }
   }
 }
 
-/** Verifies a generation (its first `upTo` sessions); returns the first difference. */
+/** The first index where `got` differs from `want` (-1: equal, length included). */
+function firstDifference(got: Uint8Array, want: Uint8Array): number {
+  if (got.length !== want.length) return Math.min(got.length, want.length);
+  for (let k = 0; k < want.length; k++) if (got[k] !== want[k]) return k;
+  return -1;
+}
+
+/** Verifies a generation byte for byte (its first `upTo` sessions); returns the first difference. */
 function verify(luo: LiveUpdate, gen: number, upTo = SESSIONS): string | null {
   const names = luo.incomingSessions();
   if (names.length !== SESSIONS) return `${names.length} sessions`;
@@ -34,8 +44,8 @@ function verify(luo: LiveUpdate, gen: number, upTo = SESSIONS): string | null {
     if (s.fileCount !== FILES) return `s${i}: ${s.fileCount} files`;
     for (let j = 0; j < FILES; j++) {
       const f = s.retrieve(BigInt(j), MemFile);
-      const got = dec.decode(f.bytes());
-      if (got !== data(gen, i, j)) return `s${i}/${j}: "${got.slice(0, 40)}"`;
+      const at = firstDifference(f.bytes(), data(gen, i, j));
+      if (at >= 0) return `s${i}/${j}: ${f.size} bytes, first difference at byte ${at}`;
       f.close();
     }
     s.finish();
@@ -48,9 +58,16 @@ if (stage === "gen1") {
   write(luo, 1);
   luo.handover();
 } else if (stage === "gen2") {
+  if (mode !== "keep-last" && mode !== "finish-all") throw new Error(`unknown mode ${mode}`);
   const luo = LiveUpdate.open(path);
-  const bad = verify(luo, 1, SESSIONS - 1);
+  const bad = verify(luo, 1, mode === "keep-last" ? SESSIONS - 1 : SESSIONS);
   if (bad) throw new Error(`gen2: gen1 is wrong: ${bad}`);
+  if (mode === "finish-all") {
+    if (luo.incomingSessions().length !== 0) throw new Error("gen2: a session is not finished");
+    console.log("finished");
+    const go = new Uint8Array(1);
+    if (Deno.stdin.readSync(go) !== 1) throw new Error("gen2: stdin closed before the go");
+  }
   write(luo, 2);
   console.log("handover-start");
   luo.handover();
@@ -68,4 +85,6 @@ if (stage === "gen1") {
     }
     console.log(JSON.stringify({ state: `gen${gen}` }));
   }
+} else {
+  throw new Error(`unknown stage ${stage}`);
 }
