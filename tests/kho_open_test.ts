@@ -12,6 +12,15 @@ import { tempArena } from "../testing/temp_arena.ts";
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const isRoot = Deno.uid() === 0;
 
+const AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+
+/** Whether this process can run commands as uid 65534 (prints why a test is skipped when not). */
+async function canRunAsNobody(): Promise<boolean> {
+  if (await works([...AS_NOBODY, "true"])) return true;
+  console.log("skipped: setpriv cannot switch to uid 65534 here");
+  return false;
+}
+
 /** A complete arena at `path` (mode 0600, owned by this user). */
 function makeArena(path: string): void {
   Arena.create({ path, size: 16 * 4096 }).close();
@@ -145,20 +154,16 @@ Deno.test({
   name: "open: a user without access gets EACCES 'permission denied', as another user",
   ignore: !isRoot,
   async fn() {
-    if (!(await works(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "true"]))) {
-      console.log("skipped: setpriv cannot switch to uid 65534 here");
-      return;
-    }
+    if (!(await canRunAsNobody())) return;
     const t = tempArena();
     const denoDir = Deno.makeTempDirSync({ prefix: "luo-deno-nobody-" });
     try {
       makeArena(t.path);
       Deno.chmodSync(t.dir, 0o755);
       Deno.chownSync(denoDir, 65534, 65534);
-      const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
       const env = { DENO_DIR: denoDir, HOME: denoDir };
       const run = (opts: object) =>
-        runChild([...asNobody, ...childArgs("open", t.path, JSON.stringify(opts))], env);
+        runChild([...AS_NOBODY, ...childArgs("open", t.path, JSON.stringify(opts))], env);
       const own = await run({});
       assert.equal(own.outcomes[0]?.code, "EPERM", own.stderr);
       assert.match(own.outcomes[0].message!, /owned by uid 0, this process runs as uid 65534/);
@@ -174,3 +179,78 @@ Deno.test({
     }
   },
 });
+
+/** What must not change of a planted file: owner, mode, size, mtime and every byte. */
+function fingerprint(path: string) {
+  const st = Deno.lstatSync(path);
+  const bytes = st.isSymlink ? Deno.readLinkSync(path) : Deno.readFileSync(path);
+  return { uid: st.uid, mode: st.mode, size: st.size, mtime: st.mtime?.getTime(), bytes };
+}
+
+/** Every way a root service opens its arena, each expected to refuse `path`. */
+const SERVICE_OPENS: [string, (path: string) => unknown][] = [
+  ["Arena.open", (p) => Arena.open(p)],
+  ["LiveUpdate.open", (p) => LiveUpdate.open(p)],
+  ["LiveUpdate.start", (p) => LiveUpdate.start(p, { size: 1 << 20 })],
+];
+
+Deno.test({
+  name:
+    "open: an arena or symlink planted by a real uid 65534 process is refused and left as it was",
+  ignore: !isRoot,
+  async fn() {
+    if (!(await canRunAsNobody())) return;
+    const t = tempArena("my-service"); // the service's path, in a dir like /dev/shm
+    const own = tempArena("root"); // the service's own arena elsewhere (mode 0700 dir)
+    const denoDir = Deno.makeTempDirSync({ prefix: "luo-deno-nobody-" });
+    try {
+      Deno.chmodSync(t.dir, 0o1777);
+      Deno.chownSync(denoDir, 65534, 65534);
+      const env = { DENO_DIR: denoDir, HOME: denoDir };
+      const asNobody = (argv: string[]) => runChild([...AS_NOBODY, ...argv], env);
+      const planted = await asNobody(childArgs("create", t.path, String(16 * 4096), "{}"));
+      assert.equal(planted.outcomes[0]?.ok, true, planted.stderr);
+      makeArena(own.path);
+      const link = `${t.dir}/link.arena`;
+      const dangling = `${t.dir}/dangling.arena`;
+      const target = `${own.dir}/not-yet.arena`;
+      for (const [from, to] of [[own.path, link], [target, dangling]]) {
+        assert.equal((await asNobody(["ln", "-s", from, to])).code, 0, `ln -s ${from} ${to}`);
+      }
+      const before = [t.path, link, dangling, own.path].map(fingerprint);
+      assert.equal(before[0].uid, 65534, "planted by uid 65534");
+      assert.equal(before[1].uid, 65534, "the symlink too");
+      for (const [what, open] of SERVICE_OPENS) {
+        assertCode(
+          () => open(t.path),
+          "EPERM",
+          /owned by uid 65534, this process runs as uid 0/,
+          what,
+        );
+        assertCode(() => open(link), "ELOOP", /is a symlink/, `${what} of the symlink`);
+        assertCode(
+          () => open(dangling),
+          "ELOOP",
+          /is a symlink/,
+          `${what} of the dangling symlink`,
+        );
+      }
+      assert.deepEqual([t.path, link, dangling, own.path].map(fingerprint), before);
+      assert.equal(exists(target), false, "nothing was created through the dangling symlink");
+    } finally {
+      t.cleanup();
+      own.cleanup();
+      Deno.removeSync(denoDir, { recursive: true });
+    }
+  },
+});
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
