@@ -19,3 +19,17 @@ for (const [name, sessions] of [["stress-sessions", 2000], ["multi-session", 4],
     }
   });
 }
+
+Deno.test("selftest prevent_double_preservation (second half): a second token for the same object is EBUSY; the successor finds the first only", async () => {
+  const t = tempArena();
+  try {
+    const args = (stage: string) => [stage, "double-preservation", t.path];
+    const a = JSON.parse((await runOk(CHILD, args("write"))).stdout);
+    assert.match(a.second, /^EBUSY: .*already preserved in session "double" \(token 1\)/);
+    assert.equal(a.number, "1");
+    const b = JSON.parse((await runOk(CHILD, args("verify"))).stdout);
+    assert.deepEqual(b, { tokens: ["1"], two: "ENOENT", bytesOk: true });
+  } finally {
+    t.cleanup();
+  }
+});

@@ -2,7 +2,10 @@
 // selftests, each as "write" (preserve, hand over, exit) and "verify" (a new
 // process: retrieve, check every byte and name, finish, no page left).
 //   deno run -A selftests.ts write|verify CASE PATH
-import { LiveUpdate, MemFile } from "../../mod.ts";
+// Case "double-preservation" (prevent_double_preservation, second half): write
+// preserves one memfd as token 1, then the same memfd as token 2 in the same
+// session (must be EBUSY), and hands over; verify finds token 1 only.
+import { LiveUpdate, LiveUpdateError, MemFile } from "../../mod.ts";
 
 const [stage, name, path] = Deno.args;
 const enc = new TextEncoder();
@@ -31,6 +34,50 @@ const CASES: Record<string, () => [string, string[]][]> = {
 function fail(msg: string): never {
   console.error(`selftest ${name}: ${msg}`);
   Deno.exit(1);
+}
+
+/** The bytes of the one memfd of "double-preservation". */
+const ONCE = "preserved once, under token 1";
+
+/** Writes "double-preservation"; prints the code of the second preserve and the handover. */
+function writeDouble(): void {
+  const luo = LiveUpdate.create({ path, size: 1 << 20 });
+  const s = luo.createSession("double");
+  const f = MemFile.from(luo.arena, enc.encode(ONCE));
+  s.preserve(f, 1);
+  let second = "accepted";
+  try {
+    s.preserve(f, 2);
+  } catch (e) {
+    if (!(e instanceof LiveUpdateError)) throw e;
+    second = `${e.code}: ${e.message}`;
+  }
+  const { liveupdateNumber } = luo.handover();
+  console.log(JSON.stringify({ second, number: String(liveupdateNumber) }));
+}
+
+/** Verifies "double-preservation" in the successor: token 1 and its bytes only. */
+function verifyDouble(): void {
+  using luo = LiveUpdate.open(path, { poison: true });
+  const s = luo.retrieveSession("double");
+  const tokens = s.tokens().map(String);
+  let two = "found";
+  try {
+    s.retrieve(2);
+  } catch (e) {
+    if (!(e instanceof LiveUpdateError)) throw e;
+    two = e.code;
+  }
+  const bytes = dec.decode(s.retrieve(1, MemFile).read());
+  s.finish();
+  console.log(JSON.stringify({ tokens, two, bytesOk: bytes === ONCE }));
+}
+
+if (name === "double-preservation") {
+  if (stage === "write") writeDouble();
+  else if (stage === "verify") verifyDouble();
+  else fail(`unknown stage ${stage}`);
+  Deno.exit(0);
 }
 
 const sessions = CASES[name]?.() ?? fail("unknown case");
