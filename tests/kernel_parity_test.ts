@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { failSyncAfter } from "../lib/kho/faults.ts";
 import {
+  type ErrorCode,
   type FileHandler,
   type IncomingFile,
   LiveUpdate,
@@ -14,6 +15,8 @@ import {
 import { assertCode } from "../testing/assert_code.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 import { writeV3Image } from "../testing/v3_image.ts";
+import { inspectArena } from "../tools.ts";
+import { PHYS_BASE } from "../kho.ts";
 
 interface Rec {
   rec: bigint;
@@ -88,6 +91,32 @@ Deno.test("kernel: liveupdate-number never goes backwards, even after an unusabl
     const c = LiveUpdate.open(t.path);
     assertCode(() => c.incomingSessions(), "EIO", /unknown compatible "gone-v1"/);
     assert.equal(c.handover().liveupdateNumber, 3n);
+    using d = LiveUpdate.open(t.path);
+    assert.equal(d.incomingNumber, 3n);
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("kernel: liveupdate-number keeps counting after a damaged image (rule 2)", () => {
+  const t = tempArena();
+  try {
+    const a = LiveUpdate.create({ path: t.path, size: 1 << 20 });
+    a.createSession("s").preserve(MemFile.from(a.arena, new Uint8Array([1])), 1n);
+    assert.equal(a.handover().liveupdateNumber, 1n);
+    const b = LiveUpdate.open(t.path);
+    b.retrieveSession("s").finish();
+    b.createSession("s").preserve(MemFile.from(b.arena, new Uint8Array([2])), 1n);
+    assert.equal(b.handover().liveupdateNumber, 2n);
+    // Zero the count of the session block: the image is damaged (EBADMSG).
+    const block = inspectArena(t.path).regions.find((r) => r.what === "session block")!;
+    using f = Deno.openSync(t.path, { write: true });
+    f.seekSync(Number(BigInt(block.pa) - PHYS_BASE) + 8, Deno.SeekMode.Start);
+    f.writeSync(new Uint8Array(8));
+    const c = LiveUpdate.open(t.path);
+    assertCode(() => c.incomingSessions(), "EIO", /EBADMSG: session chain: block 0 has count 0/);
+    c.releaseUnclaimed();
+    assert.equal(c.handover().liveupdateNumber, 3n, "the arena's handover count goes on");
     using d = LiveUpdate.open(t.path);
     assert.equal(d.incomingNumber, 3n);
   } finally {
@@ -244,4 +273,57 @@ Deno.test("sync: a handover whose flush fails after the commit point is not roll
   } finally {
     t.cleanup();
   }
+});
+
+/** Errors a handler throws, each with the code it must keep (rule 7: its errno, by name or number). */
+const CARRIERS: [Record<string, unknown>, ErrorCode][] = [
+  [{ code: "ENOSPC" }, "ENOSPC"],
+  [{ errno: 28 }, "ENOSPC"], // a C errno
+  [{ errno: -16 }, "EBUSY"], // Node's negated errno
+  [{ errno: 9999 }, "EIO"], // no errno of ERRORS
+  [{ errno: "28" }, "EIO"], // not a number
+  [{ errno: 1.5 }, "EIO"],
+];
+
+Deno.test("kernel: a handler's plain Error keeps its errno (code or numeric errno) on preserve, freeze, retrieve, canFinish and finish", () => {
+  const fail: { op?: string; err?: Error } = {};
+  const thrower = (op: string) => () => {
+    if (fail.op === op) throw fail.err;
+    return true;
+  };
+  const h = minimal("errno-v1", [], {
+    preserve: (_c, f) => (thrower("preserve")(), f.obj.rec),
+    freeze: () => void thrower("freeze")(),
+    retrieve: (_c, f) => (thrower("retrieve")(), { rec: f.data }),
+    canFinish: thrower("canFinish"),
+    finish: () => void thrower("finish")(),
+  });
+  const each = (op: string, fn: (i: number, code: ErrorCode) => void) =>
+    CARRIERS.forEach(([props, code], i) => {
+      Object.assign(fail, { op, err: Object.assign(new Error(`${op} broke`), props) });
+      fn(i, code);
+      fail.op = undefined;
+    });
+  generations([h], (luo) => {
+    each("preserve", (i, code) => {
+      const s = luo.createSession(`c${i}`);
+      assertCode(() => s.preserve({ rec: 1n }, 1n), code, /preserve failed: preserve broke/);
+    });
+    for (let i = 0; i < CARRIERS.length; i++) luo.session(`c${i}`).preserve({ rec: 1n }, 1n);
+    each("freeze", (_i, code) => {
+      assertCode(() => luo.handover(), code, /freeze failed: freeze broke/);
+    });
+  }, (next) => {
+    const sessions = CARRIERS.map((_, i) => next.retrieveSession(`c${i}`));
+    each("retrieve", (i, code) => {
+      assertCode(() => sessions[i].retrieve(1n), code, /retrieve failed: retrieve broke/);
+    });
+    each("canFinish", (i, code) => {
+      assertCode(() => sessions[i].finish(), code, /canFinish failed: canFinish broke/);
+    });
+    each("finish", (i, code) => {
+      assertCode(() => sessions[i].finish(), code, /finish failed: finish broke/);
+    });
+    assert.deepEqual(next.incomingSessions(), []);
+  });
 });

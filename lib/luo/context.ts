@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type ErrorCode, ERRORS, LiveUpdateError, LuoError } from "../errors.ts";
+import { codeOfNative, type ErrorCode, ERRORS, LiveUpdateError, LuoError } from "../errors.ts";
 import type { FlbRegistry } from "./flb.ts";
 import type { CallbackGuard } from "./guard.ts";
 import type { FileHandler, HandlerContext, HandlerRegistry } from "./handler.ts";
@@ -41,8 +41,9 @@ export interface FileSetContext extends HandlerContext {
  * A handler's error as a typed error naming the op (`what`: session,
  * token, handler, op). A library error keeps its class and code and gets
  * `what` put in front of its message (once); any other error becomes a
- * {@link LuoError} whose `code` is the error's own when it is one of
- * {@link ERRORS} (as the kernel returns a handler's errno), else `EIO`.
+ * {@link LuoError} that keeps the handler's errno (as the kernel returns
+ * it): its `code` when that is one of {@link ERRORS}, else its numeric
+ * `errno` (28 or Node's -28) when that is one of theirs, else `EIO`.
  */
 export function wrapHandlerError(e: unknown, what: string): LiveUpdateError {
   if (e instanceof LiveUpdateError) {
@@ -50,13 +51,24 @@ export function wrapHandlerError(e: unknown, what: string): LiveUpdateError {
     if (!rest.startsWith(what)) e.message = `${e.code}: ${what}: ${rest}`;
     return e;
   }
-  const code = (e as { code?: unknown })?.code;
-  const known = typeof code === "string" && Object.hasOwn(ERRORS, code);
   return new LuoError(
-    known ? code as ErrorCode : "EIO",
+    errnoOf(e),
     `${what}: ${e instanceof Error ? e.message : String(e)}`,
     { cause: e },
   );
+}
+
+/** The code a handler's error carries: its `code` name, else its numeric `errno` (either sign), else `EIO`. */
+function errnoOf(e: unknown): ErrorCode {
+  const { code, errno } = (typeof e === "object" && e !== null ? e : {}) as {
+    code?: unknown;
+    errno?: unknown;
+  };
+  if (typeof code === "string" && Object.hasOwn(ERRORS, code)) return code as ErrorCode;
+  if (typeof errno === "number" && Number.isSafeInteger(errno) && errno !== 0) {
+    return codeOfNative(-Math.abs(errno));
+  }
+  return "EIO";
 }
 
 /** The identity under which `obj` is preserved once (the handler's `getId`, else the object). */
