@@ -29,7 +29,7 @@ import type { HandlerContext } from "./handler.ts";
  *   compatible: "values-since-v1",
  *   preserve({ arena }) {
  *     const obj = { at: BigInt(Date.now()) };
- *     const data = arena.allocPreserve(4096);
+ *     const data = arena.allocPreserve(4096, { zero: true }); // no stale bytes handed over
  *     arena.view(data, 8).setBigUint64(0, obj.at, true);
  *     return { obj, data };
  *   },

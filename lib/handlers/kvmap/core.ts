@@ -114,7 +114,7 @@ export class MapCore {
       blocks.push(headerPa);
       const indexPa = arena.alloc(indexPages(INDEX_LOG2.min) * PAGE_SIZE, { zero: true });
       blocks.push(indexPa);
-      const seg = arena.allocRegion(MIN_SEGMENT_BYTES);
+      const seg = arena.allocRegion(MIN_SEGMENT_BYTES, { zero: true }); // handed over whole
       blocks.push(seg.pa);
       const words = arena.words;
       const hdr = wordOf(headerPa);

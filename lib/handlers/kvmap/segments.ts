@@ -259,13 +259,17 @@ export class Segments {
     return (this.base[seg] + (st.pendRef - seg * REF.segShift) * REF.unit) / 4;
   }
 
-  /** Allocates a block of at least `need` bytes, preferring `want` (smaller when memory is short). */
+  /**
+   * Allocates a zeroed block of at least `need` bytes, preferring `want`
+   * (smaller when memory is short): the whole segment is handed over, so
+   * past the log's end it must not hold a freed file's bytes.
+   */
   private alloc(need: number, want: number): Region {
     let size = 2 ** Math.ceil(Math.log2(Math.max(need, want)));
     const min = 2 ** Math.ceil(Math.log2(need));
     for (;;) {
       try {
-        return this.arena.allocRegion(size);
+        return this.arena.allocRegion(size, { zero: true });
       } catch (e) {
         if (!(e instanceof LiveUpdateError) || e.code !== "ENOMEM" || size <= min) throw e;
         size /= 2;

@@ -391,7 +391,10 @@ export class MemFile {
 
   /**
    * Adds extents so that `size` bytes fit: at least a quarter of the
-   * capacity more, or, when that does not fit, exactly what is missing.
+   * capacity more, or, when that does not fit, exactly what is missing. The
+   * added capacity past `size` is zeroed (the pages may hold a freed file's
+   * bytes, and the last page is handed over whole); the caller fills
+   * `[old size, size)`.
    */
   #grow(size: number): void {
     const have = this.#capacity();
@@ -408,6 +411,8 @@ export class MemFile {
       added = this.arena.allocExtents(size - have, options);
     }
     this.#extents.push(...added);
+    const end = this.#capacity();
+    if (end > size) this.#forEachChunk(size, end - size, (b) => b.fill(0));
   }
 
   /**
