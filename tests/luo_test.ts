@@ -394,3 +394,34 @@ Deno.test("releaseUnclaimed counts every handed-over block it released, the disc
     t.cleanup();
   }
 });
+
+Deno.test("tokens around 2^53 and at 2^64-1 stay distinct and exact through a handover", () => {
+  const t = tempArena();
+  try {
+    const tokens = [
+      2n ** 53n - 1n,
+      2n ** 53n,
+      2n ** 53n + 1n,
+      2n ** 64n - 1n,
+      2n ** 32n,
+      2n ** 32n - 1n,
+    ];
+    const old = LiveUpdate.create({ path: t.path, size: 4 << 20 });
+    const s = old.createSession("big");
+    for (const [i, tok] of tokens.entries()) {
+      s.preserve(MemFile.from(old.arena, new Uint8Array([i])), tok);
+    }
+    assertCode(() => s.preserve(MemFile.create(old.arena), 2n ** 53n + 1n), "EEXIST");
+    old.handover();
+    old.close();
+    using luo = LiveUpdate.open(t.path);
+    const got = luo.retrieveSession("big");
+    assert.deepEqual(got.tokens(), tokens);
+    for (const [i, tok] of tokens.entries()) {
+      assert.deepEqual([...got.retrieve(tok, MemFile).read()], [i]);
+    }
+    got.finish();
+  } finally {
+    t.cleanup();
+  }
+});

@@ -96,9 +96,11 @@ export class OutgoingFileSet {
    */
   preserve(obj: unknown, token: Token): void {
     const t = toToken(token);
-    // The halves without BigInt arithmetic for a number token (safe: < 2^53).
-    const lo = typeof token === "number" ? token >>> 0 : Number(t & 0xffffffffn);
-    const hi = typeof token === "number" ? Math.floor(token / 2 ** 32) : Number(t >> 32n);
+    // The halves without BigInt arithmetic (no garbage) below 2^53.
+    const v = typeof token === "number" ? token : Number(t);
+    const small = v <= Number.MAX_SAFE_INTEGER;
+    const lo = small ? v >>> 0 : Number(t & 0xffffffffn);
+    const hi = small ? Math.floor(v / 2 ** 32) : Number(t >> 32n);
     if (this.#index.get(lo, hi) >= 0) {
       throw new LuoError("EEXIST", `${this.#where(t)}: token already used`);
     }
