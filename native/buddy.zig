@@ -105,7 +105,7 @@ pub const Buddy = struct {
         return @intCast(o);
     }
 
-    fn listPush(self: *Buddy, i: u32, order: u8) void {
+    pub fn listPush(self: *Buddy, i: u32, order: u8) void {
         const first = self.free_head[order];
         self.next[i] = first;
         self.prev[i] = NIL;

@@ -23,4 +23,5 @@ test {
     _ = @import("records_test.zig");
     _ = @import("records_keys_test.zig");
     _ = @import("extents_test.zig");
+    _ = @import("trim_test.zig");
 }

@@ -1,22 +1,24 @@
-// What a memory file holds beyond its size: a shrink gives back the
-// extents wholly past the new size (emptying the views that reach them),
-// and a file grown by appends hands over at most a quarter more than its
-// size (growth slack trimmed at preserve), checked in a fresh successor.
+// What a memory file holds beyond its size: a shrink gives back every page
+// past the new size (emptying the views that reach them; the extent with
+// the last byte is split in place), and a file grown by appends hands over
+// exactly the pages its bytes need (growth slack given back at preserve),
+// checked in a fresh successor.
 import assert from "node:assert/strict";
 import { LiveUpdate, MemFile } from "../mod.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
 const PAGE = 4096;
 
-Deno.test("memfd shrink frees the extents wholly past the new size; resize(0) frees them all", () => {
+Deno.test("memfd shrink gives back every page past the new size; resize(0) frees them all", () => {
   using luo = LiveUpdate.create({ size: 64 << 20 });
   const free0 = luo.arena.info().freePages;
   using f = MemFile.create(luo.arena, 40 << 20); // a 32 MiB extent and an 8 MiB one
-  const [head, tail] = f.extents.map((e) => e.pages);
-  assert.deepEqual([head + tail, f.extents.length], [10240, 2]);
-  f.resize(1); // the second extent holds nothing now
-  assert.deepEqual(f.extents.map((e) => e.pages), [head]);
-  assert.equal(luo.arena.info().freePages, free0 - head);
+  assert.equal(f.extents.length, 2);
+  f.resize(PAGE + 1); // two pages: the first extent's tail is split off and freed
+  assert.deepEqual(f.extents.map((e) => e.pages), [2]);
+  assert.equal(luo.arena.info().freePages, free0 - 2);
+  f.resize(5 * PAGE); // grows again: new bytes are zero
+  assert.equal(f.read(PAGE + 1).every((b) => b === 0), true);
   f.resize(0);
   assert.equal(f.extents.length, 0);
   assert.equal(luo.arena.info().freePages, free0, "resize(0) gives every page back");
@@ -39,10 +41,25 @@ Deno.test("memfd shrink empties the views that reach a freed extent, and only th
   assert.equal(part.length, 2 * PAGE, "nothing freed under it: it stays");
   f.resize(2 * PAGE);
   assert.deepEqual([...f.read(PAGE - 2, 4)], [1, 1, 1, 0], "bytes past the shrink are zero");
+  const two = f.bytes();
+  f.resize(10); // the extent holding byte 0 is split: its second page goes back
+  assert.equal(two.length, 0, "it reached the page given back");
+  assert.deepEqual(f.extents.map((e) => e.pages), [1]);
   assert.equal(first.size, PAGE);
 });
 
-Deno.test("memfd grown by appends hands over at most a quarter more than its size (fresh successor)", async () => {
+Deno.test("memfd preserve gives back growth slack under a live view, which stays as it was", () => {
+  using luo = LiveUpdate.create({ size: 4 << 20 });
+  const f = MemFile.create(luo.arena);
+  for (let i = 0; i < 9; i++) f.write(new Uint8Array(PAGE).fill(i + 1)); // grows past 9 pages
+  const view = f.bytes(); // up to the last page holding bytes
+  luo.createSession("s").preserve(f, 1n);
+  assert.equal(f.extents.reduce((n, e) => n + e.pages, 0), 9);
+  assert.equal(view.length, 9 * PAGE);
+  assert.equal(view[8 * PAGE], 9);
+});
+
+Deno.test("memfd grown by appends hands over exactly the pages its bytes need (fresh successor)", async () => {
   const t = tempArena();
   try {
     const size = 41_943_080; // 10,241 pages
@@ -88,7 +105,11 @@ Deno.test("memfd grown by appends hands over at most a quarter more than its siz
     for (const f of files) {
       assert.equal(f.size, size);
       assert.ok(f.right, "every byte as written");
-      assert.ok(f.pages >= need && f.pages <= need * 1.25, `${f.pages} pages for ${need}`);
+      assert.equal(
+        f.pages,
+        need,
+        "exactly the pages its bytes need: the growth slack was given back",
+      );
     }
   } finally {
     t.cleanup();

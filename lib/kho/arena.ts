@@ -287,6 +287,40 @@ export class Arena extends ArenaMemory implements NativeCaller {
   }
 
   /**
+   * Keeps the first `pages` pages of the allocated, unpreserved block at
+   * `pa` and frees the rest; returns the blocks kept (the binary
+   * decomposition of `pages`, largest first, contiguous from `pa`). `EBUSY`
+   * when the block is preserved or listed in the published image, `EINVAL`
+   * unless `pages` is 1 to the block's pages - 1.
+   *
+   * @example
+   * ```ts
+   * import { Arena } from "@luo/live-update/kho";
+   * using arena = Arena.create({ size: 1 << 20 });
+   * const before = arena.info().freePages;
+   * const pa = arena.alloc(64 * 4096);
+   * const kept = arena.trim(pa, 5); // 4 pages + 1 page
+   * console.log(kept.map((r) => r.pages), before - arena.info().freePages); // [4, 1] 5
+   * ```
+   */
+  trim(pa: bigint, pages: number): Region[] {
+    checkAddress(pa);
+    checkInteger("trim pages", pages, 1, 2 ** 31);
+    this.#call(
+      () => `trim ${hex(pa)} to ${pages} pages`,
+      (nt, h) => nt.kho_trim(h, pa, BigInt(pages)),
+    );
+    const kept: Region[] = [];
+    for (let bit = 2 ** 30, at = pa; bit >= 1; bit /= 2) {
+      if (pages & bit) {
+        kept.push({ pa: at, pages: bit });
+        at += BigInt(bit * PAGE_SIZE);
+      }
+    }
+    return kept;
+  }
+
+  /**
    * Frees a block now, even when the published image lists it, for a
    * block that nothing in that image references any more (the caller's
    * guarantee: e.g. a structure of the image, updated in place, stopped

@@ -59,22 +59,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 407568,
-    sha256: "8665f95f331433188f40be447479d69a8f1f4ca08e02b4cb03d1342132675cc8",
+    size: 407856,
+    sha256: "7e28df98ac6511339c81a6d62741e878b66a213fa7926920cdb8043b6e2b0db6",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 365970,
-    sha256: "431b8295d273b28ee9fdb104192bc024533825232e35d9cb8c82d59c0f929c10",
+    size: 374450,
+    sha256: "b3f931009eb822069394c6d9f73973d644b0e6803a294b23b8870e460b2a8dfa",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 435496,
-    sha256: "7bc666371a9e49944e22e39ecbb785603d60eebf387ce630f9a86ef2d1002391",
+    size: 439544,
+    sha256: "54c34af08494495b8e8ce38837b82983e81d90326a85383e9d275612f1ed1285",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 453648,
-    sha256: "bc8dc6b5f601190ef7e87cb096b24723560822baaebb3d0dbfe70e9c6e6ee8ff",
+    size: 458048,
+    sha256: "e0c8e2b7846ec119e87fc402a78a95c675efb0ec088a96353de1ee80c95b1b8a",
   },
 };

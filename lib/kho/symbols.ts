@@ -6,7 +6,7 @@
  */
 
 /** ABI version these declarations describe (native `kho_abi_version`). */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /** The native library's symbols. */
 export const symbols = {
@@ -22,6 +22,7 @@ export const symbols = {
   kho_phys_to_virt: { parameters: ["u32", "u64"], result: "pointer" },
   kho_alloc: { parameters: ["u32", "u64", "u32", "buffer"], result: "i32" },
   kho_free: { parameters: ["u32", "u64"], result: "i32" },
+  kho_trim: { parameters: ["u32", "u64", "u64"], result: "i32" },
   kho_alloc_preserve: { parameters: ["u32", "u64", "u32", "buffer"], result: "i32" },
   kho_unpreserve_free: { parameters: ["u32", "u64"], result: "i32" },
   kho_free_unreferenced: { parameters: ["u32", "u64"], result: "i32" },

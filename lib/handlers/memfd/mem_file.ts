@@ -49,12 +49,10 @@ export const trimSlack: unique symbol = Symbol("trimSlack");
  * with S bytes free, rounded up to 4 KiB pages: growing it asks for at
  * least a quarter more than it has (appends stay linear) and, when that
  * does not fit, for exactly what is missing, in at most
- * {@link GROW_EXTENTS} extents per growth. Extents wholly past the size
- * are freed when it shrinks and when it is preserved (unless a view from
- * {@link bytes} reaches them then), so that a file grown by appends hands
- * over at most a quarter more than its size, and usually less; the
- * extent holding the last byte stays whole (a file shrunk from 40 MiB to
- * 1 byte keeps its first extent: create a new file to give it back). Its handover metadata is 128 bytes (memfd-v2: a
+ * {@link GROW_EXTENTS} extents per growth. Every page past the size is
+ * given back when it shrinks and when it is preserved (the extent holding
+ * the last byte is split in place), so a file grown by appends hands over
+ * exactly the pages its bytes need. Its handover metadata is 128 bytes (memfd-v2: a
  * slot of a shared descriptor page), plus one 4 KiB extent block per 255
  * extents past the 5 held inline; a live update of one file of S bytes
  * needs an arena of S rounded up to 4 KiB plus 48 KiB.
@@ -64,9 +62,10 @@ export const trimSlack: unique symbol = Symbol("trimSlack");
  * that none can write into pages another file gets next. (A view's buffer
  * transferred away with `postMessage` or `structuredClone` cannot be
  * emptied: the file's pages are then never reused in this process.) A
- * shrink that frees pages empties the views that reach into them first (take
- * a new one); a view it does not reach keeps its length, and bytes past the
- * new size are zeroed if the file grows again.
+ * view reaches the pages holding bytes when it was taken; a shrink that
+ * gives pages back empties the views that reach them first (take a new
+ * one); a view it does not reach keeps its length, and bytes past the new
+ * size are zeroed if the file grows again.
  *
  * @example
  * ```ts
@@ -334,28 +333,40 @@ export class MemFile {
   }
 
   /**
-   * Frees the extents wholly past `size` bytes, last first. Views from
-   * {@link bytes} that reach into them are emptied first when `revoke`
-   * (else the extents stay); one that cannot be emptied (transferred away)
-   * keeps every extent.
+   * Frees the pages past `size` bytes (rounded up to a page): the extents
+   * wholly past it, and the tail of the one holding the last byte. Views
+   * from {@link bytes} that reach those pages are emptied first when
+   * `revoke` (else nothing is freed); one that cannot be emptied
+   * (transferred away) keeps every page.
    */
   #trimTo(size: number, revoke: boolean): void {
+    const end = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     let keep = this.#extents.length;
-    let start = this.#capacity();
-    while (keep > 0) {
-      const pages = this.#extents[keep - 1].pages;
-      if (start - pages * PAGE_SIZE < size) break; // that extent holds bytes of the file
-      start -= pages * PAGE_SIZE;
+    let start = this.#capacity(); // the end of extent keep - 1
+    while (keep > 0 && start - this.#extents[keep - 1].pages * PAGE_SIZE >= end) {
+      start -= this.#extents[keep - 1].pages * PAGE_SIZE;
       keep--;
     }
-    if (keep === this.#extents.length) return;
-    // Views map the file from offset 0: one longer than `start` reaches a freed extent.
-    const reaching = this.#views.filter((v) => v.view.length > start);
+    if (keep === this.#extents.length && start === end) return;
+    // Views map the file from offset 0: one longer than `end` reaches a page to free.
+    const reaching = this.#views.filter((v) => v.view.length > end);
     if (reaching.length > 0 && !revoke) return;
     if (reaching.some((v) => !this.arena.revoke(v.ref))) return;
     this.#views = this.#views.filter((v) => v.view.length > 0);
     freeRegions(this.arena, this.#extents.slice(keep));
     this.#extents.length = keep;
+    if (start > end) this.#trimLast((start - end) / PAGE_SIZE);
+  }
+
+  /** Gives back the last `pages` pages of the last extent (one buddy block: split in place). */
+  #trimLast(pages: number): void {
+    const last = this.#extents[this.#extents.length - 1];
+    try {
+      this.#extents.splice(-1, 1, ...this.arena.trim(last.pa, last.pages - pages));
+    } catch (e) {
+      // Listed in the predecessor's published image (a retrieved file): it stays whole.
+      if (!(e instanceof KhoError) || e.code !== "EBUSY") throw e;
+    }
   }
 
   /** @internal */
@@ -562,7 +573,8 @@ export class MemFile {
       end += BigInt(e.pages * PAGE_SIZE);
     }
     if (this.#views.at(-1)?.pa !== first.pa || this.#views.at(-1)!.view.length < this.#size) {
-      const span = Number(end - first.pa);
+      // Up to the last page holding bytes: a shrink or preserve may give back what is past it.
+      const span = Math.min(Number(end - first.pa), Math.ceil(this.#size / PAGE_SIZE) * PAGE_SIZE);
       this.#views.push({ ...this.arena.ownView(first.pa, span), pa: first.pa });
     }
     return this.#views.at(-1)!.view.subarray(0, this.#size);
