@@ -50,13 +50,33 @@ Deno.test("memfd shrink empties the views that reach a freed extent, and only th
 
 Deno.test("memfd preserve gives back growth slack under a live view, which stays as it was", () => {
   using luo = LiveUpdate.create({ size: 4 << 20 });
-  const f = MemFile.create(luo.arena);
-  for (let i = 0; i < 9; i++) f.write(new Uint8Array(PAGE).fill(i + 1)); // grows past 9 pages
-  const view = f.bytes(); // up to the last page holding bytes
+  using first = MemFile.create(luo.arena, PAGE); // takes page 1: the next file's extents follow each other
+  const f = MemFile.from(luo.arena, new Uint8Array(3 * PAGE).fill(7));
+  const view = f.bytes(); // its 3 pages
+  f.write(new Uint8Array([9]), 3 * PAGE); // a growth: 3 pages more, 1 byte used
+  assert.equal(f.extents.reduce((n, e) => n + e.pages, 0), 6);
   luo.createSession("s").preserve(f, 1n);
-  assert.equal(f.extents.reduce((n, e) => n + e.pages, 0), 9);
-  assert.equal(view.length, 9 * PAGE);
-  assert.equal(view[8 * PAGE], 9);
+  assert.equal(f.extents.reduce((n, e) => n + e.pages, 0), 4, "the slack went back");
+  assert.equal(view.length, 3 * PAGE, "the view did not reach it: it stays");
+  assert.deepEqual([view[0], view[3 * PAGE - 1], ...f.read(3 * PAGE)], [7, 7, 9]);
+  assert.equal(first.size, PAGE);
+});
+
+Deno.test("memfd shrink under a view transferred away frees nothing it reaches, and zeroes what it cut", () => {
+  using luo = LiveUpdate.create({ size: 4 << 20 });
+  using first = MemFile.create(luo.arena, PAGE);
+  const f = MemFile.from(luo.arena, new Uint8Array(3 * PAGE).fill(5));
+  const view = f.bytes();
+  const moved = structuredClone(view, { transfer: [view.buffer as ArrayBuffer] });
+  const free = luo.arena.info().freePages;
+  f.resize(10);
+  assert.equal(luo.arena.info().freePages, free, "the transferred view still reaches every page");
+  assert.equal(moved[9], 5);
+  assert.equal(moved[10], 0, "the bytes cut off are zeroed");
+  f.close(); // its pages are never reused in this process
+  using g = MemFile.create(luo.arena, 3 * PAGE);
+  assert.equal(luo.arena.info().freePages, free - 3, "g took other pages");
+  assert.equal(first.size, PAGE);
 });
 
 Deno.test("memfd grown by appends hands over exactly the pages its bytes need (fresh successor)", async () => {
@@ -113,5 +133,31 @@ Deno.test("memfd grown by appends hands over exactly the pages its bytes need (f
     }
   } finally {
     t.cleanup();
+  }
+});
+
+Deno.test("a view transferred away keeps the arena mapped after its file and the arena close (a second process)", async () => {
+  for (const how of ["close", "dropViews"]) {
+    const code = `
+      import { LiveUpdate, MemFile } from ${
+      JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    };
+      const luo = LiveUpdate.create({ size: 1 << 20 });
+      const f = MemFile.from(luo.arena, new Uint8Array(8192).fill(3));
+      const view = f.bytes();
+      const moved = structuredClone(view, { transfer: [view.buffer] });
+      try { f.${how}(); } catch (e) { if (e.code !== "EBUSY") throw e; }
+      luo.close();
+      for (let i = 0; i < 3; i++) { new Uint8Array(1 << 24); globalThis.gc?.(); }
+      moved[1] = 4;
+      console.log(moved[0] + moved[1]);`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--v8-flags=--expose-gc", code],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.signal, null, `${how}: killed by ${out.signal} ${err}`);
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "7", `${how}: ${err}`);
   }
 });

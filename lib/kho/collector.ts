@@ -7,34 +7,45 @@
  * mapped and locked until the process exits; a temporary one's file is
  * removed at exit.
  *
- * The views the library hands out are kept here (weakly): at `close` they
- * are detached (length 0), so none can reach unmapped memory. If one of
- * them was transferred away by its user, its memory cannot be revoked: the
- * mapping is then kept until the process exits.
+ * The views the library hands out as owned views (a memory file's) are
+ * kept here until revoked: at `close` they are detached (length 0), so none
+ * can reach unmapped memory. If one of them was transferred away by its
+ * user, its memory cannot be revoked: the mapping is then kept until the
+ * process exits.
  *
  * @module
  */
 
 import { removeIfPresent } from "./temporary.ts";
 
-/** The buffers of one arena's memory, and whether all of them can still be revoked. */
+/**
+ * The buffers of one arena's memory handed out as owned views, held until
+ * they are revoked: one its user transferred away (`postMessage`,
+ * `structuredClone`) cannot be revoked, and holding its original is what
+ * tells it apart from one that was never transferred (a weak reference
+ * would lose it to the collector, and the arena would then be unmapped
+ * under the transferred copy).
+ */
 export class ArenaBuffers {
-  #buffers = new Set<WeakRef<ArrayBuffer>>();
+  #buffers = new Map<WeakRef<ArrayBuffer>, ArrayBuffer>();
 
-  /** Starts tracking `buffer` (a view's memory that `detachAll` must revoke). */
+  /** Starts tracking `buffer` (a view's memory that `revokeAll` must revoke). */
   track(buffer: ArrayBuffer): WeakRef<ArrayBuffer> {
     const ref = new WeakRef(buffer);
-    this.#buffers.add(ref);
+    this.#buffers.set(ref, buffer);
     return ref;
   }
 
-  /** Detaches one tracked buffer now (e.g. a memory file closed); false if it was transferred away. */
+  /**
+   * Detaches one tracked buffer now (e.g. a memory file closed); false if
+   * it was transferred away (it stays tracked: its memory is still in use).
+   */
   revoke(ref: WeakRef<ArrayBuffer>): boolean {
-    this.#buffers.delete(ref);
-    const b = ref.deref();
-    if (!b) return true;
+    const b = this.#buffers.get(ref);
+    if (b === undefined) return true; // revoked before
     if (b.detached) return false;
     b.transfer(0);
+    this.#buffers.delete(ref);
     return true;
   }
 
@@ -44,7 +55,7 @@ export class ArenaBuffers {
    */
   revokeAll(): boolean {
     let revocable = true;
-    for (const ref of [...this.#buffers]) revocable = this.revoke(ref) && revocable;
+    for (const ref of [...this.#buffers.keys()]) revocable = this.revoke(ref) && revocable;
     return revocable;
   }
 }

@@ -16,11 +16,12 @@ import { freeRegions } from "../../kho/regions.ts";
 /** Most extents one growth of a file takes (ENOMEM past it: the free memory is too scattered). */
 export const GROW_EXTENTS = 1024;
 /**
- * A growth asks for at least capacity ÷ GROW_DIVISOR more: appends take a
- * bounded number of growths per doubling (about 3), and the slack past
- * the size is at most a quarter of it.
+ * A growth asks for at least capacity ÷ GROW_DIVISOR more. As much again
+ * (1): one growth per doubling, so appends stay linear with few extents
+ * (a write walks them); what is past the size is given back at preserve
+ * and at a shrink, so the slack is never handed over.
  */
-const GROW_DIVISOR = 4;
+const GROW_DIVISOR = 1;
 
 /**
  * `size` as a file size: `EINVAL` unless a non-negative integer, `EFBIG`
@@ -47,12 +48,13 @@ export const trimSlack: unique symbol = Symbol("trimSlack");
  * Its pages are a list of extents taken from the arena's free blocks,
  * largest first (`Arena.allocExtents`), so a file of S bytes fits an arena
  * with S bytes free, rounded up to 4 KiB pages: growing it asks for at
- * least a quarter more than it has (appends stay linear) and, when that
+ * least as much again as it has (appends stay linear) and, when that
  * does not fit, for exactly what is missing, in at most
  * {@link GROW_EXTENTS} extents per growth. Every page past the size is
  * given back when it shrinks and when it is preserved (the extent holding
  * the last byte is split in place), so a file grown by appends hands over
- * exactly the pages its bytes need. Its handover metadata is 128 bytes (memfd-v2: a
+ * exactly the pages its bytes need. Bytes cut off by a shrink are zeroed.
+ * Its handover metadata is 128 bytes (memfd-v2: a
  * slot of a shared descriptor page), plus one 4 KiB extent block per 255
  * extents past the 5 held inline; a live update of one file of S bytes
  * needs an arena of S rounded up to 4 KiB plus 48 KiB.
@@ -101,7 +103,7 @@ export class MemFile {
    * The views {@link bytes} handed out, the latest last (a new one when the
    * file outgrows it: at most one per doubling); all are emptied on close.
    */
-  #views: { view: Uint8Array; ref: WeakRef<ArrayBuffer>; pa: bigint }[] = [];
+  #views: { view: Uint8Array; ref: WeakRef<ArrayBuffer>; pa: bigint; span: number }[] = [];
 
   private constructor(arena: Arena) {
     this.arena = arena;
@@ -211,8 +213,8 @@ export class MemFile {
     this.#live();
     checkInteger("memfd seals", seals, 0, KNOWN_SEALS);
     if (this.#seals & SEALS.seal) throw new LuoError("EPERM", "memfd is sealed against new seals");
-    // Views collected since cannot write; one transferred away still can.
-    const writable = this.#views.filter((v) => v.ref.deref() !== undefined).length;
+    // Every view not emptied yet can write (one transferred away too).
+    const writable = this.#views.length;
     if (seals & SEALS.write && !(this.#seals & SEALS.write) && writable > 0) {
       throw new LuoError(
         "EBUSY",
@@ -349,10 +351,11 @@ export class MemFile {
     }
     if (keep === this.#extents.length && start === end) return;
     // Views map the file from offset 0: one longer than `end` reaches a page to free.
-    const reaching = this.#views.filter((v) => v.view.length > end);
+    const reaching = this.#views.filter((v) => v.span > end);
     if (reaching.length > 0 && !revoke) return;
-    if (reaching.some((v) => !this.arena.revoke(v.ref))) return;
-    this.#views = this.#views.filter((v) => v.view.length > 0);
+    const emptied = reaching.filter((v) => this.arena.revoke(v.ref));
+    this.#views = this.#views.filter((v) => !emptied.includes(v));
+    if (emptied.length < reaching.length) return; // one was transferred away: its pages stay
     freeRegions(this.arena, this.#extents.slice(keep));
     this.#extents.length = keep;
     if (start > end) this.#trimLast((start - end) / PAGE_SIZE);
@@ -401,8 +404,8 @@ export class MemFile {
   }
 
   /**
-   * Adds extents so that `size` bytes fit: at least a quarter of the
-   * capacity more, or, when that does not fit, exactly what is missing. The
+   * Adds extents so that `size` bytes fit: at least the capacity again
+   * (GROW_DIVISOR), or, when that does not fit, exactly what is missing. The
    * added capacity past `size` is zeroed (the pages may hold a freed file's
    * bytes, and the last page is handed over whole); the caller fills
    * `[old size, size)`.
@@ -454,7 +457,12 @@ export class MemFile {
         `memfd of ${this.#size} bytes is preserved: its size cannot change`,
       );
     }
-    if (size < this.#size) this.#trimTo(size, true);
+    if (size < this.#size) {
+      this.#trimTo(size, true);
+      // Bytes past the new size that its pages still hold are gone, as with ftruncate.
+      const kept = Math.min(this.#size, this.#capacity());
+      this.#forEachChunk(size, kept - size, (b) => b.fill(0));
+    }
     this.#grow(size);
     if (size > this.#size) this.#forEachChunk(this.#size, size - this.#size, (b) => b.fill(0));
     this.#size = size;
@@ -575,7 +583,7 @@ export class MemFile {
     if (this.#views.at(-1)?.pa !== first.pa || this.#views.at(-1)!.view.length < this.#size) {
       // Up to the last page holding bytes: a shrink or preserve may give back what is past it.
       const span = Math.min(Number(end - first.pa), Math.ceil(this.#size / PAGE_SIZE) * PAGE_SIZE);
-      this.#views.push({ ...this.arena.ownView(first.pa, span), pa: first.pa });
+      this.#views.push({ ...this.arena.ownView(first.pa, span), pa: first.pa, span });
     }
     return this.#views.at(-1)!.view.subarray(0, this.#size);
   }
