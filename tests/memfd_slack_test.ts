@@ -75,6 +75,7 @@ Deno.test("memfd shrink under a view transferred away frees nothing it reaches, 
   assert.equal(moved[10], 0, "the bytes cut off are zeroed");
   f.close(); // its pages are never reused in this process
   using g = MemFile.create(luo.arena, 3 * PAGE);
+  assert.equal(g.size, 3 * PAGE);
   assert.equal(luo.arena.info().freePages, free - 3, "g took other pages");
   assert.equal(first.size, PAGE);
 });
