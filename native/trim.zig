@@ -29,6 +29,7 @@ pub fn trim(a: *Arena, pa: u64, keep: u64) Err!void {
         return errors.fail(Err.Busy, "trim 0x{x}: it is listed in the published image", .{pa});
     }
     const pages = Buddy.pagesOf(b.order[page]);
+    if (pages == 1) return errors.fail(Err.Invalid, "trim 0x{x}: a one-page block has nothing to give back", .{pa});
     if (keep == 0 or keep >= pages) {
         return errors.fail(Err.Invalid, "trim 0x{x}: keep {d} pages of {d}: want 1..{d}", .{ pa, keep, pages, pages - 1 });
     }

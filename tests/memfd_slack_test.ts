@@ -162,3 +162,42 @@ Deno.test("a view transferred away keeps the arena mapped after its file and the
     assert.equal(new TextDecoder().decode(out.stdout).trim(), "7", `${how}: ${err}`);
   }
 });
+
+Deno.test("a successor's shrink of a retrieved file leaves the predecessor's bytes for a restart", () => {
+  const t = tempArena();
+  try {
+    const old = LiveUpdate.create({ path: t.path, size: 16 << 20 });
+    const s = old.createSession("s");
+    const sizes = [10, 4096, 70_000, 1 << 20];
+    for (const [i, n] of sizes.entries()) {
+      s.preserve(MemFile.from(old.arena, new Uint8Array(n).fill(i + 1)), BigInt(i));
+    }
+    old.handover();
+    old.close();
+    const next = LiveUpdate.open(t.path);
+    const got = next.retrieveSession("s");
+    for (const i of sizes.keys()) got.retrieve(BigInt(i), MemFile).resize(1);
+    next.close(); // as a crash before its own handover
+    using again = LiveUpdate.open(t.path);
+    const back = again.retrieveSession("s");
+    for (const [i, n] of sizes.entries()) {
+      const f = back.retrieve(BigInt(i), MemFile);
+      assert.equal(f.size, n);
+      assert.ok(f.read().every((b) => b === i + 1), `file ${i}: the predecessor's bytes`);
+    }
+    back.finish();
+  } finally {
+    t.cleanup();
+  }
+});
+
+Deno.test("appends that fill an arena take a bounded number of extents (half the free space per growth at the end)", () => {
+  using luo = LiveUpdate.create({ size: 16 << 20 });
+  const f = MemFile.create(luo.arena);
+  const chunk = new Uint8Array(PAGE).fill(1);
+  const room = (luo.arena.info().freePages - 64) * PAGE;
+  for (let at = 0; at < room; at += PAGE) f.write(chunk);
+  assert.ok(f.extents.length < 64, `${f.extents.length} extents for ${room / PAGE} pages`);
+  assert.ok(f.read(room - PAGE).every((b) => b === 1));
+  f.close();
+});

@@ -290,8 +290,10 @@ export class Arena extends ArenaMemory implements NativeCaller {
    * Keeps the first `pages` pages of the allocated, unpreserved block at
    * `pa` and frees the rest; returns the blocks kept (the binary
    * decomposition of `pages`, largest first, contiguous from `pa`). `EBUSY`
-   * when the block is preserved or listed in the published image, `EINVAL`
-   * unless `pages` is 1 to the block's pages - 1.
+   * when the block is preserved or listed in the published image (a block
+   * a successor claimed), `EINVAL` for anything but an allocated block (a
+   * handed-over one not claimed yet included) or `pages` outside 1 to the
+   * block's pages - 1.
    *
    * @example
    * ```ts
@@ -305,13 +307,13 @@ export class Arena extends ArenaMemory implements NativeCaller {
    */
   trim(pa: bigint, pages: number): Region[] {
     checkAddress(pa);
-    checkInteger("trim pages", pages, 1, 2 ** 31);
+    checkInteger("trim pages", pages, 1, 2 ** 30);
     this.#call(
       () => `trim ${hex(pa)} to ${pages} pages`,
       (nt, h) => nt.kho_trim(h, pa, BigInt(pages)),
     );
     const kept: Region[] = [];
-    for (let bit = 2 ** 30, at = pa; bit >= 1; bit /= 2) {
+    for (let bit = 2 ** 29, at = pa; bit >= 1; bit /= 2) {
       if (pages & bit) {
         kept.push({ pa: at, pages: bit });
         at += BigInt(bit * PAGE_SIZE);

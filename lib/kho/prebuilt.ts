@@ -59,22 +59,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 407856,
-    sha256: "7e28df98ac6511339c81a6d62741e878b66a213fa7926920cdb8043b6e2b0db6",
+    size: 407888,
+    sha256: "8a7ae4e186703daf7e13fe81c06ad745b98ba071bb50ebe2410980cffbb6bd9b",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 374450,
-    sha256: "b3f931009eb822069394c6d9f73973d644b0e6803a294b23b8870e460b2a8dfa",
+    size: 374480,
+    sha256: "c9e1ba5d76e7ecb43f1d0455617920738262c11f4169c0710db9b9b89dae0848",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 439544,
-    sha256: "54c34af08494495b8e8ce38837b82983e81d90326a85383e9d275612f1ed1285",
+    size: 440008,
+    sha256: "a8ab14c38ad0d7541b8b49a70282408985fd26f4a70572b8f307ab09efc57b9b",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 458048,
-    sha256: "e0c8e2b7846ec119e87fc402a78a95c675efb0ec088a96353de1ee80c95b1b8a",
+    size: 458560,
+    sha256: "457a1677aff88d8e9d4870b6e79a66267f24e7a4922e57954758e7e6c4b0f8f1",
   },
 };

@@ -48,8 +48,9 @@ export const trimSlack: unique symbol = Symbol("trimSlack");
  * Its pages are a list of extents taken from the arena's free blocks,
  * largest first (`Arena.allocExtents`), so a file of S bytes fits an arena
  * with S bytes free, rounded up to 4 KiB pages: growing it asks for at
- * least as much again as it has (appends stay linear) and, when that
- * does not fit, for exactly what is missing, in at most
+ * least as much again as it has (appends stay linear), when that does
+ * not fit for half of what is free, and last for exactly what is missing,
+ * in at most
  * {@link GROW_EXTENTS} extents per growth. Every page past the size is
  * given back when it shrinks and when it is preserved (the extent holding
  * the last byte is split in place), so a file grown by appends hands over
@@ -96,6 +97,14 @@ export class MemFile {
   #size = 0;
   #pos = 0;
   #extents: Region[] = [];
+  /** End offset in the file of each extent (prefix sums), rebuilt after the extents change. */
+  #ends: number[] | null = null;
+  /**
+   * Bytes at the start of the file held by the extents it was retrieved
+   * with: the predecessor's published image lists them until this process
+   * hands over, so nothing but the user's own writes may change them.
+   */
+  #inherited = 0;
   #closed = false;
   #preserved = false;
   #seals = 0;
@@ -164,6 +173,7 @@ export class MemFile {
     f.#pos = pos;
     f.#extents = extents;
     f.#seals = seals;
+    f.#inherited = f.#capacity();
     return f;
   }
 
@@ -358,7 +368,9 @@ export class MemFile {
     if (emptied.length < reaching.length) return; // one was transferred away: its pages stay
     freeRegions(this.arena, this.#extents.slice(keep));
     this.#extents.length = keep;
+    this.#ends = null;
     if (start > end) this.#trimLast((start - end) / PAGE_SIZE);
+    this.#inherited = Math.min(this.#inherited, this.#capacity());
   }
 
   /** Gives back the last `pages` pages of the last extent (one buddy block: split in place). */
@@ -366,6 +378,7 @@ export class MemFile {
     const last = this.#extents[this.#extents.length - 1];
     try {
       this.#extents.splice(-1, 1, ...this.arena.trim(last.pa, last.pages - pages));
+      this.#ends = null;
     } catch (e) {
       // Listed in the predecessor's published image (a retrieved file): it stays whole.
       if (!(e instanceof KhoError) || e.code !== "EBUSY") throw e;
@@ -394,9 +407,16 @@ export class MemFile {
   }
 
   #capacity(): number {
-    let bytes = 0;
-    for (const e of this.#extents) bytes += e.pages * PAGE_SIZE;
-    return bytes;
+    const ends = this.#endsOf();
+    return ends.length === 0 ? 0 : ends[ends.length - 1];
+  }
+
+  #endsOf(): number[] {
+    if (this.#ends === null) {
+      let end = 0;
+      this.#ends = this.#extents.map((e) => end += e.pages * PAGE_SIZE);
+    }
+    return this.#ends;
   }
 
   #live(): void {
@@ -405,7 +425,7 @@ export class MemFile {
 
   /**
    * Adds extents so that `size` bytes fit: at least the capacity again
-   * (GROW_DIVISOR), or, when that does not fit, exactly what is missing. The
+   * (GROW_DIVISOR), else half of what is free, else exactly what is missing. The
    * added capacity past `size` is zeroed (the pages may hold a freed file's
    * bytes, and the last page is handed over whole); the caller fills
    * `[old size, size)`.
@@ -413,20 +433,32 @@ export class MemFile {
   #grow(size: number): void {
     const have = this.#capacity();
     if (size <= have) return;
-    const options = { maxExtents: GROW_EXTENTS };
-    let added: Region[];
-    try {
-      const more = Math.ceil(have / GROW_DIVISOR / PAGE_SIZE) * PAGE_SIZE;
-      added = this.arena.allocExtents(Math.max(size - have, more), options);
-    } catch (e) {
-      if (!(e instanceof KhoError) || e.code !== "ENOMEM" || size - have >= have / GROW_DIVISOR) {
-        throw e;
-      }
-      added = this.arena.allocExtents(size - have, options);
-    }
+    const need = size - have;
+    const more = Math.ceil(have / GROW_DIVISOR / PAGE_SIZE) * PAGE_SIZE;
+    // When the capacity again does not fit: half of what is free, so that appends near a full
+    // arena still take one growth per halving of the free space; last, exactly what is missing.
+    const half = () => Math.floor(this.arena.info().freePages / 2) * PAGE_SIZE;
+    const added = this.#allocFirst([
+      () => Math.max(need, more),
+      () => Math.max(need, half()),
+      () => need,
+    ]);
     this.#extents.push(...added);
+    this.#ends = null;
     const end = this.#capacity();
     if (end > size) this.#forEachChunk(size, end - size, (b) => b.fill(0));
+  }
+
+  /** Extents for the first of `sizes` that fits (`ENOMEM` from the last one otherwise). */
+  #allocFirst(sizes: readonly (() => number)[]): Region[] {
+    const options = { maxExtents: GROW_EXTENTS };
+    for (let k = 0;; k++) {
+      try {
+        return this.arena.allocExtents(sizes[k](), options);
+      } catch (e) {
+        if (!(e instanceof KhoError) || e.code !== "ENOMEM" || k === sizes.length - 1) throw e;
+      }
+    }
   }
 
   /**
@@ -459,9 +491,11 @@ export class MemFile {
     }
     if (size < this.#size) {
       this.#trimTo(size, true);
-      // Bytes past the new size that its pages still hold are gone, as with ftruncate.
+      // Bytes past the new size that its pages still hold are gone, as with ftruncate,
+      // except in pages the predecessor's image still lists (a crash must find them intact).
+      const from = Math.max(size, this.#inherited);
       const kept = Math.min(this.#size, this.#capacity());
-      this.#forEachChunk(size, kept - size, (b) => b.fill(0));
+      if (kept > from) this.#forEachChunk(from, kept - from, (b) => b.fill(0));
     }
     this.#grow(size);
     if (size > this.#size) this.#forEachChunk(this.#size, size - this.#size, (b) => b.fill(0));
@@ -469,17 +503,19 @@ export class MemFile {
   }
 
   #forEachChunk(at: number, len: number, fn: (chunk: Uint8Array, done: number) => void): void {
-    let base = 0;
-    let done = 0;
-    for (const e of this.#extents) {
-      const cap = e.pages * PAGE_SIZE;
-      if (at + done < base + cap && done < len) {
-        const start = at + done - base;
-        const n = Math.min(cap - start, len - done);
-        fn(this.arena.bytes(e.pa + BigInt(start), n), done);
-        done += n;
-      }
-      base += cap;
+    const ends = this.#endsOf();
+    let k = 0; // the first extent ending after `at` (binary search: a write costs log(extents))
+    for (let hi = ends.length; k < hi;) {
+      const mid = (k + hi) >>> 1;
+      if (ends[mid] <= at) k = mid + 1;
+      else hi = mid;
+    }
+    for (let done = 0; k < ends.length && done < len; k++) {
+      const e = this.#extents[k];
+      const start = at + done - (ends[k] - e.pages * PAGE_SIZE);
+      const n = Math.min(ends[k] - (at + done), len - done);
+      fn(this.arena.bytes(e.pa + BigInt(start), n), done);
+      done += n;
     }
   }
 
@@ -642,6 +678,7 @@ export class MemFile {
     if (!this.arena.closed && revoked) freeRegions(this.arena, this.#extents);
     this.#views = [];
     this.#extents = [];
+    this.#ends = null;
     this.#closed = true;
   }
 
