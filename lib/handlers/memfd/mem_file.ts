@@ -110,7 +110,8 @@ export class MemFile {
   #seals = 0;
   /**
    * The views {@link bytes} handed out, the latest last (a new one when the
-   * file outgrows it: at most one per doubling); all are emptied on close.
+   * file outgrows it: they reach only the pages holding bytes); emptied on
+   * close, by {@link dropViews}, or by a shrink that gives back their pages.
    */
   #views: { view: Uint8Array; ref: WeakRef<ArrayBuffer>; pa: bigint; span: number }[] = [];
 
