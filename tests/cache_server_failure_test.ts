@@ -2,10 +2,8 @@
 // it answers the upgrade with the error, kills the successor it started,
 // and goes on serving every key it had.
 import assert from "node:assert/strict";
-import { freePort } from "../examples/cache-server/scenario.ts";
+import { freePort, serverArgs } from "../examples/cache-server/scenario.ts";
 import { tempArena } from "../testing/temp_arena.ts";
-
-const SERVER = new URL("../examples/cache-server/server.ts", import.meta.url).pathname;
 
 /** PUTs values of `size` bytes until the server says the arena is full (507); returns the keys stored. */
 async function fillUp(base: string, client: Deno.HttpClient, size: number, prefix: string) {
@@ -33,18 +31,7 @@ Deno.test("cache server: an upgrade that cannot hand over keeps serving; its suc
   const t = tempArena();
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-net",
-      SERVER,
-      "--port",
-      String(port),
-      "--arena",
-      t.path,
-      "--capacity",
-      String(1 << 20),
-    ],
+    args: serverArgs(port, t.path, 1 << 20),
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -5,10 +5,8 @@
 // keeps the rest).
 import assert from "node:assert/strict";
 import { LiveUpdate, MemFile, PreservedMap, preserveManifest } from "../mod.ts";
-import { freePort } from "../examples/cache-server/scenario.ts";
+import { freePort, serverArgs } from "../examples/cache-server/scenario.ts";
 import { tempArena } from "../testing/temp_arena.ts";
-
-const SERVER = new URL("../examples/cache-server/server.ts", import.meta.url).pathname;
 
 /** A successor that stopped before it was ready: its exit code and what it printed. */
 interface Refusal {
@@ -28,21 +26,8 @@ async function refusingSuccessor(path: string): Promise<Refusal> {
 
 function successorProcess(path: string, port = freePort()): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-net",
-      SERVER,
-      "--port",
-      String(port),
-      "--arena",
-      path,
-      "--capacity", // small: the test arena is 64 MiB
-      String(1 << 20),
-      "--successor",
-      "--generation",
-      "2",
-    ],
+    // A small capacity: the test arena is 64 MiB.
+    args: serverArgs(port, path, 1 << 20, "--successor", "--generation", "2"),
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

@@ -51,6 +51,20 @@ export interface ScenarioReport {
 
 const SERVER = new URL("./server.ts", import.meta.url).pathname;
 
+/**
+ * The `deno` arguments that run server.ts on `port` over `arena`, sized
+ * for `capacity` bytes of values, with any further server options.
+ */
+export function serverArgs(
+  port: number,
+  arena: string,
+  capacity: number,
+  ...more: string[]
+): string[] {
+  const where = ["--port", String(port), "--arena", arena, "--capacity", String(capacity)];
+  return ["run", "-A", "--unstable-net", SERVER, ...where, ...more];
+}
+
 /** A TCP port free on loopback right now. */
 export function freePort(): number {
   const l = Deno.listen({ port: 0, hostname: "127.0.0.1" });
@@ -81,9 +95,8 @@ function p99(xs: number[]): number {
 /** Starts generation 1 of the server and waits until it says it is ready. */
 async function startServer(o: ScenarioOptions, port: number, arena: string): Promise<void> {
   const capacity = 2 ** Math.ceil(Math.log2(o.keys * o.valueSize * 1.25 + 64 * (1 << 20)));
-  const args = ["run", "-A", "--unstable-net", SERVER, "--port", String(port), "--arena", arena];
   const gen1 = new Deno.Command(Deno.execPath(), {
-    args: [...args, "--capacity", String(capacity), "--mode", o.mode],
+    args: serverArgs(port, arena, capacity, "--mode", o.mode),
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
