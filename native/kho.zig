@@ -10,7 +10,6 @@ const Err = errors.Err;
 const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
 const Buddy = @import("buddy.zig").Buddy;
-const trim = @import("trim.zig");
 
 /// ABI version of this library; lib/kho/symbols.ts declares the same.
 pub const ABI_VERSION: u32 = 5;
@@ -133,14 +132,6 @@ export fn kho_alloc(h: u32, size: u64, flags: u32, out: ?*[2]u64) i32 {
 export fn kho_alloc_preserve(h: u32, size: u64, flags: u32, out: ?*[2]u64) i32 {
     const a = enter(h) catch |e| return errors.code(e);
     return outBlock(a.allocPreserve(size, flags), out);
-}
-
-/// Keeps the first `keep_pages` pages of the allocated, unpreserved block
-/// at `pa` (as the blocks of their binary decomposition) and frees the rest
-/// (trim.zig). EBUSY when it is preserved or listed in the published image.
-export fn kho_trim(h: u32, pa: u64, keep_pages: u64) i32 {
-    const a = enter(h) catch |e| return errors.code(e);
-    return ret(trim.trim(a, pa, keep_pages));
 }
 
 export fn kho_free(h: u32, pa: u64) i32 {

@@ -7,6 +7,7 @@ const Err = errors.Err;
 const abi = @import("abi.zig");
 const extents = @import("extents.zig");
 const regions = @import("regions.zig");
+const trim = @import("trim.zig");
 
 /// The caller's `{ u64 pa; u64 npages; }` pairs at `ptr`, `n` of them.
 fn pairs(ptr: ?[*]u64, n: u32) Err![]extents.Extent {
@@ -24,6 +25,18 @@ export fn kho_alloc_extents(h: u32, size: u64, flags: u32, out: ?[*]u64, max: u3
     const c = abi.place(u32, count) catch |e| return errors.code(e);
     const o = pairs(out, max) catch |e| return errors.code(e);
     c.* = @intCast(extents.alloc(a, size, flags, o) catch |e| return errors.code(e));
+    return 0;
+}
+
+/// Keeps the first `keep_pages` pages of the allocated, unpreserved block
+/// at `pa` and frees the rest (trim.zig); writes the blocks kept, `{ pa,
+/// npages }` pairs in address order (at most 30), to `out` and their number
+/// to `count`. EBUSY when it is preserved or listed in the published image.
+export fn kho_trim(h: u32, pa: u64, keep_pages: u64, out: ?[*]u64, max: u32, count: ?*u32) i32 {
+    const a = abi.enter(h) catch |e| return errors.code(e);
+    const c = abi.place(u32, count) catch |e| return errors.code(e);
+    const o = pairs(out, max) catch |e| return errors.code(e);
+    c.* = @intCast(trim.trim(a, pa, keep_pages, o) catch |e| return errors.code(e));
     return 0;
 }
 

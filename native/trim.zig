@@ -10,14 +10,17 @@ const Err = errors.Err;
 const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
 const Buddy = @import("buddy.zig").Buddy;
+const Extent = @import("extents.zig").Extent;
 
 const PAGE_SIZE = arena_mod.PAGE_SIZE;
 
 /// Keeps the first `keep` pages of the allocated, unpreserved block at
-/// `pa` and frees the rest. Busy when the block is preserved or listed in
-/// the published image (its pages must stay as the image says until our
-/// own handover); Invalid unless 0 < keep < its pages.
-pub fn trim(a: *Arena, pa: u64, keep: u64) Err!void {
+/// `pa` and frees the rest; writes the blocks kept to `out` (one per bit of
+/// `keep`) and returns their number. Busy when the block is preserved or
+/// listed in the published image (its pages must stay as the image says
+/// until our own handover); Invalid unless 0 < keep < its pages, or when
+/// `out` has no room for the blocks kept. Nothing changes on failure.
+pub fn trim(a: *Arena, pa: u64, keep: u64, out: []Extent) Err!usize {
     try a.writable();
     const page = try a.pageOf(pa);
     const b = &a.buddy;
@@ -33,14 +36,19 @@ pub fn trim(a: *Arena, pa: u64, keep: u64) Err!void {
     if (keep == 0 or keep >= pages) {
         return errors.fail(Err.Invalid, "trim 0x{x}: keep {d} pages of {d}: want 1..{d}", .{ pa, keep, pages, pages - 1 });
     }
-    split(a, page, keep);
+    const n = @popCount(keep);
+    if (out.len < n) return errors.fail(Err.Invalid, "trim: room for {d} blocks, {d} kept", .{ out.len, n });
+    split(a, page, keep, out[0..n]);
+    return n;
 }
 
 /// Splits the block at `first` in halves until exactly `keep` pages are
-/// left allocated; the upper halves not kept are free blocks (their buddies
-/// are kept pages, so none merges). At most `order` steps.
-fn split(a: *Arena, first: u32, keep: u64) void {
+/// left allocated, the blocks kept written to `out` in address order; the
+/// upper halves not kept are free blocks (their buddies are kept pages, so
+/// none merges). At most `order` steps.
+fn split(a: *Arena, first: u32, keep: u64, out: []Extent) void {
     const b = &a.buddy;
+    var kept: usize = 0;
     var k = b.order[first];
     var at: u64 = first;
     var left = keep;
@@ -49,10 +57,17 @@ fn split(a: *Arena, first: u32, keep: u64) void {
         k -= 1;
         const half = Buddy.pagesOf(k);
         assert(left > 0 and left < 2 * half);
-        if (left >= half) keepBlock(b, at, k);
+        if (left >= half) {
+            keepBlock(b, at, k);
+            out[kept] = .{ Arena.paOf(at), half };
+            kept += 1;
+        }
         if (left <= half) {
             freeBlock(a, at + half, k);
-            if (left == half) return;
+            if (left == half) {
+                assert(kept == out.len);
+                return;
+            }
         } else {
             at += half;
             left -= half;

@@ -37,7 +37,7 @@ import {
 } from "./physical.ts";
 import { removeIfPresent } from "./temporary.ts";
 import { createHandle, type OpenedHandle, openHandle } from "./open_handle.ts";
-import { allocExtents, DEFAULT_MAX_EXTENTS, populateRegions } from "./regions.ts";
+import { allocExtents, DEFAULT_MAX_EXTENTS, populateRegions, trimBlock } from "./regions.ts";
 import { listRegions } from "./region_list.ts";
 
 export type { AllocOptions, ArenaInfo, ArenaOptions, CreateOptions, OpenOptions };
@@ -307,19 +307,7 @@ export class Arena extends ArenaMemory implements NativeCaller {
    */
   trim(pa: bigint, pages: number): Region[] {
     checkAddress(pa);
-    checkInteger("trim pages", pages, 1, 2 ** 30);
-    this.#call(
-      () => `trim ${hex(pa)} to ${pages} pages`,
-      (nt, h) => nt.kho_trim(h, pa, BigInt(pages)),
-    );
-    const kept: Region[] = [];
-    for (let bit = 2 ** 29, at = pa; bit >= 1; bit /= 2) {
-      if (pages & bit) {
-        kept.push({ pa: at, pages: bit });
-        at += BigInt(bit * PAGE_SIZE);
-      }
-    }
-    return kept;
+    return trimBlock(this, pa, checkInteger("trim pages", pages, 1, 2 ** 30));
   }
 
   /**

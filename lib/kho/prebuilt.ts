@@ -59,22 +59,22 @@ export const PACKAGE_VERSION = "0.1.0";
 export const PREBUILT: Readonly<Record<string, PrebuiltLibrary>> = {
   "darwin-aarch64": {
     file: "native/prebuilt/darwin-aarch64/libkho.dylib",
-    size: 407888,
-    sha256: "8a7ae4e186703daf7e13fe81c06ad745b98ba071bb50ebe2410980cffbb6bd9b",
+    size: 407968,
+    sha256: "4c86cb2a6a82d9098dbee883867a627580238a0ab1f4187220a3558a2a1e9be1",
   },
   "darwin-x86_64": {
     file: "native/prebuilt/darwin-x86_64/libkho.dylib",
-    size: 374480,
-    sha256: "c9e1ba5d76e7ecb43f1d0455617920738262c11f4169c0710db9b9b89dae0848",
+    size: 374570,
+    sha256: "84d65531381efbbe63e228a98ea7771e47183361349ea86c0e9a2d18d487c8c5",
   },
   "linux-aarch64": {
     file: "native/prebuilt/linux-aarch64/libkho.so",
-    size: 440008,
-    sha256: "a8ab14c38ad0d7541b8b49a70282408985fd26f4a70572b8f307ab09efc57b9b",
+    size: 441160,
+    sha256: "70883641e27f9d4cbf49bca36853db298c8f5600b621be3c99679028abb5d5ee",
   },
   "linux-x86_64": {
     file: "native/prebuilt/linux-x86_64/libkho.so",
-    size: 458560,
-    sha256: "457a1677aff88d8e9d4870b6e79a66267f24e7a4922e57954758e7e6c4b0f8f1",
+    size: 459952,
+    sha256: "db9394ab2e9ec00f2caa77027ff0fad08b8c8fde0d860f3d1682d3b2ddd88361",
   },
 };

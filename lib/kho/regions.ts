@@ -75,11 +75,27 @@ export function allocExtents(
   const { native, handle } = arena[nativeCall]();
   const rc = native.kho_alloc_extents(handle, BigInt(size), flags, out, maxExtents, count);
   checkNative(native, rc, () => `alloc_extents of ${size} bytes`);
-  const extents: Region[] = [];
+  return regionsOut(out);
+}
+
+/**
+ * Keeps the first `pages` pages of the allocated block at `pa` and frees
+ * the rest; returns the blocks kept, as the native layer split them.
+ */
+export function trimBlock(arena: NativeCaller, pa: bigint, pages: number): Region[] {
+  const { native, handle } = arena[nativeCall]();
+  const rc = native.kho_trim(handle, pa, BigInt(pages), EXTENTS, DEFAULT_MAX_EXTENTS, count);
+  checkNative(native, rc, () => `trim ${hex(pa)} to ${pages} pages`);
+  return regionsOut(EXTENTS);
+}
+
+/** The `count[0]` `{ pa, npages }` pairs the native layer wrote to `out`. */
+function regionsOut(out: BigUint64Array): Region[] {
+  const regions: Region[] = [];
   for (let k = 0; k < count[0]; k++) {
-    extents.push({ pa: out[2 * k], pages: Number(out[2 * k + 1]) });
+    regions.push({ pa: out[2 * k], pages: Number(out[2 * k + 1]) });
   }
-  return extents;
+  return regions;
 }
 
 /** The names of the operations, for messages. */

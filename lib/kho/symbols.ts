@@ -22,7 +22,6 @@ export const symbols = {
   kho_phys_to_virt: { parameters: ["u32", "u64"], result: "pointer" },
   kho_alloc: { parameters: ["u32", "u64", "u32", "buffer"], result: "i32" },
   kho_free: { parameters: ["u32", "u64"], result: "i32" },
-  kho_trim: { parameters: ["u32", "u64", "u64"], result: "i32" },
   kho_alloc_preserve: { parameters: ["u32", "u64", "u32", "buffer"], result: "i32" },
   kho_unpreserve_free: { parameters: ["u32", "u64"], result: "i32" },
   kho_free_unreferenced: { parameters: ["u32", "u64"], result: "i32" },
@@ -37,6 +36,7 @@ export const symbols = {
   kho_fail_alloc_after: { parameters: ["u32", "u64"], result: "i32" },
   kho_fail_sync_after: { parameters: ["u32", "u64"], result: "i32" },
   kho_next_region: { parameters: ["u32", "u64", "u32", "buffer"], result: "i32" },
+  kho_trim: { parameters: ["u32", "u64", "u64", "buffer", "u32", "buffer"], result: "i32" },
   kho_alloc_extents: {
     parameters: ["u32", "u64", "u32", "buffer", "u32", "buffer"],
     result: "i32",
