@@ -354,12 +354,8 @@ export class MemFile {
    */
   #trimTo(size: number, revoke: boolean): void {
     const end = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
-    let keep = this.#extents.length;
-    let start = this.#capacity(); // the end of extent keep - 1
-    while (keep > 0 && start - this.#extents[keep - 1].pages * PAGE_SIZE >= end) {
-      start -= this.#extents[keep - 1].pages * PAGE_SIZE;
-      keep--;
-    }
+    const keep = end === 0 ? 0 : this.#extentAt(end - 1) + 1; // the extents holding bytes
+    const start = keep === 0 ? 0 : this.#endsOf()[keep - 1]; // where the first one to free starts
     if (keep === this.#extents.length && start === end) return;
     // Views map the file from offset 0: one longer than `end` reaches a page to free.
     const reaching = this.#views.filter((v) => v.span > end);
@@ -410,6 +406,18 @@ export class MemFile {
   #capacity(): number {
     const ends = this.#endsOf();
     return ends.length === 0 ? 0 : ends[ends.length - 1];
+  }
+
+  /** The extent holding byte `at` (binary search: a read or write costs log(extents)); the count when none does. */
+  #extentAt(at: number): number {
+    const ends = this.#endsOf();
+    let k = 0;
+    for (let hi = ends.length; k < hi;) {
+      const mid = (k + hi) >>> 1;
+      if (ends[mid] <= at) k = mid + 1;
+      else hi = mid;
+    }
+    return k;
   }
 
   #endsOf(): number[] {
@@ -505,13 +513,7 @@ export class MemFile {
 
   #forEachChunk(at: number, len: number, fn: (chunk: Uint8Array, done: number) => void): void {
     const ends = this.#endsOf();
-    let k = 0; // the first extent ending after `at` (binary search: a write costs log(extents))
-    for (let hi = ends.length; k < hi;) {
-      const mid = (k + hi) >>> 1;
-      if (ends[mid] <= at) k = mid + 1;
-      else hi = mid;
-    }
-    for (let done = 0; k < ends.length && done < len; k++) {
+    for (let k = this.#extentAt(at), done = 0; k < ends.length && done < len; k++) {
       const e = this.#extents[k];
       const start = at + done - (ends[k] - e.pages * PAGE_SIZE);
       const n = Math.min(ends[k] - (at + done), len - done);
