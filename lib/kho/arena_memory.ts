@@ -135,21 +135,22 @@ export class ArenaMemory {
    * memory file hands out, so that closing the file empties its views
    * before its pages are reused.
    */
-  ownView(pa: bigint, len: number): { view: Uint8Array; ref: WeakRef<ArrayBuffer> } {
+  ownView(pa: bigint, len: number): Uint8Array {
     this.live();
     const off = this.offsetOf(pa, len);
     const buffer = len === 0
       ? new ArrayBuffer(0)
       : Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.offset(this.#base, off)!, len);
-    return { view: new Uint8Array(buffer), ref: this.#buffers.track(buffer) };
+    this.#buffers.track(buffer);
+    return new Uint8Array(buffer);
   }
 
   /**
-   * @internal Empties a view from {@link ownView}; false when its buffer
-   * was transferred away by its user.
+   * @internal Empties the views over `buffer` (the buffer of a view from
+   * {@link ownView}); false when it was transferred away by its user.
    */
-  revoke(ref: WeakRef<ArrayBuffer>): boolean {
-    return this.#buffers.revoke(ref);
+  revoke(buffer: ArrayBuffer): boolean {
+    return this.#buffers.revoke(buffer);
   }
 
   /**

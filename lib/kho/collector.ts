@@ -27,25 +27,22 @@ import { removeIfPresent } from "./temporary.ts";
  * under the transferred copy).
  */
 export class ArenaBuffers {
-  #buffers = new Map<WeakRef<ArrayBuffer>, ArrayBuffer>();
+  #buffers = new Set<ArrayBuffer>();
 
   /** Starts tracking `buffer` (a view's memory that `revokeAll` must revoke). */
-  track(buffer: ArrayBuffer): WeakRef<ArrayBuffer> {
-    const ref = new WeakRef(buffer);
-    this.#buffers.set(ref, buffer);
-    return ref;
+  track(buffer: ArrayBuffer): void {
+    this.#buffers.add(buffer);
   }
 
   /**
    * Detaches one tracked buffer now (e.g. a memory file closed); false if
    * it was transferred away (it stays tracked: its memory is still in use).
    */
-  revoke(ref: WeakRef<ArrayBuffer>): boolean {
-    const b = this.#buffers.get(ref);
-    if (b === undefined) return true; // revoked before
-    if (b.detached) return false;
-    b.transfer(0);
-    this.#buffers.delete(ref);
+  revoke(buffer: ArrayBuffer): boolean {
+    if (!this.#buffers.has(buffer)) return true; // revoked before
+    if (buffer.detached) return false;
+    buffer.transfer(0);
+    this.#buffers.delete(buffer);
     return true;
   }
 
@@ -55,7 +52,7 @@ export class ArenaBuffers {
    */
   revokeAll(): boolean {
     let revocable = true;
-    for (const ref of [...this.#buffers.keys()]) revocable = this.revoke(ref) && revocable;
+    for (const buffer of [...this.#buffers]) revocable = this.revoke(buffer) && revocable;
     return revocable;
   }
 }

@@ -113,7 +113,7 @@ export class MemFile {
    * file outgrows it: they reach only the pages holding bytes); emptied on
    * close, by {@link dropViews}, or by a shrink that gives back their pages.
    */
-  #views: { view: Uint8Array; ref: WeakRef<ArrayBuffer>; pa: bigint; span: number }[] = [];
+  #views: { view: Uint8Array; pa: bigint; span: number }[] = [];
 
   private constructor(arena: Arena) {
     this.arena = arena;
@@ -257,7 +257,7 @@ export class MemFile {
    */
   dropViews(): void {
     this.#live();
-    const kept = this.#views.filter((v) => !this.arena.revoke(v.ref));
+    const kept = this.#views.filter((v) => !this.#empty(v.view));
     this.#views = kept;
     if (kept.length > 0) {
       throw new LuoError(
@@ -265,6 +265,11 @@ export class MemFile {
         `memfd: ${kept.length} view(s) from bytes() were transferred away and cannot be emptied`,
       );
     }
+  }
+
+  /** Empties a view from {@link bytes}; false when it was transferred away. */
+  #empty(view: Uint8Array): boolean {
+    return this.arena.revoke(view.buffer as ArrayBuffer);
   }
 
   #sealed(what: string, bits: number): void {
@@ -360,7 +365,7 @@ export class MemFile {
     // Views map the file from offset 0: one longer than `end` reaches a page to free.
     const reaching = this.#views.filter((v) => v.span > end);
     if (reaching.length > 0 && !revoke) return;
-    const emptied = reaching.filter((v) => this.arena.revoke(v.ref));
+    const emptied = reaching.filter((v) => this.#empty(v.view));
     this.#views = this.#views.filter((v) => !emptied.includes(v));
     if (emptied.length < reaching.length) return; // one was transferred away: its pages stay
     freeRegions(this.arena, this.#extents.slice(keep));
@@ -622,7 +627,7 @@ export class MemFile {
     if (this.#views.at(-1)?.pa !== first.pa || this.#views.at(-1)!.view.length < this.#size) {
       // Up to the last page holding bytes: a shrink or preserve may give back what is past it.
       const span = Math.min(Number(end - first.pa), Math.ceil(this.#size / PAGE_SIZE) * PAGE_SIZE);
-      this.#views.push({ ...this.arena.ownView(first.pa, span), pa: first.pa, span });
+      this.#views.push({ view: this.arena.ownView(first.pa, span), pa: first.pa, span });
     }
     return this.#views.at(-1)!.view.subarray(0, this.#size);
   }
@@ -676,7 +681,9 @@ export class MemFile {
     // A view transferred away cannot be emptied: its pages are never reused then.
     let revoked = true;
     if (!this.arena.closed) {
-      for (const v of this.#views) if (!this.arena.revoke(v.ref)) revoked = false;
+      for (const v of this.#views) {
+        if (!this.#empty(v.view)) revoked = false;
+      }
     }
     if (!this.arena.closed && revoked) freeRegions(this.arena, this.#extents);
     this.#views = [];
