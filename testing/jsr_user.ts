@@ -167,13 +167,27 @@ export async function withServedPackage(
 /** Uid 65534 (nobody), the other user of the tests. */
 export const NOBODY = 65534;
 
+/** The checkout whose modules the other user's processes import. */
+const CHECKOUT = new URL("../", import.meta.url).pathname;
+
 /**
  * The command prefix that runs a command as {@link NOBODY}, or `undefined`
- * (said on the console) when this process cannot switch users.
+ * (said on the console) when this process cannot switch users, or, for a
+ * command that imports this checkout's modules (`readsCheckout`), when that
+ * user cannot read it (a clone inside a private directory, such as one
+ * `mktemp -d` made).
  */
-export async function asNobody(): Promise<string[] | undefined> {
+export async function asNobody(readsCheckout = false): Promise<string[] | undefined> {
   const prefix = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"];
-  if (Deno.uid() === 0 && await works([...prefix, "true"])) return prefix;
-  console.log(`skipped: cannot run as uid ${NOBODY} here (not root, or no setpriv)`);
-  return undefined;
+  if (Deno.uid() !== 0 || !await works([...prefix, "true"])) {
+    console.log(`skipped: cannot run as uid ${NOBODY} here (not root, or no setpriv)`);
+    return undefined;
+  }
+  if (readsCheckout && !await works([...prefix, "test", "-r", `${CHECKOUT}mod.ts`])) {
+    console.log(
+      `skipped: uid ${NOBODY} cannot read this checkout (${CHECKOUT}): clone it where others may read`,
+    );
+    return undefined;
+  }
+  return prefix;
 }

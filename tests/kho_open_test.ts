@@ -7,19 +7,11 @@ import { Arena } from "../lib/kho/arena.ts";
 import { LiveUpdate } from "../mod.ts";
 import { assertCode } from "../testing/assert_code.ts";
 import { childArgs, runChild, works } from "../testing/arena_file_child.ts";
+import { asNobody } from "../testing/jsr_user.ts";
 import { tempArena } from "../testing/temp_arena.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const isRoot = Deno.uid() === 0;
-
-const AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-
-/** Whether this process can run commands as uid 65534 (prints why a test is skipped when not). */
-async function canRunAsNobody(): Promise<boolean> {
-  if (await works([...AS_NOBODY, "true"])) return true;
-  console.log("skipped: setpriv cannot switch to uid 65534 here");
-  return false;
-}
 
 /** A complete arena at `path` (mode 0600, owned by this user). */
 function makeArena(path: string): void {
@@ -154,7 +146,8 @@ Deno.test({
   name: "open: a user without access gets EACCES 'permission denied', as another user",
   ignore: !isRoot,
   async fn() {
-    if (!(await canRunAsNobody())) return;
+    const nobody = await asNobody(true);
+    if (!nobody) return;
     const t = tempArena();
     const denoDir = Deno.makeTempDirSync({ prefix: "luo-deno-nobody-" });
     try {
@@ -163,7 +156,7 @@ Deno.test({
       Deno.chownSync(denoDir, 65534, 65534);
       const env = { DENO_DIR: denoDir, HOME: denoDir };
       const run = (opts: object) =>
-        runChild([...AS_NOBODY, ...childArgs("open", t.path, JSON.stringify(opts))], env);
+        runChild([...nobody, ...childArgs("open", t.path, JSON.stringify(opts))], env);
       const own = await run({});
       assert.equal(own.outcomes[0]?.code, "EPERM", own.stderr);
       assert.match(own.outcomes[0].message!, /owned by uid 0, this process runs as uid 65534/);
@@ -199,7 +192,8 @@ Deno.test({
     "open: an arena or symlink planted by a real uid 65534 process is refused and left as it was",
   ignore: !isRoot,
   async fn() {
-    if (!(await canRunAsNobody())) return;
+    const nobody = await asNobody(true);
+    if (!nobody) return;
     const t = tempArena("my-service"); // the service's path, in a dir like /dev/shm
     const own = tempArena("root"); // the service's own arena elsewhere (mode 0700 dir)
     const denoDir = Deno.makeTempDirSync({ prefix: "luo-deno-nobody-" });
@@ -207,15 +201,15 @@ Deno.test({
       Deno.chmodSync(t.dir, 0o1777);
       Deno.chownSync(denoDir, 65534, 65534);
       const env = { DENO_DIR: denoDir, HOME: denoDir };
-      const asNobody = (argv: string[]) => runChild([...AS_NOBODY, ...argv], env);
-      const planted = await asNobody(childArgs("create", t.path, String(16 * 4096), "{}"));
+      const runAsNobody = (argv: string[]) => runChild([...nobody, ...argv], env);
+      const planted = await runAsNobody(childArgs("create", t.path, String(16 * 4096), "{}"));
       assert.equal(planted.outcomes[0]?.ok, true, planted.stderr);
       makeArena(own.path);
       const link = `${t.dir}/link.arena`;
       const dangling = `${t.dir}/dangling.arena`;
       const target = `${own.dir}/not-yet.arena`;
       for (const [from, to] of [[own.path, link], [target, dangling]]) {
-        assert.equal((await asNobody(["ln", "-s", from, to])).code, 0, `ln -s ${from} ${to}`);
+        assert.equal((await runAsNobody(["ln", "-s", from, to])).code, 0, `ln -s ${from} ${to}`);
       }
       const before = [t.path, link, dangling, own.path].map(fingerprint);
       assert.equal(before[0].uid, 65534, "planted by uid 65534");

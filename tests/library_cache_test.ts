@@ -112,7 +112,7 @@ Deno.test("a DENO_DIR below a file, or no directory at all, is a typed error say
 });
 
 Deno.test("as another user: a read-only cache, or a directory it cannot look into, is typed with what to do", async () => {
-  const nobody = await asNobody();
+  const nobody = await asNobody(true);
   if (nobody === undefined) return;
   using t = tempDir();
   const store = (denoDir: string) =>
